@@ -1,0 +1,3 @@
+"""kosmos-eval: the KOSMOS-1 evaluation protocol for any multimodal checkpoint."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""Model backends. Importing this package registers every backend (the hf backend imports torch lazily)."""
+
+from kosmos_eval.backends import chance, hf  # noqa: F401

@@ -1,0 +1,56 @@
+"""The paper's random baseline: every candidate equally likely.
+
+Scores are seeded uniform draws that depend only on the run seed and the request's content (text and image
+keys), never on batch composition or order, so a resumed or re-batched run reproduces them exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any
+
+from kosmos_eval.core.registry import register_backend
+from kosmos_eval.core.types import GenerateRequest, RankRequest, RankResult
+from kosmos_eval.errors import UserError
+
+
+@register_backend("chance")
+class ChanceBackend:
+    name = "chance"
+
+    def __init__(self, seed: int = 1234, **model_args: str) -> None:
+        if model_args:
+            raise UserError(f"--model chance takes no --model-args (got {', '.join(sorted(model_args))})")
+        self.seed = seed
+
+    def _rng(self, *parts: str) -> random.Random:
+        digest = hashlib.sha256(":".join((str(self.seed), *parts)).encode()).hexdigest()
+        return random.Random(int(digest[:16], 16))
+
+    def rank(self, requests: list[RankRequest]) -> list[RankResult]:
+        results = []
+        for request in requests:
+            key = request.context.content_key()
+            scores = tuple(-self._rng("rank", key, c).random() for c in request.continuations)
+            results.append(
+                RankResult(
+                    logprobs=scores,
+                    num_tokens=tuple(1 for _ in request.continuations),
+                    is_greedy=tuple(False for _ in request.continuations),
+                )
+            )
+        return results
+
+    def generate(self, requests: list[GenerateRequest]) -> list[str]:
+        outputs = []
+        for request in requests:
+            rng = self._rng("generate", request.context.content_key())
+            outputs.append(rng.choice(request.candidates) if request.candidates else "")
+        return outputs
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"backend": "chance", "seed": self.seed}
+
+    def default_batch_size(self) -> int:
+        return 256

@@ -1,0 +1,243 @@
+"""Model-family adapters: how a Context becomes token ids and image inputs, and how a model is run on them.
+
+The backend (backend.py) owns everything shared: continuation splitting, padding, log-prob gathering, stop
+strings. An adapter knows only its family's input format:
+
+* Kosmos2Adapter builds the interleaved sequence itself, `<s> text <image> [N image slots] </image> text ...`,
+  with a position mask for the image slots, because Kosmos-2's processor only puts one image at the start.
+  Images are encoded once per batch (by key) and spliced into the embedding sequence at their slots.
+* ProcessorAdapter serves any AutoModelForImageTextToText model: the context is written as text with the
+  processor's image token at each image's place, and the processor expands tokens and prepares pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from kosmos_eval.core.types import Context, ImageInput
+
+
+@dataclass
+class Encoded:
+    """One tokenised context (and, once extended, its continuation)."""
+
+    ids: list[int]
+    images: list[ImageInput] = field(default_factory=list)
+    image_slots: list[int] = field(default_factory=list)  # Kosmos-2: positions that take image embeddings
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)  # processor outputs besides ids and mask
+
+    def extended(self, more: Sequence[int]) -> Encoded:
+        return Encoded(list(self.ids) + list(more), self.images, self.image_slots, self.extras)
+
+
+def text_runs(context: Context) -> list[str | ImageInput]:
+    """Segments with adjacent text merged, so text between two images is tokenised as one string."""
+    runs: list[str | ImageInput] = []
+    for segment in context.segments:
+        if isinstance(segment, str) and runs and isinstance(runs[-1], str):
+            runs[-1] = runs[-1] + segment
+        else:
+            runs.append(segment)
+    return runs
+
+
+def trailing_text(context: Context) -> str:
+    runs = text_runs(context)
+    return runs[-1] if runs and isinstance(runs[-1], str) else ""  # type: ignore[return-value]
+
+
+class Adapter:
+    def __init__(self, model: Any, processor: Any, device: str) -> None:
+        self.model = model
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.device = device
+
+    @property
+    def pad_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return pad if pad is not None else self.tokenizer.eos_token_id
+
+    def continuation_ids(self, context: Context, continuation: str) -> list[int]:
+        """Tokens of the continuation as they fall when written right after the context's last text.
+
+        As in lm-evaluation-harness: tokenise (last text + continuation) and (last text) and take the
+        difference, so a continuation such as " Yes" gets the token the model would see in running text.
+        """
+        tail = trailing_text(context)
+        whole = self.tokenizer(tail + continuation, add_special_tokens=False)["input_ids"]
+        head = self.tokenizer(tail, add_special_tokens=False)["input_ids"] if tail else []
+        ids = whole[len(head) :]
+        if not ids:
+            raise ValueError(f"continuation {continuation!r} tokenises to nothing")
+        return ids
+
+    def encode(self, context: Context) -> Encoded:
+        raise NotImplementedError
+
+    def logits_at(self, batch: list[Encoded], rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Vocabulary logits (K, V) of the right-padded batch at positions (rows[k], cols[k]) only."""
+        raise NotImplementedError
+
+    def generate(self, batch: list[Encoded], max_new_tokens: int, num_beams: int) -> list[list[int]]:
+        """New token ids per row; rows in a batch have equal length and compatible inputs (no padding)."""
+        raise NotImplementedError
+
+    def group_key(self, encoded: Encoded) -> tuple:
+        """Rows with equal keys can be batched for generation without padding."""
+        return (len(encoded.ids), len(encoded.images), tuple((k, tuple(v.shape)) for k, v in encoded.extras.items()))
+
+    def _padded(self, batch: list[Encoded]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(e.ids) for e in batch)
+        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, encoded in enumerate(batch):
+            ids[row, : len(encoded.ids)] = torch.tensor(encoded.ids)
+            mask[row, : len(encoded.ids)] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+
+class Kosmos2Adapter(Adapter):
+    def __init__(self, model: Any, processor: Any, device: str) -> None:
+        super().__init__(model, processor, device)
+        self.num_slots = model.config.latent_query_num
+        self.boi = self.tokenizer.convert_tokens_to_ids("<image>")
+        self.eoi = self.tokenizer.convert_tokens_to_ids("</image>")
+        # Kosmos-2's processor fills image slots with the ids that follow <unk> (they are overwritten by image
+        # embeddings, but positions are computed from ids, so they must not be the padding id).
+        first = self.tokenizer.unk_token_id + 1
+        self.slot_ids = list(range(first, first + self.num_slots))
+
+    def encode(self, context: Context) -> Encoded:
+        ids = [self.tokenizer.bos_token_id]
+        images: list[ImageInput] = []
+        slots: list[int] = []
+        for run in text_runs(context):
+            if isinstance(run, str):
+                ids += self.tokenizer(run, add_special_tokens=False)["input_ids"]
+            else:
+                ids.append(self.boi)
+                slots += range(len(ids), len(ids) + self.num_slots)
+                ids += self.slot_ids
+                ids.append(self.eoi)
+                images.append(run)
+        return Encoded(ids=ids, images=images, image_slots=slots)
+
+    def _image_embeds(self, batch: list[Encoded]) -> torch.Tensor | None:
+        """Embeddings of every image slot of the batch in row-major order; each distinct image encoded once."""
+        unique: dict[str, ImageInput] = {}
+        for encoded in batch:
+            for image in encoded.images:
+                unique.setdefault(image.key, image)
+        if not unique:
+            return None
+        pixels = self.processor.image_processor([img.load() for img in unique.values()], return_tensors="pt")
+        pixel_values = pixels["pixel_values"].to(self.device, self.model.dtype)
+        features = self.model.get_image_features(pixel_values, return_dict=True).pooler_output
+        index = {key: i for i, key in enumerate(unique)}
+        order = [index[image.key] for encoded in batch for image in encoded.images]
+        return features[order]  # (total images, slots, dim)
+
+    def _slot_mask(self, batch: list[Encoded], width: int) -> torch.Tensor:
+        mask = torch.zeros((len(batch), width), dtype=torch.bool)
+        for row, encoded in enumerate(batch):
+            if encoded.image_slots:
+                mask[row, encoded.image_slots] = True
+        return mask.to(self.device)
+
+    def logits_at(self, batch: list[Encoded], rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        ids, attention = self._padded(batch)
+        embeds = self._image_embeds(batch)
+        text_model = self.model.text_model
+        out = text_model.model(
+            input_ids=ids,
+            attention_mask=attention,
+            image_embeds=embeds,
+            image_embeds_position_mask=self._slot_mask(batch, ids.shape[1]) if embeds is not None else None,
+        )
+        # the output head only where log-probs are needed: no (B, T, vocab) tensor is ever built
+        return text_model.lm_head(out.last_hidden_state[rows, cols])
+
+    def generate(self, batch: list[Encoded], max_new_tokens: int, num_beams: int) -> list[list[int]]:
+        ids, attention = self._padded(batch)
+        embeds = self._image_embeds(batch)
+        kwargs: dict[str, Any] = {}
+        if embeds is not None:
+            # one row of slots per sequence, so beam expansion (repeat per row) keeps images with their rows
+            kwargs["image_embeds"] = embeds.reshape(len(batch), -1, embeds.shape[-1])
+            kwargs["image_embeds_position_mask"] = self._slot_mask(batch, ids.shape[1])
+        out = self.model.text_model.generate(
+            input_ids=ids,
+            attention_mask=attention,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            do_sample=False,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+            **kwargs,
+        )
+        return [row[ids.shape[1] :].tolist() for row in out]
+
+
+class ProcessorAdapter(Adapter):
+    def __init__(self, model: Any, processor: Any, device: str) -> None:
+        super().__init__(model, processor, device)
+        self.image_token = getattr(processor, "image_token", None) or "<image>"
+
+    def encode(self, context: Context) -> Encoded:
+        text = "".join(run if isinstance(run, str) else self.image_token for run in text_runs(context))
+        images = context.images
+        kwargs: dict[str, Any] = {"text": [text], "return_tensors": "pt"}
+        if images:
+            kwargs["images"] = [[image.load() for image in images]]
+        out = self.processor(**kwargs)
+        ids = out["input_ids"][0].tolist()
+        if ids and ids[-1] == self.tokenizer.eos_token_id:
+            ids = ids[:-1]  # a context is continued, never ended: drop an end-of-sequence the tokenizer added
+        extras = {k: v for k, v in out.items() if k not in ("input_ids", "attention_mask") and torch.is_tensor(v)}
+        return Encoded(ids=ids, images=images, extras=extras)
+
+    def _extras(self, batch: list[Encoded]) -> dict[str, torch.Tensor]:
+        merged: dict[str, torch.Tensor] = {}
+        for key in batch[0].extras:
+            merged[key] = torch.cat([e.extras[key] for e in batch], dim=0).to(self.device)
+            if merged[key].is_floating_point():
+                merged[key] = merged[key].to(self.model.dtype)
+        return merged
+
+    def logits_at(self, batch: list[Encoded], rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        # Generic models may post-process logits (scaling, soft-capping), so take the model's own logits.
+        ids, attention = self._padded(batch)
+        out = self.model(input_ids=ids, attention_mask=attention, **self._extras(batch))
+        return out.logits[rows, cols]
+
+    def generate(self, batch: list[Encoded], max_new_tokens: int, num_beams: int) -> list[list[int]]:
+        ids, attention = self._padded(batch)
+        out = self.model.generate(
+            input_ids=ids,
+            attention_mask=attention,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            do_sample=False,
+            pad_token_id=self.pad_id,
+            **self._extras(batch),
+        )
+        return [row[ids.shape[1] :].tolist() for row in out]
+
+    def batchable(self, batch: list[Encoded]) -> bool:
+        """Processor outputs concatenate along the batch only when their trailing shapes agree."""
+        first = batch[0].extras
+        return all(
+            e.extras.keys() == first.keys() and all(e.extras[k].shape[1:] == first[k].shape[1:] for k in first)
+            for e in batch
+        )
+
+
+def make_adapter(model_type: str, model: Any, processor: Any, device: str) -> Adapter:
+    if model_type == "kosmos-2":
+        return Kosmos2Adapter(model, processor, device)
+    return ProcessorAdapter(model, processor, device)

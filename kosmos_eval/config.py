@@ -1,0 +1,90 @@
+"""One frozen description of a run: what the CLI parses, what the runner executes, what summary.json records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kosmos_eval.errors import UserError
+
+DEFAULT_MODEL_ID = "microsoft/kosmos-2-patch14-224"
+
+
+def parse_model_args(text: str | None) -> dict[str, str]:
+    """Parse `k=v,k=v` (the lm-eval convention). Values stay strings; backends convert what they read."""
+    if not text:
+        return {}
+    args: dict[str, str] = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if "=" not in item:
+            raise UserError(f"--model-args: {item!r} is not key=value (example: pretrained=PATH,dtype=bfloat16)")
+        key, value = item.split("=", 1)
+        key = key.strip()
+        if key in args:
+            raise UserError(f"--model-args: {key!r} is given twice")
+        args[key] = value.strip()
+    return args
+
+
+def parse_batch_size(text: str | int) -> int | None:
+    """`auto` -> None (the backend's start size, halved on out-of-memory), otherwise a positive int."""
+    if isinstance(text, int):
+        value = text
+    elif str(text).strip().lower() == "auto":
+        return None
+    else:
+        try:
+            value = int(text)
+        except ValueError:
+            raise UserError(f"--batch-size must be a positive integer or 'auto', got {text!r}") from None
+    if value < 1:
+        raise UserError(f"--batch-size must be at least 1, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    task: str
+    shots: int = 0
+    split: str | None = None
+    backend: str = "hf"
+    model_args: dict[str, str] = field(default_factory=dict)
+    data_dir: str | None = None
+    limit: int | None = None
+    seed: int = 1234
+    output_dir: str = "runs"
+    batch_size: int | None = None  # None = auto
+    device: str | None = None
+    task_options: dict[str, str] = field(default_factory=dict)
+
+    def identity(self, prompt_hash: str, split: str) -> dict[str, Any]:
+        """The fields that decide what a run computes. Same identity -> same run folder -> resume.
+
+        `limit`, batch size, device and output folder are left out on purpose: they change how much or how fast
+        is computed, not what each record holds, so a run can be extended or resumed on another machine.
+        """
+        return {
+            "task": self.task,
+            "split": split,
+            "shots": self.shots,
+            "seed": self.seed,
+            "backend": self.backend,
+            "model_args": {k: v for k, v in sorted(self.model_args.items()) if k not in {"device"}},
+            "data_dir": str(Path(self.data_dir).resolve()) if self.data_dir else None,
+            "task_options": dict(sorted(self.task_options.items())),
+            "prompt_hash": prompt_hash,
+        }
+
+    @staticmethod
+    def identity_hash(identity: dict[str, Any]) -> str:
+        blob = json.dumps(identity, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:10]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

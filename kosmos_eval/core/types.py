@@ -1,0 +1,159 @@
+"""The few data types every part of the harness speaks.
+
+* `ImageInput`   one image, opened lazily, with a stable `key` (used for caching, hashing and rendering).
+* `Context`      an interleaved sequence of text and images: the one prompt form every backend accepts.
+* `RankRequest`  context + continuations -> summed log-probability and token count per continuation.
+* `GenerateRequest` context -> generated text.
+* `Example`      one evaluation item as read from disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from PIL import Image
+
+from kosmos_eval.errors import DataError
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An image that is opened only when a backend needs its pixels.
+
+    `key` identifies the image's content source (a file path, or "file.npz#panel3"); two inputs with the
+    same key are the same image, so backends may encode it once. `opener` returns a PIL image.
+    """
+
+    key: str
+    opener: Callable[[], Image.Image] = field(compare=False, repr=False)
+
+    def load(self) -> Image.Image:
+        """Open the image as RGB, turning any decoding problem into a DataError naming the source."""
+        try:
+            image = self.opener()
+            image.load()
+        except DataError:
+            raise
+        except FileNotFoundError as exc:
+            raise DataError(f"{self.key}: image file not found") from exc
+        except Exception as exc:  # Pillow raises many types for corrupt files
+            raise DataError(f"{self.key}: cannot read image ({exc.__class__.__name__}: {exc})") from exc
+        return image.convert("RGB")
+
+    @staticmethod
+    def from_path(path: str) -> ImageInput:
+        return ImageInput(key=str(path), opener=lambda: Image.open(path))
+
+    @staticmethod
+    def from_pil(key: str, image: Image.Image) -> ImageInput:
+        return ImageInput(key=key, opener=lambda: image.copy())
+
+
+Segment = Union[str, ImageInput]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Text and images in reading order. Adjacent text segments are kept apart on purpose: each text
+    segment is tokenized on its own, exactly as the templates in prompts/ lay the prompt out."""
+
+    segments: tuple[Segment, ...]
+
+    def __post_init__(self) -> None:
+        for segment in self.segments:
+            if not isinstance(segment, (str, ImageInput)):
+                raise TypeError(f"Context segments must be str or ImageInput, got {type(segment).__name__}")
+
+    @property
+    def images(self) -> list[ImageInput]:
+        return [s for s in self.segments if isinstance(s, ImageInput)]
+
+    @property
+    def text(self) -> str:
+        return "".join(s for s in self.segments if isinstance(s, str))
+
+    def render(self, image_placeholder: Callable[[int, ImageInput], str] | None = None) -> str:
+        """The prompt as text with a placeholder per image: what goes into sample records and snapshots."""
+        placeholder = image_placeholder or (lambda i, _img: f"<image{i}>")
+        parts: list[str] = []
+        index = 0
+        for segment in self.segments:
+            if isinstance(segment, str):
+                parts.append(segment)
+            else:
+                index += 1
+                parts.append(placeholder(index, segment))
+        return "".join(parts)
+
+    def content_key(self) -> str:
+        """A stable digest of text and image keys (the seed of the chance backend, cache keys)."""
+        digest = hashlib.sha256()
+        for segment in self.segments:
+            tag = "T" if isinstance(segment, str) else "I"
+            value = segment if isinstance(segment, str) else segment.key
+            digest.update(f"{tag}{len(value)}:{value}".encode())
+        return digest.hexdigest()
+
+    def __add__(self, other: Context) -> Context:
+        return Context(self.segments + other.segments)
+
+    @staticmethod
+    def of(*segments: Segment | Iterable[Segment]) -> Context:
+        flat: list[Segment] = []
+        for segment in segments:
+            if isinstance(segment, (str, ImageInput)):
+                flat.append(segment)
+            else:
+                flat.extend(segment)
+        return Context(tuple(flat))
+
+
+@dataclass(frozen=True)
+class RankRequest:
+    """Score each continuation after the shared context."""
+
+    context: Context
+    continuations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RankResult:
+    """Summed log-probabilities (natural log) and token counts, one per continuation.
+
+    Length normalisation is a scoring choice made by tasks, never by backends. `is_greedy[i]` says whether
+    greedy decoding from the context would have produced continuation i token by token.
+    """
+
+    logprobs: tuple[float, ...]
+    num_tokens: tuple[int, ...]
+    is_greedy: tuple[bool, ...]
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Generate text after the context.
+
+    `stop` strings cut the output at their first occurrence (the end-of-sequence token always stops).
+    `candidates` is only a hint for backends that cannot read (the chance baseline picks one of them).
+    """
+
+    context: Context
+    max_new_tokens: int = 32
+    stop: tuple[str, ...] = ()
+    num_beams: int = 1
+    candidates: tuple[str, ...] = ()
+
+
+Request = Union[RankRequest, GenerateRequest]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One evaluation item. `fields` holds the task-specific data (question, answers, label, ...)."""
+
+    id: str
+    images: dict[str, ImageInput | Sequence[ImageInput]] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)

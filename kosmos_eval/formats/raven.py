@@ -1,0 +1,146 @@
+"""Readers for Raven's-Progressive-Matrices style problems.
+
+Two on-disk layouts are understood:
+
+* IQ50 "one-by-one" (the KOSMOS-1 IQ test as published, and our bundled sample):
+  ``exp-<N>/query-<K>.png`` are the given panels in reading order (3, 4 or 8 of them) and
+  ``exp-<N>/answer-<a..f>.png`` the candidates. In this layout ``answer-a`` is the correct candidate.
+* RAVEN / I-RAVEN ``.npz`` files: ``image`` is a (16, H, W) uint8 array, panels 0-7 are the context of a
+  3x3 matrix, 8-15 the candidates; ``target`` is the 0-based index of the correct candidate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from kosmos_eval.core.types import ImageInput
+from kosmos_eval.errors import DataError
+
+_EXP_DIR = re.compile(r"^exp-(\d+)$")
+_QUERY = re.compile(r"^query-(\d+)\.png$")
+_ANSWER = re.compile(r"^answer-([a-z])\.png$")
+
+
+@dataclass(frozen=True)
+class RavenProblem:
+    id: str
+    panels: tuple[ImageInput, ...]
+    candidates: tuple[ImageInput, ...]
+    answer_index: int
+    source: str
+
+
+def detect_layout(folder: Path) -> str | None:
+    """'iq50' or 'npz' for a folder that holds that layout (or its iq50 parent), None otherwise."""
+    if iq50_root(folder) is not None:
+        return "iq50"
+    if any(folder.rglob("*.npz")):
+        return "npz"
+    return None
+
+
+def iq50_root(folder: Path) -> Path | None:
+    """The folder that directly contains exp-N/ folders: `folder` itself or its `obo/` child."""
+    for candidate in (folder, folder / "obo"):
+        if candidate.is_dir() and any(_EXP_DIR.match(p.name) for p in candidate.iterdir() if p.is_dir()):
+            return candidate
+    return None
+
+
+def read_iq50(folder: Path) -> list[RavenProblem]:
+    root = iq50_root(folder)
+    if root is None:
+        raise DataError(f"{folder}: no exp-<N>/ folders found (expected the IQ50 one-by-one layout)")
+    exp_dirs = sorted(
+        (p for p in root.iterdir() if p.is_dir() and _EXP_DIR.match(p.name)),
+        key=lambda p: int(_EXP_DIR.match(p.name).group(1)),  # type: ignore[union-attr]
+    )
+    return [_read_iq50_problem(d) for d in exp_dirs]
+
+
+def _read_iq50_problem(exp_dir: Path) -> RavenProblem:
+    queries: dict[int, Path] = {}
+    answers: dict[str, Path] = {}
+    for path in exp_dir.iterdir():
+        if m := _QUERY.match(path.name):
+            queries[int(m.group(1))] = path
+        elif m := _ANSWER.match(path.name):
+            answers[m.group(1)] = path
+    if not queries:
+        raise DataError(f"{exp_dir}: no query-<K>.png panels")
+    if sorted(queries) != list(range(1, len(queries) + 1)):
+        raise DataError(f"{exp_dir}: query panels must be numbered 1..N without gaps, found {sorted(queries)}")
+    letters = sorted(answers)
+    expected = [chr(ord("a") + i) for i in range(len(letters))]
+    if len(letters) < 2 or letters != expected:
+        raise DataError(f"{exp_dir}: expected candidates answer-a.png, answer-b.png, ... found {letters}")
+    return RavenProblem(
+        id=exp_dir.name,
+        panels=tuple(ImageInput.from_path(str(queries[k])) for k in sorted(queries)),
+        candidates=tuple(ImageInput.from_path(str(answers[letter])) for letter in letters),
+        answer_index=0,  # the one-by-one layout stores the correct candidate as answer-a
+        source=str(exp_dir),
+    )
+
+
+@lru_cache(maxsize=16)
+def _npz_arrays(path: str) -> tuple[np.ndarray, int]:
+    try:
+        with np.load(path) as data:
+            if "image" not in data or "target" not in data:
+                raise DataError(f"{path}: RAVEN .npz needs arrays 'image' and 'target', has {sorted(data.files)}")
+            images = data["image"]
+            target = int(np.asarray(data["target"]).reshape(-1)[0])
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read .npz ({exc.__class__.__name__}: {exc})") from exc
+    if images.ndim != 3 or images.shape[0] != 16:
+        raise DataError(f"{path}: 'image' must have shape (16, H, W), has {images.shape}")
+    if not 0 <= target < 8:
+        raise DataError(f"{path}: 'target' must be a candidate index 0..7, is {target}")
+    return images, target
+
+
+def _npz_panel(path: str, index: int) -> ImageInput:
+    return ImageInput(key=f"{path}#{index}", opener=lambda: Image.fromarray(_npz_arrays(path)[0][index]))
+
+
+def read_npz_folder(folder: Path) -> list[RavenProblem]:
+    files = sorted(folder.rglob("*.npz"))
+    if not files:
+        raise DataError(f"{folder}: no .npz files found (expected RAVEN / I-RAVEN problems)")
+    problems = []
+    for path in files:
+        _, target = _npz_arrays(str(path))  # validates the file up front, before any model work
+        problems.append(
+            RavenProblem(
+                id=str(path.relative_to(folder).with_suffix("")),
+                panels=tuple(_npz_panel(str(path), i) for i in range(8)),
+                candidates=tuple(_npz_panel(str(path), i) for i in range(8, 16)),
+                answer_index=target,
+                source=str(path),
+            )
+        )
+    return problems
+
+
+def read_raven(folder: Path) -> list[RavenProblem]:
+    """Read whichever Raven layout the folder holds."""
+    if not folder.is_dir():
+        raise DataError(f"{folder}: data folder does not exist")
+    layout = detect_layout(folder)
+    if layout == "iq50":
+        return read_iq50(folder)
+    if layout == "npz":
+        return read_npz_folder(folder)
+    raise DataError(
+        f"{folder}: no Raven data found. Expected IQ50 exp-<N>/query-<K>.png + answer-<a..f>.png folders "
+        "or RAVEN/I-RAVEN .npz files (see docs/data.md)"
+    )

@@ -1,0 +1,3 @@
+"""Task modules. Importing this package registers every task."""
+
+from kosmos_eval.tasks import raven  # noqa: F401

@@ -1,0 +1,130 @@
+"""Raven IQ test (KOSMOS-1 §4.2.1, Table 6): zero-shot nonverbal reasoning by candidate ranking.
+
+For every candidate the model reads the given panels one by one, then the candidate, then "Is it correct?";
+the prediction is the candidate whose prompt gives the highest probability to " Yes". The probability of
+" No" is scored in the same pass, so the normalised P(Yes) / (P(Yes) + P(No)) variant is reported as a second
+metric. Candidate position never decides anything: candidates are shown in a seeded random order per
+example and exact ties are broken at random with the seed (both recorded in the sample).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kosmos_eval.core.registry import register_task
+from kosmos_eval.core.task import DataStatus, Task
+from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
+from kosmos_eval.data.locate import bundled_sample
+from kosmos_eval.errors import UserError
+from kosmos_eval.formats.raven import detect_layout, read_raven
+from kosmos_eval.metrics import MetricValue, mean_metric
+
+
+def seeded_rng(seed: int, *parts: object) -> random.Random:
+    """A random generator that depends only on the run seed and the given parts (e.g. the example id),
+    never on processing order, so resumed and sharded runs draw exactly what an uninterrupted run draws."""
+    return random.Random(":".join(str(p) for p in (seed, *parts)))
+
+
+def argmax_random_ties(scores: Sequence[float], rng: random.Random) -> tuple[int, list[int]]:
+    """Index of the largest score; exact ties are broken uniformly at random. Returns (index, tied)."""
+    best = max(scores)
+    tied = [i for i, s in enumerate(scores) if s == best]
+    return (tied[0] if len(tied) == 1 else rng.choice(tied)), tied
+
+
+@register_task("raven")
+class RavenTask(Task):
+    family = "nonverbal reasoning"
+    description = "Raven's Progressive Matrices IQ test (IQ50 / RAVEN / I-RAVEN), rank candidates by P(Yes)"
+    metrics = ("accuracy", "accuracy_yes_vs_no")
+    shots = (0,)
+    splits = ("test",)
+    default_split = "test"
+
+    def data_status(self, data_dir: Path | None) -> DataStatus:
+        if data_dir is None:
+            return DataStatus(False, "missing: pass --data-dir with the IQ50 or RAVEN .npz folder")
+        layout = detect_layout(data_dir)
+        if layout is None:
+            return DataStatus(False, f"no IQ50 or RAVEN .npz data under {data_dir}")
+        where = "bundled sample" if data_dir == bundled_sample(self.name) else str(data_dir)
+        return DataStatus(True, f"{where} ({layout})")
+
+    def load(self, split: str, data_dir: Path | None) -> list[Example]:
+        if data_dir is None:
+            raise UserError("raven: no data. Pass --data-dir with the IQ50 folder (exp-N/) or RAVEN .npz files")
+        examples = []
+        for problem in read_raven(data_dir):
+            examples.append(
+                Example(
+                    id=problem.id,
+                    images={"panels": problem.panels, "candidates": problem.candidates},
+                    fields={"answer_index": problem.answer_index, "source": problem.source},
+                )
+            )
+        return examples
+
+    def candidate_order(self, example: Example) -> list[int]:
+        """Seeded display order of the candidates (original indices), fixed per example id."""
+        order = list(range(len(example.images["candidates"])))  # type: ignore[arg-type]
+        seeded_rng(self.seed, "candidate-order", example.id).shuffle(order)
+        return order
+
+    def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
+        panels = example.images["panels"]
+        candidates = example.images["candidates"]
+        words = self.prompt.data["number_words"]
+        if len(panels) not in words:  # type: ignore[arg-type]
+            raise UserError(f"raven: {example.id} has {len(panels)} panels; prompts/raven.yaml names only {sorted(words)}")  # type: ignore[arg-type]
+        answers = self.prompt.data["answers"]
+        fields = {"panel_count_words": words[len(panels)]}  # type: ignore[arg-type]
+        requests: list[Request] = []
+        for original in self.candidate_order(example):
+            context = self.prompt.render(
+                "zero_shot", fields, {"panels": panels, "candidate": candidates[original]}  # type: ignore[index]
+            )
+            requests.append(RankRequest(context, (answers["positive"], answers["negative"])))
+        return requests
+
+    def score(self, example: Example, outputs: Sequence[RankResult | str]) -> dict[str, Any]:
+        order = self.candidate_order(example)
+        answer = int(example.fields["answer_index"])
+        yes = [float(o.logprobs[0]) for o in outputs]  # type: ignore[union-attr]
+        no = [float(o.logprobs[1]) for o in outputs]  # type: ignore[union-attr]
+        # P(Yes) / (P(Yes) + P(No)) in log space: yes - logaddexp(yes, no)
+        normalised = [y - (max(y, n) + math.log1p(math.exp(-abs(y - n)))) for y, n in zip(yes, no)]
+        rng = seeded_rng(self.seed, "tie-break", example.id)
+        shown, tied = argmax_random_ties(yes, rng)
+        shown_norm, tied_norm = argmax_random_ties(normalised, rng)
+        candidates = example.images["candidates"]
+        return {
+            "answer": answer,
+            "prediction": order[shown],
+            "correct": order[shown] == answer,
+            "prediction_yes_vs_no": order[shown_norm],
+            "correct_yes_vs_no": order[shown_norm] == answer,
+            "candidate_order": order,
+            "ties": [order[i] for i in tied] if len(tied) > 1 else [],
+            "ties_yes_vs_no": [order[i] for i in tied_norm] if len(tied_norm) > 1 else [],
+            "candidates": [
+                {
+                    "index": original,
+                    "image": candidates[original].key,  # type: ignore[index]
+                    "logprob_yes": yes[pos],
+                    "logprob_no": no[pos],
+                    "logprob_yes_vs_no": normalised[pos],
+                }
+                for pos, original in enumerate(order)
+            ],
+        }
+
+    def aggregate(self, records: Sequence[dict[str, Any]]) -> dict[str, MetricValue]:
+        return {
+            "accuracy": mean_metric([r["correct"] for r in records], seed=self.seed),
+            "accuracy_yes_vs_no": mean_metric([r["correct_yes_vs_no"] for r in records], seed=self.seed),
+        }
