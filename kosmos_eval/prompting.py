@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -62,7 +62,7 @@ class PromptTemplate:
         return Context(tuple(segments))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_prompt(task: str) -> PromptTemplate:
     """Read prompts/<task>.yaml from the installed package (kosmos_eval.prompts)."""
     try:

@@ -128,7 +128,12 @@ def build_tiny_llava(out_dir: Path, seed: int = 0) -> Path:
     )
     config = LlavaConfig(
         vision_config=CLIPVisionConfig(
-            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=32,
+            patch_size=8,
         ),
         text_config=LlamaConfig(
             vocab_size=len(tokenizer),

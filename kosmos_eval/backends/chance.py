@@ -19,7 +19,7 @@ from kosmos_eval.errors import UserError
 class ChanceBackend:
     name = "chance"
 
-    def __init__(self, seed: int = 1234, **model_args: str) -> None:
+    def __init__(self, seed: int = 1234, device: str | None = None, **model_args: str) -> None:
         if model_args:
             raise UserError(f"--model chance takes no --model-args (got {', '.join(sorted(model_args))})")
         self.seed = seed

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from PIL import Image
 
@@ -52,7 +52,7 @@ class ImageInput:
         return ImageInput(key=key, opener=lambda: image.copy())
 
 
-Segment = Union[str, ImageInput]
+Segment = str | ImageInput
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class GenerateRequest:
     candidates: tuple[str, ...] = ()
 
 
-Request = Union[RankRequest, GenerateRequest]
+Request = RankRequest | GenerateRequest
 
 
 @dataclass(frozen=True)

@@ -73,9 +73,7 @@ def render_panel(panel: Panel) -> Image.Image:
     return image
 
 
-def _row_values(
-    rule: str, domain: int, length: int, rows: int, rng: random.Random, carry: int = 0
-) -> list[list[int]]:
+def _row_values(rule: str, domain: int, length: int, rows: int, rng: random.Random, carry: int = 0) -> list[list[int]]:
     """Values (indices) of one attribute for `rows` rows of `length` panels under a rule.
 
     `carry` is added by the arithmetic rule: counts are stored as index = count - 1, so "third count =
@@ -187,7 +185,7 @@ def write_problem_set(out_dir: Path, n: int = 50, seed: int = 0) -> list[dict]:
         exp_dir.mkdir(exist_ok=True)
         for k, attrs in enumerate(problem["given"], start=1):
             render_panel(Panel(**attrs)).save(exp_dir / f"query-{k}.png", optimize=True)
-        for letter, attrs in zip("abcdef", problem["candidates"]):
+        for letter, attrs in zip("abcdef", problem["candidates"], strict=True):
             render_panel(Panel(**attrs)).save(exp_dir / f"answer-{letter}.png", optimize=True)
         manifest.append({"id": exp_dir.name, **problem})
     (out_dir / "manifest.json").write_text(

@@ -80,13 +80,17 @@ class RavenTask(Task):
         candidates = example.images["candidates"]
         words = self.prompt.data["number_words"]
         if len(panels) not in words:  # type: ignore[arg-type]
-            raise UserError(f"raven: {example.id} has {len(panels)} panels; prompts/raven.yaml names only {sorted(words)}")  # type: ignore[arg-type]
+            raise UserError(
+                f"raven: {example.id} has {len(panels)} panels; prompts/raven.yaml names only {sorted(words)}"
+            )  # type: ignore[arg-type]
         answers = self.prompt.data["answers"]
         fields = {"panel_count_words": words[len(panels)]}  # type: ignore[arg-type]
         requests: list[Request] = []
         for original in self.candidate_order(example):
             context = self.prompt.render(
-                "zero_shot", fields, {"panels": panels, "candidate": candidates[original]}  # type: ignore[index]
+                "zero_shot",
+                fields,
+                {"panels": panels, "candidate": candidates[original]},  # type: ignore[index]
             )
             requests.append(RankRequest(context, (answers["positive"], answers["negative"])))
         return requests
@@ -97,7 +101,7 @@ class RavenTask(Task):
         yes = [float(o.logprobs[0]) for o in outputs]  # type: ignore[union-attr]
         no = [float(o.logprobs[1]) for o in outputs]  # type: ignore[union-attr]
         # P(Yes) / (P(Yes) + P(No)) in log space: yes - logaddexp(yes, no)
-        normalised = [y - (max(y, n) + math.log1p(math.exp(-abs(y - n)))) for y, n in zip(yes, no)]
+        normalised = [y - (max(y, n) + math.log1p(math.exp(-abs(y - n)))) for y, n in zip(yes, no, strict=True)]
         rng = seeded_rng(self.seed, "tie-break", example.id)
         shown, tied = argmax_random_ties(yes, rng)
         shown_norm, tied_norm = argmax_random_ties(normalised, rng)

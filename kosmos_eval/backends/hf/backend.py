@@ -64,7 +64,9 @@ class HFBackend:
             trust_remote_code=_bool(model_args.get("trust_remote_code", "false"), "trust_remote_code"),
             attn_implementation=model_args.get("attn_implementation"),
         )
-        self.adapter = make_adapter(self.loaded.model_type, self.loaded.model, self.loaded.processor, self.loaded.device)
+        self.adapter = make_adapter(
+            self.loaded.model_type, self.loaded.model, self.loaded.processor, self.loaded.device
+        )
         self.tokenizer = self.adapter.tokenizer
 
     def fingerprint(self) -> dict[str, Any]:
@@ -100,14 +102,16 @@ class HFBackend:
 
     def _score_rows(self, rows: list[Encoded], spans: list[tuple[int, int]]) -> list[tuple[float, int, bool]]:
         if isinstance(self.adapter, ProcessorAdapter) and not self.adapter.batchable(rows):
-            return [s for r, sp in zip(rows, spans) for s in self._score_rows([r], [sp])]
+            return [s for r, sp in zip(rows, spans, strict=True) for s in self._score_rows([r], [sp])]
         # position p predicts token p + 1: the logits for a continuation spanning [start, end) sit at start-1..end-2
         row_index = torch.tensor([r for r, (a, b) in enumerate(spans) for _ in range(a, b)])
         col_index = torch.tensor([p - 1 for a, b in spans for p in range(a, b)])
         targets = torch.tensor([rows[r].ids[p] for r, (a, b) in enumerate(spans) for p in range(a, b)])
         try:
             with torch.inference_mode():
-                logits = self.adapter.logits_at(rows, row_index.to(self.loaded.device), col_index.to(self.loaded.device))
+                logits = self.adapter.logits_at(
+                    rows, row_index.to(self.loaded.device), col_index.to(self.loaded.device)
+                )
                 logprobs = torch.log_softmax(logits.float(), dim=-1)
                 targets = targets.to(logprobs.device)
                 token_lp = logprobs.gather(1, targets[:, None])[:, 0]
@@ -133,7 +137,7 @@ class HFBackend:
         # Batch only rows that need no padding (same length, same image layout), so a request's output never
         # depends on what it was batched with.
         groups: dict[tuple, list[int]] = defaultdict(list)
-        for i, (request, enc) in enumerate(zip(requests, encoded)):
+        for i, (request, enc) in enumerate(zip(requests, encoded, strict=True)):
             groups[(self.adapter.group_key(enc), request.max_new_tokens, request.num_beams)].append(i)
         outputs: list[str] = [""] * len(requests)
         for (_, max_new_tokens, num_beams), members in groups.items():
@@ -142,7 +146,7 @@ class HFBackend:
                     new_tokens = self.adapter.generate([encoded[i] for i in members], max_new_tokens, num_beams)
             except torch.OutOfMemoryError as exc:
                 raise BackendOutOfMemory(str(exc)) from exc
-            for i, tokens in zip(members, new_tokens):
+            for i, tokens in zip(members, new_tokens, strict=True):
                 text = self.tokenizer.decode(tokens, skip_special_tokens=True)
                 outputs[i] = cut_at_stop(text, requests[i].stop).strip()
         return outputs

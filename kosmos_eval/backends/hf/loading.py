@@ -95,9 +95,7 @@ def load_model(
         config = AutoConfig.from_pretrained(pretrained, **common)
     except (OSError, ValueError) as exc:
         raise _unavailable(pretrained, exc) from exc
-    model_class = (
-        Kosmos2ForConditionalGeneration if config.model_type == "kosmos-2" else AutoModelForImageTextToText
-    )
+    model_class = Kosmos2ForConditionalGeneration if config.model_type == "kosmos-2" else AutoModelForImageTextToText
     extra: dict[str, Any] = {"dtype": torch_dtype}
     if attn_implementation:
         extra["attn_implementation"] = attn_implementation

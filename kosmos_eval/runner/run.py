@@ -1,0 +1,174 @@
+"""Run one task with one backend: load -> build -> batch -> score -> records -> summary.
+
+Resumable by construction: the run folder is named by the run's identity (task, split, shots, seed, model,
+data, prompt hash), finished example ids are skipped, and the summary is always rebuilt from all records.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+import kosmos_eval.backends
+import kosmos_eval.tasks  # noqa: F401  (registers tasks)
+from kosmos_eval.config import RunConfig
+from kosmos_eval.core.backend import Backend
+from kosmos_eval.core.registry import BACKENDS, TASKS
+from kosmos_eval.core.task import Task
+from kosmos_eval.data.locate import resolve_data_dir
+from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.metrics import MetricValue
+from kosmos_eval.runner.batcher import Batcher
+from kosmos_eval.runner.provenance import harness_commit, package_versions
+from kosmos_eval.runner.results import RunFolder, slug
+
+log = logging.getLogger(__name__)
+
+EXAMPLES_PER_STEP_MIN = 4
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    metrics: dict[str, MetricValue]
+    summary: dict[str, Any]
+    resumed: int  # examples found finished in the folder
+    computed: int  # examples computed in this invocation
+
+
+def make_task(config: RunConfig) -> Task:
+    return TASKS.get(config.task)(seed=config.seed, options=config.task_options)
+
+
+def make_backend(config: RunConfig) -> Backend:
+    backend_cls = BACKENDS.get(config.backend)
+    return backend_cls(seed=config.seed, device=config.device, **config.model_args)
+
+
+def model_slug(config: RunConfig) -> str:
+    if config.backend == "hf":
+        from kosmos_eval.config import DEFAULT_MODEL_ID
+
+        return slug(config.model_args.get("pretrained", DEFAULT_MODEL_ID))
+    return slug(config.model_args.get("model", config.backend))
+
+
+def evaluate(config: RunConfig, backend: Backend | None = None, progress: bool = True) -> RunOutcome:
+    """Evaluate `config`; `backend` may be given (tests, suites reusing one loaded model)."""
+    started = time.perf_counter()
+    task = make_task(config)
+    task.check_shots(config.shots)
+    split = config.split or task.default_split
+    task.check_split(split)
+    data_dir, origin = resolve_data_dir(task.name, config.data_dir)
+    examples = task.load(split, data_dir)
+    if config.limit is not None:
+        examples = examples[: config.limit]
+    if not examples:
+        raise DataError(f"{task.name}: no examples found in {data_dir}")
+    ids = [e.id for e in examples]
+    if len(set(ids)) != len(ids):
+        raise DataError(f"{task.name}: example ids are not unique in {data_dir}")
+
+    identity = config.identity(task.prompt.sha256, split)
+    folder = RunFolder(
+        Path(config.output_dir)
+        / f"{task.name}_{model_slug(config)}_{config.shots}shot_{RunConfig.identity_hash(identity)}"
+    )
+    records = folder.load_records()
+    pending = [e for e in examples if e.id not in records]
+    resumed = len(examples) - len(pending)
+    if resumed:
+        log.info("resuming %s: %d of %d examples already done", folder.path, resumed, len(examples))
+    if pending:
+        backend = backend or make_backend(config)  # before the folder exists: a model that fails leaves nothing
+    folder.prepare(identity)
+
+    fingerprint = folder.read_meta().get("fingerprint")
+    if pending:
+        current = backend.fingerprint()
+        if fingerprint is not None and fingerprint != current:
+            raise UserError(
+                f"{folder.path} was started with a different model ({fingerprint}); now {current}. "
+                "Use another --output to keep both runs"
+            )
+        if fingerprint is None:
+            folder.update_meta(fingerprint=current)
+        fingerprint = current
+        _compute(task, backend, config, pending, folder, records, progress)
+
+    selected = [records[e.id] for e in examples]
+    metrics = task.aggregate(selected)
+    wall = time.perf_counter() - started
+    summary = {
+        "task": task.name,
+        "family": task.family,
+        "split": split,
+        "shots": config.shots,
+        "headline": task.metrics[0],
+        "metrics": {name: value.to_dict() for name, value in metrics.items()},
+        "n": len(selected),
+        "config": config.to_dict(),
+        "identity": identity,
+        "run_dir": str(folder.path),
+        "fingerprint": fingerprint,
+        "data": {"dir": str(data_dir) if data_dir else None, "origin": origin},
+        "versions": package_versions(),
+        "harness": harness_commit(),
+        "timing": {
+            "wall_seconds": round(wall, 3),
+            "examples_computed": len(pending),
+            "examples_resumed": resumed,
+            "examples_per_second": round(len(pending) / wall, 3) if pending and wall > 0 else None,
+        },
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    folder.write_summary(summary)
+    return RunOutcome(folder.path, metrics, summary, resumed, len(pending))
+
+
+def _compute(
+    task: Task,
+    backend: Backend,
+    config: RunConfig,
+    pending: list,
+    folder: RunFolder,
+    records: dict[str, dict[str, Any]],
+    progress: bool,
+) -> None:
+    """Build, batch and score pending examples a few at a time, appending records as each step finishes."""
+    batcher = Batcher(backend, config.batch_size)
+    bar = tqdm(total=len(pending), desc=f"{task.name} ({config.backend})", unit="ex", disable=not progress)
+    try:
+        start = 0
+        while start < len(pending):
+            per_example = max(1, len(task.build(pending[start], [])))
+            step = max(EXAMPLES_PER_STEP_MIN, -(-batcher.batch_size // per_example))
+            chunk = pending[start : start + step]
+            requests_per_example = [task.build(example, []) for example in chunk]
+            flat = [request for requests in requests_per_example for request in requests]
+            outputs = batcher.run(flat)
+            new_records, cursor = [], 0
+            for example, requests in zip(chunk, requests_per_example, strict=True):
+                own = outputs[cursor : cursor + len(requests)]
+                cursor += len(requests)
+                record = {
+                    "id": example.id,
+                    "prompt": requests[0].context.render() if requests else "",
+                    "images": [image.key for image in requests[0].context.images] if requests else [],
+                    **task.score(example, own),
+                }
+                new_records.append(record)
+            folder.append(new_records)
+            for record in new_records:
+                records[record["id"]] = record
+            bar.update(len(chunk))
+            start += len(chunk)
+    finally:
+        bar.close()

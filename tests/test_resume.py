@@ -1,0 +1,91 @@
+"""Nothing is lost on a crash: an interrupted run, rerun, ends exactly where an uninterrupted run ends."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kosmos_eval.backends.chance import ChanceBackend
+from kosmos_eval.config import RunConfig
+from kosmos_eval.runner.run import evaluate
+
+
+class CrashingBackend(ChanceBackend):
+    """The chance baseline that dies (like a killed job) after a number of rank calls."""
+
+    def __init__(self, calls_before_crash: int) -> None:
+        super().__init__(seed=1234)
+        self.calls_left = calls_before_crash
+
+    def rank(self, requests):
+        if self.calls_left == 0:
+            raise KeyboardInterrupt
+        self.calls_left -= 1
+        return super().rank(requests)
+
+
+def records(run_dir):
+    lines = (run_dir / "samples.jsonl").read_text().splitlines()
+    return sorted((json.loads(line) for line in lines), key=lambda r: r["id"])
+
+
+def config(tmp_path, name):
+    return RunConfig(task="raven", backend="chance", output_dir=str(tmp_path / name), batch_size=12)
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_summary(tmp_path):
+    full = evaluate(config(tmp_path, "full"), progress=False)
+
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(config(tmp_path, "resumed"), backend=CrashingBackend(calls_before_crash=5), progress=False)
+    partial = records(next((tmp_path / "resumed").iterdir()))
+    assert 0 < len(partial) < 50
+
+    resumed = evaluate(config(tmp_path, "resumed"), progress=False)
+    assert resumed.resumed == len(partial)
+    assert resumed.computed == 50 - len(partial)
+    assert resumed.summary["metrics"] == full.summary["metrics"]
+    assert records(resumed.run_dir) == records(full.run_dir)
+
+
+def test_line_cut_short_by_a_crash_is_dropped_and_recomputed(tmp_path):
+    full = evaluate(config(tmp_path, "full"), progress=False)
+    run = evaluate(config(tmp_path, "cut"), progress=False)
+    samples = run.run_dir / "samples.jsonl"
+    lines = samples.read_text().splitlines(keepends=True)
+    samples.write_text("".join(lines[:20]) + lines[20][: len(lines[20]) // 2])  # a crash mid-write
+    again = evaluate(config(tmp_path, "cut"), progress=False)
+    assert again.resumed == 20 and again.computed == 30
+    assert records(again.run_dir) == records(full.run_dir)
+
+
+def test_limit_extends_the_same_run(tmp_path):
+    first = evaluate(RunConfig(task="raven", backend="chance", output_dir=str(tmp_path), limit=10), progress=False)
+    more = evaluate(RunConfig(task="raven", backend="chance", output_dir=str(tmp_path), limit=25), progress=False)
+    assert more.run_dir == first.run_dir and more.resumed == 10 and more.computed == 15
+    assert more.metrics["accuracy"].n == 25
+
+
+def test_summary_records_what_reproduces_the_run(tmp_path):
+    outcome = evaluate(RunConfig(task="raven", backend="chance", output_dir=str(tmp_path), limit=6), progress=False)
+    summary = json.loads((outcome.run_dir / "summary.json").read_text())
+    assert summary["metrics"]["accuracy"]["n"] == 6
+    assert set(summary["metrics"]["accuracy"]) == {"value", "ci_low", "ci_high", "n"}
+    assert summary["fingerprint"] == {"backend": "chance", "seed": 1234}
+    assert summary["identity"]["prompt_hash"]
+    assert summary["versions"]["kosmos-eval"] and summary["versions"]["torch"]
+    assert "commit" in summary["harness"]
+    assert summary["data"]["origin"] == "bundled sample"
+    assert summary["timing"]["examples_computed"] == 6
+
+
+def test_a_different_model_never_writes_into_an_existing_run(tmp_path):
+    from kosmos_eval.errors import UserError
+
+    outcome = evaluate(RunConfig(task="raven", backend="chance", output_dir=str(tmp_path), limit=3), progress=False)
+    meta = json.loads((outcome.run_dir / "run.json").read_text())
+    meta["fingerprint"]["seed"] = 99  # as if other weights had been put behind the same path
+    (outcome.run_dir / "run.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="different model"):
+        evaluate(RunConfig(task="raven", backend="chance", output_dir=str(tmp_path), limit=5), progress=False)
