@@ -53,6 +53,7 @@ def _setup(debug: bool) -> None:
     if not debug:
         import warnings
 
+        logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore")
         from transformers.utils import logging as hf_logging
 

@@ -155,3 +155,17 @@ def test_console_script_help_is_installed():
         "--device",
     ):
         assert option in out.stdout
+
+
+def test_unreachable_hub_fails_fast_with_one_line(tmp_path, monkeypatch):
+    """Not offline by setting, but no network: one short probe, then the same clear line (no retry storm)."""
+    import time
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    started = time.perf_counter()
+    message = one_line_error(
+        run_cli("run", "raven", "--model-args", "pretrained=someone/not-cached", "--output", str(tmp_path))
+    )
+    assert "cannot be reached" in message and "--model chance" in message
+    assert time.perf_counter() - started < 15

@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from kosmos_eval.errors import ModelUnavailableError, UserError
 
@@ -51,12 +53,30 @@ def resolve_dtype(name: str, device: str):
     return getattr(torch, name)
 
 
-def _unavailable(pretrained: str, exc: Exception) -> ModelUnavailableError:
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() not in ("0", "", "false", "no")
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """One short TCP connection to the hub endpoint: a machine without network fails here in seconds
+    instead of spending half a minute in the hub client's retries."""
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _unavailable(pretrained: str, exc: Exception | None) -> ModelUnavailableError:
     if Path(pretrained).exists():
-        reason = f"the folder has no loadable checkpoint ({exc.__class__.__name__}: {str(exc).splitlines()[0]})"
-    elif offline:
+        detail = f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}" if exc else "no config.json"
+        reason = f"the folder has no loadable checkpoint ({detail})"
+    elif hub_offline():
         reason = "it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
+    elif exc is None:
+        reason = "it is not in the local Hugging Face cache and the hub cannot be reached from this machine"
     else:
         reason = f"it could not be fetched or found in the cache ({str(exc).splitlines()[0][:160]})"
     return ModelUnavailableError(
@@ -91,26 +111,40 @@ def load_model(
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
     common: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
-    try:
-        config = AutoConfig.from_pretrained(pretrained, **common)
-    except (OSError, ValueError) as exc:
-        raise _unavailable(pretrained, exc) from exc
-    model_class = Kosmos2ForConditionalGeneration if config.model_type == "kosmos-2" else AutoModelForImageTextToText
     extra: dict[str, Any] = {"dtype": torch_dtype}
     if attn_implementation:
         extra["attn_implementation"] = attn_implementation
+
+    def load(local_files_only: bool) -> tuple[Any, Any, Any]:
+        config = AutoConfig.from_pretrained(pretrained, local_files_only=local_files_only, **common)
+        model_class = (
+            Kosmos2ForConditionalGeneration if config.model_type == "kosmos-2" else AutoModelForImageTextToText
+        )
+        try:
+            model = model_class.from_pretrained(pretrained, local_files_only=local_files_only, **common, **extra)
+        except ValueError as exc:
+            if "Unrecognized configuration" in str(exc):
+                raise UserError(
+                    f"Model {pretrained!r} (model_type {config.model_type!r}) is not an image-text-to-text model "
+                    "that transformers can load with AutoModelForImageTextToText"
+                ) from exc
+            raise
+        processor = AutoProcessor.from_pretrained(pretrained, local_files_only=local_files_only, **common)
+        return config, model, processor
+
+    is_local = Path(pretrained).is_dir()
     try:
-        model = model_class.from_pretrained(pretrained, **common, **extra)
-        processor = AutoProcessor.from_pretrained(pretrained, **common)
-    except ValueError as exc:
-        if "Unrecognized configuration" in str(exc):
-            raise UserError(
-                f"Model {pretrained!r} (model_type {config.model_type!r}) is not an image-text-to-text model "
-                "that transformers can load with AutoModelForImageTextToText"
-            ) from exc
-        raise _unavailable(pretrained, exc) from exc
-    except OSError as exc:
-        raise _unavailable(pretrained, exc) from exc
+        # A local folder, or a hub id already in the cache: never touch the network.
+        config, model, processor = load(local_files_only=True)
+    except (OSError, ValueError) as exc:
+        if is_local or hub_offline():
+            raise _unavailable(pretrained, exc) from exc
+        if not hub_reachable():
+            raise _unavailable(pretrained, None) from exc
+        try:
+            config, model, processor = load(local_files_only=False)
+        except (OSError, ValueError) as exc2:
+            raise _unavailable(pretrained, exc2) from exc2
     model.to(device).eval()
     local = Path(pretrained)
     return LoadedModel(
