@@ -28,7 +28,7 @@ def test_reads_real_iq50_with_its_panel_counts():
     eight = sorted(int(p.id.split("-")[1]) for p in problems if len(p.panels) == 8)
     assert eight == [11, 12, 13, 14, 30, 31, 32, 48, 50]
     assert all(len(p.candidates) == 6 and p.answer_index == 0 for p in problems)
-    assert problems[0].candidates[0].key.endswith("exp-1/answer-a.png")
+    assert problems[0].candidates[0].key == "exp-1/answer-a.png"  # relative: the same on every machine
     assert problems[0].panels[2].load().size[0] > 0
 
 

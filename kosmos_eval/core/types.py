@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -29,23 +30,27 @@ class ImageInput:
 
     key: str
     opener: Callable[[], Image.Image] = field(compare=False, repr=False)
+    origin: str | None = field(default=None, compare=False)  # full path, for error messages
 
     def load(self) -> Image.Image:
         """Open the image as RGB, turning any decoding problem into a DataError naming the source."""
+        where = self.origin or self.key
         try:
             image = self.opener()
             image.load()
         except DataError:
             raise
         except FileNotFoundError as exc:
-            raise DataError(f"{self.key}: image file not found") from exc
+            raise DataError(f"{where}: image file not found") from exc
         except Exception as exc:  # Pillow raises many types for corrupt files
-            raise DataError(f"{self.key}: cannot read image ({exc.__class__.__name__}: {exc})") from exc
+            raise DataError(f"{where}: cannot read image ({exc.__class__.__name__}: {exc})") from exc
         return image.convert("RGB")
 
     @staticmethod
-    def from_path(path: str) -> ImageInput:
-        return ImageInput(key=str(path), opener=lambda: Image.open(path))
+    def from_path(path: str | Path, key: str | None = None) -> ImageInput:
+        """`key` should be the path relative to the data folder, so records and seeded draws are the same on
+        every machine; the full path is kept for opening and for error messages."""
+        return ImageInput(key=key or str(path), opener=lambda: Image.open(path), origin=str(path))
 
     @staticmethod
     def from_pil(key: str, image: Image.Image) -> ImageInput:

@@ -64,6 +64,11 @@ def read_iq50(folder: Path) -> list[RavenProblem]:
     return [_read_iq50_problem(d) for d in exp_dirs]
 
 
+def _image(path: Path) -> ImageInput:
+    """Keyed by exp-N/file.png: the same key on every machine, whatever the data folder's location."""
+    return ImageInput.from_path(path, key=f"{path.parent.name}/{path.name}")
+
+
 def _read_iq50_problem(exp_dir: Path) -> RavenProblem:
     queries: dict[int, Path] = {}
     answers: dict[str, Path] = {}
@@ -82,8 +87,8 @@ def _read_iq50_problem(exp_dir: Path) -> RavenProblem:
         raise DataError(f"{exp_dir}: expected candidates answer-a.png, answer-b.png, ... found {letters}")
     return RavenProblem(
         id=exp_dir.name,
-        panels=tuple(ImageInput.from_path(str(queries[k])) for k in sorted(queries)),
-        candidates=tuple(ImageInput.from_path(str(answers[letter])) for letter in letters),
+        panels=tuple(_image(queries[k]) for k in sorted(queries)),
+        candidates=tuple(_image(answers[letter]) for letter in letters),
         answer_index=0,  # the one-by-one layout stores the correct candidate as answer-a
         source=str(exp_dir),
     )
@@ -108,8 +113,10 @@ def _npz_arrays(path: str) -> tuple[np.ndarray, int]:
     return images, target
 
 
-def _npz_panel(path: str, index: int) -> ImageInput:
-    return ImageInput(key=f"{path}#{index}", opener=lambda: Image.fromarray(_npz_arrays(path)[0][index]))
+def _npz_panel(path: str, key: str, index: int) -> ImageInput:
+    return ImageInput(
+        key=f"{key}#{index}", opener=lambda: Image.fromarray(_npz_arrays(path)[0][index]), origin=f"{path}#{index}"
+    )
 
 
 def read_npz_folder(folder: Path) -> list[RavenProblem]:
@@ -119,11 +126,12 @@ def read_npz_folder(folder: Path) -> list[RavenProblem]:
     problems = []
     for path in files:
         _, target = _npz_arrays(str(path))  # validates the file up front, before any model work
+        relative = str(path.relative_to(folder))
         problems.append(
             RavenProblem(
-                id=str(path.relative_to(folder).with_suffix("")),
-                panels=tuple(_npz_panel(str(path), i) for i in range(8)),
-                candidates=tuple(_npz_panel(str(path), i) for i in range(8, 16)),
+                id=relative.removesuffix(".npz"),
+                panels=tuple(_npz_panel(str(path), relative, i) for i in range(8)),
+                candidates=tuple(_npz_panel(str(path), relative, i) for i in range(8, 16)),
                 answer_index=target,
                 source=str(path),
             )
