@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankResult, Request
+from kosmos_eval.core.types import Example, RankResult, Request
 from kosmos_eval.errors import UserError
 from kosmos_eval.metrics import MetricValue
 from kosmos_eval.prompting import PromptTemplate, load_prompt
@@ -75,10 +75,3 @@ class Task(ABC):
     @abstractmethod
     def aggregate(self, records: Sequence[dict[str, Any]]) -> dict[str, MetricValue]:
         """Corpus metrics over the per-sample records, headline first."""
-
-
-def request_kind(request: Request) -> str:
-    return "rank" if isinstance(request, RankRequest) else "generate"
-
-
-__all__ = ["DataStatus", "GenerateRequest", "RankRequest", "Task", "request_kind"]

@@ -148,23 +148,27 @@ def _compute(
     try:
         start = 0
         while start < len(pending):
-            per_example = max(1, len(task.build(pending[start], [])))
-            step = max(EXAMPLES_PER_STEP_MIN, -(-batcher.batch_size // per_example))
-            chunk = pending[start : start + step]
-            requests_per_example = [task.build(example, []) for example in chunk]
-            flat = [request for requests in requests_per_example for request in requests]
-            outputs = batcher.run(flat)
+            # a step is enough examples to fill about one batch (at least a few), built once
+            chunk, requests_per_example = [], []
+            while start + len(chunk) < len(pending) and (
+                len(chunk) < EXAMPLES_PER_STEP_MIN or sum(map(len, requests_per_example)) < batcher.batch_size
+            ):
+                example = pending[start + len(chunk)]
+                chunk.append(example)
+                requests_per_example.append(task.build(example, []))
+            outputs = batcher.run([request for requests in requests_per_example for request in requests])
             new_records, cursor = [], 0
             for example, requests in zip(chunk, requests_per_example, strict=True):
                 own = outputs[cursor : cursor + len(requests)]
                 cursor += len(requests)
-                record = {
-                    "id": example.id,
-                    "prompt": requests[0].context.render() if requests else "",
-                    "images": [image.key for image in requests[0].context.images] if requests else [],
-                    **task.score(example, own),
-                }
-                new_records.append(record)
+                new_records.append(
+                    {
+                        "id": example.id,
+                        "prompt": requests[0].context.render() if requests else "",
+                        "images": [image.key for image in requests[0].context.images] if requests else [],
+                        **task.score(example, own),
+                    }
+                )
             folder.append(new_records)
             for record in new_records:
                 records[record["id"]] = record

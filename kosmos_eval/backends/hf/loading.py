@@ -7,7 +7,6 @@ the most common case is simply "offline and not cached".
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import socket
 from dataclasses import dataclass
@@ -162,17 +161,13 @@ def load_model(
 def describe(loaded: LoadedModel) -> dict[str, Any]:
     import transformers
 
-    return json.loads(
-        json.dumps(
-            {
-                "backend": "hf",
-                "model": loaded.pretrained,
-                "model_type": loaded.model_type,
-                "architecture": loaded.model.__class__.__name__,
-                "revision": loaded.revision,
-                "weights_sha256": loaded.weights_sha256,
-                "dtype": loaded.dtype,
-                "transformers": transformers.__version__,
-            }
-        )
-    )
+    return {
+        "backend": "hf",
+        "model": loaded.pretrained,
+        "model_type": loaded.model_type,
+        "architecture": loaded.model.__class__.__name__,
+        "revision": loaded.revision,
+        "weights_sha256": loaded.weights_sha256,
+        "dtype": loaded.dtype,
+        "transformers": transformers.__version__,
+    }
