@@ -62,6 +62,7 @@ class RunConfig:
     batch_size: int | None = None  # None = auto
     device: str | None = None
     task_options: dict[str, str] = field(default_factory=dict)
+    sampler: str = "random"  # few-shot demo sampler (kosmos_eval.fewshot.SAMPLERS)
 
     def identity(self, prompt_hash: str, split: str) -> dict[str, Any]:
         """The fields that decide what a run computes. Same identity -> same run folder -> resume.
@@ -69,7 +70,7 @@ class RunConfig:
         `limit`, batch size, device and output folder are left out on purpose: they change how much or how fast
         is computed, not what each record holds, so a run can be extended or resumed on another machine.
         """
-        return {
+        identity = {
             "task": self.task,
             "split": split,
             "shots": self.shots,
@@ -80,6 +81,9 @@ class RunConfig:
             "task_options": dict(sorted(self.task_options.items())),
             "prompt_hash": prompt_hash,
         }
+        if self.shots > 0:  # zero-shot runs draw no demos: their identity (and folder) ignores the sampler
+            identity["sampler"] = self.sampler
+        return identity
 
     @staticmethod
     def identity_hash(identity: dict[str, Any]) -> str:

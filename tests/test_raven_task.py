@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from kosmos_eval.config import RunConfig
+from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
 from kosmos_eval.core.types import RankResult
 from kosmos_eval.runner.run import evaluate
-from kosmos_eval.tasks.raven import RavenTask, argmax_random_ties, seeded_rng
+from kosmos_eval.tasks.raven import RavenTask
 from tests.conftest import shared
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "raven_prompts.txt"

@@ -10,8 +10,10 @@ import hashlib
 import random
 from typing import Any
 
+import numpy as np
+
 from kosmos_eval.core.registry import register_backend
-from kosmos_eval.core.types import GenerateRequest, RankRequest, RankResult
+from kosmos_eval.core.types import GenerateRequest, ImageInput, RankRequest, RankResult
 from kosmos_eval.errors import UserError
 
 
@@ -48,6 +50,11 @@ class ChanceBackend:
             rng = self._rng("generate", request.context.content_key())
             outputs.append(rng.choice(request.candidates) if request.candidates else "")
         return outputs
+
+    def embed_images(self, images: list[ImageInput]) -> np.ndarray:
+        """The chance baseline sees nothing: seeded noise per image key, so `--sampler rices` runs (and is
+        reproducible) but selects demos no better than at random."""
+        return np.array([[self._rng("embed", image.key).gauss(0, 1) for _ in range(16)] for image in images])
 
     def fingerprint(self) -> dict[str, Any]:
         return {"backend": "chance", "seed": self.seed}

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from kosmos_eval.core.types import Example, RankResult, Request
+from kosmos_eval.core.types import Context, Example, ImageInput, RankResult, Request
 from kosmos_eval.errors import UserError
 from kosmos_eval.metrics import MetricValue
 from kosmos_eval.prompting import PromptTemplate, load_prompt
@@ -25,6 +25,17 @@ class DataStatus:
     where: str  # a path, "bundled sample", or what is missing and how to get it
 
 
+@dataclass
+class Scores:
+    """What `Task.aggregate` returns: corpus metrics (headline first), optional breakdowns by a field of the
+    data (e.g. VQA answer type -> {"value": 0.81, "n": 120}), and notes the summary must carry (e.g. why a
+    metric was skipped, or that the split is scored by an evaluation server)."""
+
+    metrics: dict[str, MetricValue]
+    breakdowns: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
 class Task(ABC):
     name: ClassVar[str]
     family: ClassVar[str]
@@ -34,6 +45,8 @@ class Task(ABC):
     splits: ClassVar[tuple[str, ...]] = ("test",)
     default_split: ClassVar[str] = "test"
     options: ClassVar[dict[str, str]] = {}  # task option -> help text (set with --task-option k=v)
+    demo_split: ClassVar[str | None] = None  # where few-shot demonstrations come from (the training split)
+    label_field: ClassVar[str | None] = None  # classification tasks: the field `--sampler balanced` balances
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         self.seed = seed
@@ -56,6 +69,29 @@ class Task(ABC):
         if split not in self.splits:
             raise UserError(f"Task {self.name!r} has splits {', '.join(self.splits)}; got {split!r}")
 
+    def demo_image(self, example: Example) -> ImageInput | None:
+        """The image that RICES compares (the example's "image" by default; None for text-only tasks)."""
+        image = example.images.get("image")
+        return image if isinstance(image, ImageInput) else None
+
+    def render(self, example: Example, demos: Sequence[Example], layout: str = "query") -> Context:
+        """Demonstrations (prompts/<task>.yaml layout `demo`) followed by the query (`layout`). The paper's
+        interleaved format separates items only by their image tags, so nothing is inserted between them."""
+        context = Context(())
+        for demo in demos:
+            context += self.prompt.render("demo", demo.fields, demo.images)
+        return context + self.prompt.render(layout, example.fields, example.images)
+
+    def load_demos(self, data_dir: Path | None) -> list[Example]:
+        """The few-shot demonstration pool: the task's `demo_split`."""
+        if self.demo_split is None:
+            raise UserError(f"Task {self.name!r} has no training split to draw demonstrations from")
+        return self.load(self.demo_split, data_dir)
+
+    def export(self, records: Sequence[dict[str, Any]], run_dir: Path, split: str) -> dict[str, str]:
+        """Files written beside the summary (e.g. an evaluation-server submission); name -> path."""
+        return {}
+
     @abstractmethod
     def data_status(self, data_dir: Path | None) -> DataStatus:
         """Whether this task's data is present (for `kosmos-eval list` and early, clear failures)."""
@@ -73,5 +109,5 @@ class Task(ABC):
         """Per-sample record fields (prediction, per-candidate scores, correctness), JSON-serialisable."""
 
     @abstractmethod
-    def aggregate(self, records: Sequence[dict[str, Any]]) -> dict[str, MetricValue]:
+    def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
         """Corpus metrics over the per-sample records, headline first."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,9 +21,12 @@ import kosmos_eval.tasks  # noqa: F401  (registers tasks)
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.registry import BACKENDS, TASKS
-from kosmos_eval.core.task import Task
+from kosmos_eval.core.task import Scores, Task
+from kosmos_eval.core.types import Example
 from kosmos_eval.data.locate import resolve_data_dir
 from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.fewshot import DemoSampler, make_sampler
+from kosmos_eval.fewshot.rices import FeatureStore, RicesSampler
 from kosmos_eval.metrics import MetricValue
 from kosmos_eval.runner.batcher import Batcher
 from kosmos_eval.runner.provenance import harness_commit, package_versions
@@ -37,6 +41,7 @@ EXAMPLES_PER_STEP_MIN = 4
 class RunOutcome:
     run_dir: Path
     metrics: dict[str, MetricValue]
+    scores: Scores
     summary: dict[str, Any]
     resumed: int  # examples found finished in the folder
     computed: int  # examples computed in this invocation
@@ -59,11 +64,34 @@ def model_slug(config: RunConfig) -> str:
     return slug(config.model_args.get("model", config.backend))
 
 
-def evaluate(config: RunConfig, backend: Backend | None = None, progress: bool = True) -> RunOutcome:
-    """Evaluate `config`; `backend` may be given (tests, suites reusing one loaded model)."""
+def make_demo_sampler(
+    task: Task, config: RunConfig, data_dir: Path | None, backend: Backend, progress: bool
+) -> DemoSampler | None:
+    """The few-shot sampler over the task's demo pool (None for zero-shot)."""
+    if config.shots == 0:
+        return None
+    pool = task.load_demos(data_dir)
+    label_of = (lambda e: e.fields[task.label_field]) if task.label_field else None
+
+    def rices() -> DemoSampler:
+        if task.demo_image(pool[0]) is None:
+            raise UserError(f"--sampler rices compares images, and {task.name!r} examples have none")
+        return RicesSampler(pool, FeatureStore(backend, progress), task.demo_image)  # type: ignore[arg-type]
+
+    return make_sampler(config.sampler, pool, config.seed, label_of=label_of, rices=rices)
+
+
+BackendSource = Backend | Callable[[RunConfig], Backend] | None
+
+
+def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = True) -> RunOutcome:
+    """Evaluate `config`. `backend` may be a loaded backend (tests) or a factory called only when there is work
+    to do (sweeps that share one loaded model across shots and seeds)."""
     started = time.perf_counter()
     task = make_task(config)
     task.check_shots(config.shots)
+    if config.shots == 0 and config.sampler != "random":
+        log.info("--sampler %s has no effect with --shots 0", config.sampler)
     split = config.split or task.default_split
     task.check_split(split)
     data_dir, origin = resolve_data_dir(task.name, config.data_dir)
@@ -87,7 +115,11 @@ def evaluate(config: RunConfig, backend: Backend | None = None, progress: bool =
     if resumed:
         log.info("resuming %s: %d of %d examples already done", folder.path, resumed, len(examples))
     if pending:
-        backend = backend or make_backend(config)  # before the folder exists: a model that fails leaves nothing
+        # before the folder exists: a model that fails to load leaves nothing behind
+        if backend is None:
+            backend = make_backend(config)
+        elif not hasattr(backend, "rank"):
+            backend = backend(config)
     folder.prepare(identity)
 
     fingerprint = folder.read_meta().get("fingerprint")
@@ -101,18 +133,26 @@ def evaluate(config: RunConfig, backend: Backend | None = None, progress: bool =
         if fingerprint is None:
             folder.update_meta(fingerprint=current)
         fingerprint = current
-        _compute(task, backend, config, pending, folder, records, progress)
+        sampler = make_demo_sampler(task, config, data_dir, backend, progress)
+        _compute(task, backend, config, sampler, pending, folder, records, progress)
 
     selected = [records[e.id] for e in examples]
-    metrics = task.aggregate(selected)
+    scores = task.aggregate(selected)
+    metrics = scores.metrics
+    exports = task.export(selected, folder.path, split)
     wall = time.perf_counter() - started
     summary = {
         "task": task.name,
         "family": task.family,
         "split": split,
         "shots": config.shots,
+        "sampler": config.sampler if config.shots else None,
+        "seed": config.seed,
         "headline": task.metrics[0],
         "metrics": {name: value.to_dict() for name, value in metrics.items()},
+        "breakdowns": scores.breakdowns,
+        "notes": scores.notes,
+        "exports": exports,
         "n": len(selected),
         "config": config.to_dict(),
         "identity": identity,
@@ -130,35 +170,42 @@ def evaluate(config: RunConfig, backend: Backend | None = None, progress: bool =
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     folder.write_summary(summary)
-    return RunOutcome(folder.path, metrics, summary, resumed, len(pending))
+    return RunOutcome(folder.path, metrics, scores, summary, resumed, len(pending))
 
 
 def _compute(
     task: Task,
     backend: Backend,
     config: RunConfig,
-    pending: list,
+    sampler: DemoSampler | None,
+    pending: list[Example],
     folder: RunFolder,
     records: dict[str, dict[str, Any]],
     progress: bool,
 ) -> None:
     """Build, batch and score pending examples a few at a time, appending records as each step finishes."""
+    prepare = getattr(sampler, "prepare", None)
+    if prepare is not None:
+        prepare(pending)  # e.g. RICES embeds every query image in batches up front
     batcher = Batcher(backend, config.batch_size)
     bar = tqdm(total=len(pending), desc=f"{task.name} ({config.backend})", unit="ex", disable=not progress)
     try:
         start = 0
         while start < len(pending):
             # a step is enough examples to fill about one batch (at least a few), built once
-            chunk, requests_per_example = [], []
+            chunk: list[Example] = []
+            requests_per_example, demo_ids = [], []
             while start + len(chunk) < len(pending) and (
                 len(chunk) < EXAMPLES_PER_STEP_MIN or sum(map(len, requests_per_example)) < batcher.batch_size
             ):
                 example = pending[start + len(chunk)]
+                demos = sampler.sample(example, config.shots) if sampler is not None else []
                 chunk.append(example)
-                requests_per_example.append(task.build(example, []))
+                demo_ids.append([demo.id for demo in demos])
+                requests_per_example.append(task.build(example, demos))
             outputs = batcher.run([request for requests in requests_per_example for request in requests])
             new_records, cursor = [], 0
-            for example, requests in zip(chunk, requests_per_example, strict=True):
+            for example, requests, demos_used in zip(chunk, requests_per_example, demo_ids, strict=True):
                 own = outputs[cursor : cursor + len(requests)]
                 cursor += len(requests)
                 new_records.append(
@@ -166,6 +213,7 @@ def _compute(
                         "id": example.id,
                         "prompt": requests[0].context.render() if requests else "",
                         "images": [image.key for image in requests[0].context.images] if requests else [],
+                        "demo_ids": demos_used,
                         **task.score(example, own),
                     }
                 )

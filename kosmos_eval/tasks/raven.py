@@ -10,31 +10,18 @@ example and exact ties are broken at random with the seed (both recorded in the 
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.task import DataStatus, Task
+from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
+from kosmos_eval.core.task import DataStatus, Scores, Task
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
 from kosmos_eval.data.locate import bundled_sample
 from kosmos_eval.errors import UserError
 from kosmos_eval.formats.raven import detect_layout, read_raven
-from kosmos_eval.metrics import MetricValue, mean_metric
-
-
-def seeded_rng(seed: int, *parts: object) -> random.Random:
-    """A random generator that depends only on the run seed and the given parts (e.g. the example id),
-    never on processing order, so resumed and sharded runs draw exactly what an uninterrupted run draws."""
-    return random.Random(":".join(str(p) for p in (seed, *parts)))
-
-
-def argmax_random_ties(scores: Sequence[float], rng: random.Random) -> tuple[int, list[int]]:
-    """Index of the largest score; exact ties are broken uniformly at random. Returns (index, tied)."""
-    best = max(scores)
-    tied = [i for i, s in enumerate(scores) if s == best]
-    return (tied[0] if len(tied) == 1 else rng.choice(tied)), tied
+from kosmos_eval.metrics import mean_metric
 
 
 @register_task("raven")
@@ -127,8 +114,10 @@ class RavenTask(Task):
             ],
         }
 
-    def aggregate(self, records: Sequence[dict[str, Any]]) -> dict[str, MetricValue]:
-        return {
-            "accuracy": mean_metric([r["correct"] for r in records], seed=self.seed),
-            "accuracy_yes_vs_no": mean_metric([r["correct_yes_vs_no"] for r in records], seed=self.seed),
-        }
+    def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
+        return Scores(
+            {
+                "accuracy": mean_metric([r["correct"] for r in records], seed=self.seed),
+                "accuracy_yes_vs_no": mean_metric([r["correct_yes_vs_no"] for r in records], seed=self.seed),
+            }
+        )

@@ -87,6 +87,19 @@ class Adapter:
         """New token ids per row; rows in a batch have equal length and compatible inputs (no padding)."""
         raise NotImplementedError
 
+    def image_features(self, images: list[ImageInput]) -> torch.Tensor:
+        """One feature vector per image from the model's own vision encoder (for RICES demo selection):
+        the pooled output where the model gives one, else the mean over its image tokens."""
+        pixels = self.processor.image_processor([image.load() for image in images], return_tensors="pt")
+        pixel_values = pixels["pixel_values"].to(self.device, self.model.dtype)
+        out = self.model.get_image_features(pixel_values=pixel_values)
+        if not torch.is_tensor(out):
+            pooled = getattr(out, "pooler_output", None)
+            out = pooled if pooled is not None else out[0]
+        if isinstance(out, (list, tuple)):  # some models return one tensor per image
+            out = torch.stack([o.reshape(-1, o.shape[-1]).mean(0) for o in out])
+        return out.reshape(len(images), -1, out.shape[-1]).mean(1).float()
+
     def group_key(self, encoded: Encoded) -> tuple:
         """Rows with equal keys can be batched for generation without padding."""
         return (len(encoded.ids), len(encoded.images), tuple((k, tuple(v.shape)) for k, v in encoded.extras.items()))
@@ -141,6 +154,12 @@ class Kosmos2Adapter(Adapter):
         index = {key: i for i, key in enumerate(unique)}
         order = [index[image.key] for encoded in batch for image in encoded.images]
         return features[order]  # (total images, slots, dim)
+
+    def image_features(self, images: list[ImageInput]) -> torch.Tensor:
+        """The CLIP vision tower's pooled output (before the resampler that makes the LM's image slots)."""
+        pixels = self.processor.image_processor([image.load() for image in images], return_tensors="pt")
+        pixel_values = pixels["pixel_values"].to(self.device, self.model.dtype)
+        return self.model.vision_model(pixel_values=pixel_values).pooler_output.float()
 
     def _slot_mask(self, batch: list[Encoded], width: int) -> torch.Tensor:
         mask = torch.zeros((len(batch), width), dtype=torch.bool)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
 import torch
 
 from kosmos_eval.backends.hf.adapters import Encoded, ProcessorAdapter, make_adapter
 from kosmos_eval.backends.hf.loading import describe, load_model
 from kosmos_eval.config import DEFAULT_MODEL_ID
-from kosmos_eval.core.types import GenerateRequest, RankRequest, RankResult
+from kosmos_eval.core.types import GenerateRequest, ImageInput, RankRequest, RankResult
 from kosmos_eval.errors import BackendOutOfMemory, UserError
 
 MODEL_ARGS = {
@@ -74,6 +75,14 @@ class HFBackend:
 
     def default_batch_size(self) -> int:
         return 32 if self.loaded.device.startswith("cuda") else 8
+
+    def embed_images(self, images: list[ImageInput]) -> np.ndarray:
+        """Vision features per image (RICES); see Adapter.image_features."""
+        try:
+            with torch.inference_mode():
+                return self.adapter.image_features(images).cpu().numpy()
+        except torch.OutOfMemoryError as exc:
+            raise BackendOutOfMemory(str(exc)) from exc
 
     # -- ranking -------------------------------------------------------------------------------------------
     def rank(self, requests: list[RankRequest]) -> list[RankResult]:

@@ -1,80 +1,38 @@
-"""The `kosmos-eval` command line.
-
-Errors the user can act on are printed as one line and exit with status 2; anything unexpected exits with
-status 1 and a hint to rerun with --debug, which shows the traceback.
-"""
+"""`kosmos-eval run` (one task, one or more shot settings and seeds) and `kosmos-eval list`."""
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from kosmos_eval.cli.app import app, fail, parse_task_options, setup
 from kosmos_eval.config import DEFAULT_MODEL_ID, RunConfig, parse_batch_size, parse_model_args
 from kosmos_eval.errors import UserError
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help=(
-        "Reproduce the KOSMOS-1 paper's evaluation protocol on any multimodal checkpoint.\n\n"
-        "Examples:\n\n"
-        "  kosmos-eval list\n\n"
-        "  kosmos-eval run raven --model chance          (the paper's random baseline, runs anywhere)\n\n"
-        f"  kosmos-eval run raven --model hf --model-args pretrained={DEFAULT_MODEL_ID},dtype=bfloat16\n\n"
-        "  kosmos-eval tiny-model kosmos2 /tmp/tiny      (a tiny random model for smoke tests)"
-    ),
-)
-
-_debug = False
-
-
-def _fail(exc: BaseException) -> None:
-    if _debug:
-        raise exc
-    if isinstance(exc, UserError):
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        raise SystemExit(exc.exit_code)
-    typer.secho(
-        f"internal error: {exc.__class__.__name__}: {exc} (rerun with --debug for the traceback)",
-        err=True,
-        fg=typer.colors.RED,
-    )
-    raise SystemExit(1)
-
-
-def _setup(debug: bool) -> None:
-    global _debug
-    _debug = debug
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(message)s")
-    if not debug:
-        import warnings
-
-        logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
-        warnings.filterwarnings("ignore")
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-
-
-def _parse_task_options(items: list[str] | None) -> dict[str, str]:
-    options: dict[str, str] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise UserError(f"--task-option {item!r} is not key=value")
-        key, value = item.split("=", 1)
-        options[key.strip()] = value.strip()
-    return options
+if TYPE_CHECKING:
+    from kosmos_eval.runner.run import RunOutcome
 
 
 @app.command()
 def run(
     task: Annotated[str, typer.Argument(help="Task to evaluate (see `kosmos-eval list`).")],
-    shots: Annotated[int, typer.Option(help="Number of in-context demonstrations (the tasks' paper settings).")] = 0,
+    shots: Annotated[
+        str,
+        typer.Option(
+            help="In-context demonstrations per query; several as 0,2,4,8 (one run each). "
+            "`kosmos-eval list` shows each task's paper settings."
+        ),
+    ] = "0",
+    sampler: Annotated[
+        str,
+        typer.Option(
+            help="How demonstrations are drawn from the training split: random (the paper's; seeded per query), "
+            "fixed (same demos for every query), rices (most similar images by the model's vision features), "
+            "balanced (evenly over classes)."
+        ),
+    ] = "random",
     model: Annotated[
         str, typer.Option(help="Backend: 'hf' (transformers checkpoint) or 'chance' (the paper's random baseline).")
     ] = "hf",
@@ -95,6 +53,13 @@ def run(
     split: Annotated[str | None, typer.Option(help="Dataset split (default: the split the paper reports).")] = None,
     limit: Annotated[int | None, typer.Option(help="Evaluate only the first N examples (stable order).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for candidate order, tie-breaks, demos, bootstrap CIs.")] = 1234,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            help="Repeat with several seeds (e.g. 1,2,3: different demo draws) and report mean ± std across "
+            "them; replaces --seed."
+        ),
+    ] = None,
     output: Annotated[
         Path, typer.Option(help="Results root; each run gets its own folder, which a rerun resumes.")
     ] = Path("runs"),
@@ -108,17 +73,25 @@ def run(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     debug: Annotated[bool, typer.Option(help="Show tracebacks and debug logs.")] = False,
 ) -> None:
-    """Evaluate a model on one task, write a run folder (samples.jsonl + summary.json), print the metrics.
+    """Evaluate a model on one task, write a run folder per shot setting and seed (samples.jsonl +
+    summary.json), print the metrics.
 
     Rerunning the same command resumes an interrupted run: finished examples are skipped.
     """
-    _setup(debug)
+    setup(debug)
     try:
         if limit is not None and limit < 1:
             raise UserError(f"--limit must be at least 1, got {limit}")
+        from kosmos_eval.fewshot import SAMPLERS
+        from kosmos_eval.runner.sweep import evaluate_sweep, parse_int_list
+
+        if sampler not in SAMPLERS:
+            raise UserError(f"Unknown --sampler {sampler!r} (choose from: {', '.join(SAMPLERS)})")
+        shot_list = parse_int_list(shots, "--shots")
+        seed_list = parse_int_list(seeds, "--seeds") if seeds else [seed]
         config = RunConfig(
             task=task,
-            shots=shots,
+            sampler=sampler,
             split=split,
             backend=model,
             model_args=parse_model_args(model_args),
@@ -128,22 +101,39 @@ def run(
             output_dir=str(output),
             batch_size=parse_batch_size(batch_size),
             device=device,
-            task_options=_parse_task_options(task_option),
+            task_options=parse_task_options(task_option),
         )
-        from kosmos_eval.runner.run import evaluate
-
-        outcome = evaluate(config, progress=progress)
+        outcomes, seed_summaries = evaluate_sweep(config, shot_list, seed_list, progress=progress)
     except (Exception, KeyboardInterrupt) as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            typer.secho("interrupted: finished examples are saved; rerun the same command to resume", err=True)
-            raise SystemExit(130) from None
-        _fail(exc)
+        fail(exc)
         return
+    for outcome in outcomes:
+        _print_outcome(outcome, model)
+    for summary in seed_summaries:
+        typer.echo(f"{task} | {summary.shots}-shot | seeds {','.join(map(str, summary.seeds))}: mean ± std")
+        for name, stats in summary.metrics.items():
+            typer.echo(f"  {name}  {_percent(stats['mean'])} ± {_percent(stats['std'])}")
+        typer.echo(f"seed summary: {summary.path}")
+
+
+def _percent(value: float) -> str:
+    """Every metric is printed on the paper's scale: accuracy, VQA accuracy, CIDEr, BLEU... x 100."""
+    return f"{value * 100:.1f}"
+
+
+def _print_outcome(outcome: RunOutcome, model: str) -> None:
     summary = outcome.summary
-    typer.echo(f"{summary['task']} | {model} | {shots}-shot | split {summary['split']} | n={summary['n']}")
-    width = max(len(name) for name in outcome.metrics)
+    typer.echo(
+        f"{summary['task']} | {model} | {summary['shots']}-shot | seed {summary['seed']} | "
+        f"split {summary['split']} | n={summary['n']}"
+    )
+    width = max((len(name) for name in outcome.metrics), default=0)
     for name, value in outcome.metrics.items():
         typer.echo(f"  {name:<{width}}  {value.format()}")
+    for note in summary.get("notes", []):
+        typer.echo(f"  note: {note}")
+    for what, path in summary.get("exports", {}).items():
+        typer.echo(f"  {what}: {path}")
     typer.echo(f"run folder: {outcome.run_dir}" + (f" (resumed {outcome.resumed} done)" if outcome.resumed else ""))
 
 
@@ -155,7 +145,7 @@ def list_tasks(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """List every registered task with its metrics, shot settings and whether its data is found."""
-    _setup(debug)
+    setup(debug)
     try:
         import kosmos_eval.tasks  # noqa: F401
         from kosmos_eval.core.registry import TASKS
@@ -177,41 +167,9 @@ def list_tasks(
                 )
             )
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
         return
     header = ("task", "family", "metrics", "shots", "data")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-
-
-@app.command("tiny-model")
-def tiny_model(
-    architecture: Annotated[str, typer.Argument(help="kosmos2 or llava.")],
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the model and processor to.")],
-    seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
-) -> None:
-    """Write a tiny random model (2 layers, width 64) loadable with --model hf --model-args pretrained=OUT_DIR.
-
-    For smoke-testing a pipeline without downloading weights; its scores mean nothing.
-    """
-    _setup(debug)
-    try:
-        from kosmos_eval.tiny import build_tiny_model
-
-        path = build_tiny_model(architecture, out_dir, seed=seed)
-    except Exception as exc:
-        _fail(exc)
-        return
-    typer.echo(f"wrote a tiny random {architecture} model to {path}")
-    typer.echo(f"use it with: kosmos-eval run raven --model hf --model-args pretrained={path}")
-
-
-def main() -> None:
-    try:
-        app()
-    except SystemExit:
-        raise
-    except KeyboardInterrupt:
-        sys.exit(130)

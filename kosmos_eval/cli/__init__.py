@@ -1,0 +1,19 @@
+"""The `kosmos-eval` command line: one module per group of commands, all registered on one typer app."""
+
+from __future__ import annotations
+
+import sys
+
+from kosmos_eval.cli import run, tools  # noqa: F401  (register their commands)
+from kosmos_eval.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    try:
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,73 @@
+"""The typer application and what every command shares: one-line errors, logging set-up, option parsing.
+
+Errors the user can act on are printed as one line and exit with status 2; anything unexpected exits with
+status 1 and a hint to rerun with --debug, which shows the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from kosmos_eval.config import DEFAULT_MODEL_ID
+from kosmos_eval.errors import UserError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=(
+        "Reproduce the KOSMOS-1 paper's evaluation protocol on any multimodal checkpoint.\n\n"
+        "Examples:\n\n"
+        "  kosmos-eval list\n\n"
+        "  kosmos-eval run raven --model chance          (the paper's random baseline, runs anywhere)\n\n"
+        f"  kosmos-eval run raven --model hf --model-args pretrained={DEFAULT_MODEL_ID},dtype=bfloat16\n\n"
+        "  kosmos-eval run coco_caption --shots 0,2,4,8 --seeds 1,2,3 --data-dir /data/coco\n\n"
+        "  kosmos-eval score-predictions vqav2 --predictions preds.json --data-dir /data/vqav2 --split val\n\n"
+        "  kosmos-eval tiny-model kosmos2 /tmp/tiny      (a tiny random model for smoke tests)"
+    ),
+)
+
+_state = {"debug": False}
+
+
+def fail(exc: BaseException) -> None:
+    """Report `exc` the way the CLI promises (one line, exit 2 for user errors, 1 otherwise) and exit."""
+    if _state["debug"]:
+        raise exc
+    if isinstance(exc, KeyboardInterrupt):
+        typer.secho("interrupted: finished examples are saved; rerun the same command to resume", err=True)
+        raise SystemExit(130)
+    if isinstance(exc, UserError):
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise SystemExit(exc.exit_code)
+    typer.secho(
+        f"internal error: {exc.__class__.__name__}: {exc} (rerun with --debug for the traceback)",
+        err=True,
+        fg=typer.colors.RED,
+    )
+    raise SystemExit(1)
+
+
+def setup(debug: bool) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(message)s")
+    if not debug:
+        import warnings
+
+        logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore")
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+
+
+def parse_task_options(items: list[str] | None) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"--task-option {item!r} is not key=value")
+        key, value = item.split("=", 1)
+        options[key.strip()] = value.strip()
+    return options

@@ -1,0 +1,33 @@
+"""Helper commands that are not evaluations: tiny random models for smoke tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kosmos_eval.cli.app import app, fail, setup
+
+
+@app.command("tiny-model")
+def tiny_model(
+    architecture: Annotated[str, typer.Argument(help="kosmos2 or llava.")],
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the model and processor to.")],
+    seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Write a tiny random model (2 layers, width 64) loadable with --model hf --model-args pretrained=OUT_DIR.
+
+    For smoke-testing a pipeline without downloading weights; its scores mean nothing.
+    """
+    setup(debug)
+    try:
+        from kosmos_eval.tiny import build_tiny_model
+
+        path = build_tiny_model(architecture, out_dir, seed=seed)
+    except Exception as exc:
+        fail(exc)
+        return
+    typer.echo(f"wrote a tiny random {architecture} model to {path}")
+    typer.echo(f"use it with: kosmos-eval run raven --model hf --model-args pretrained={path}")
