@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from kosmos_eval.cli import run, tools  # noqa: F401  (register their commands)
+from kosmos_eval.cli import run, score, tools  # noqa: F401  (register their commands)
 from kosmos_eval.cli.app import app
 
 __all__ = ["app", "main"]

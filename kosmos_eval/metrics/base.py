@@ -6,6 +6,7 @@ machinery serves means (accuracy) and corpus metrics (CIDEr, ROC AUC) alike.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -63,3 +64,13 @@ def mean_metric(values: Sequence[float | bool], seed: int) -> MetricValue:
     means = data[indices].mean(axis=1)
     low, high = np.quantile(means, [0.025, 0.975])
     return MetricValue(float(data.mean()), float(low), float(high), n)
+
+
+def group_means(records: Sequence[dict[str, Any]], group: str, value: str) -> dict[str, dict[str, float]]:
+    """Per-group breakdown {group value: {"value": mean of record[value], "n": count}}, e.g. VQA accuracy per
+    answer type. Records without the value (None) are left out."""
+    members: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        if record.get(value) is not None:
+            members[str(record.get(group))].append(float(record[value]))
+    return {key: {"value": sum(v) / len(v), "n": len(v)} for key, v in sorted(members.items())}

@@ -1,3 +1,3 @@
 """Task modules. Importing this package registers every task."""
 
-from kosmos_eval.tasks import raven  # noqa: F401
+from kosmos_eval.tasks import raven, websrc  # noqa: F401

@@ -1,0 +1,70 @@
+"""Shared machinery of the tasks that generate an answer (captioning, VQA, web page QA).
+
+A generation task renders demos + query from prompts/<task>.yaml, generates with the decoding settings the
+template file declares (`decoding:` beams, max_new_tokens, stop strings), post-processes the text the
+task's way, and scores it with `score_prediction`, the same function `kosmos-eval score-predictions` uses on
+outputs made elsewhere, so a run and an external prediction file are scored by exactly the same code.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kosmos_eval.core.task import Task
+from kosmos_eval.core.types import Example, GenerateRequest, RankResult, Request
+from kosmos_eval.errors import UserError
+
+
+class GenerationTask(Task):
+    def decoding(self) -> dict[str, Any]:
+        """The template's decoding block; `--task-option max_new_tokens=N` overrides the length."""
+        settings = dict(self.prompt.data.get("decoding") or {})
+        for key in ("num_beams", "max_new_tokens"):
+            if not isinstance(settings.get(key), int):
+                raise UserError(f"prompts/{self.name}.yaml: decoding.{key} must be an integer")
+        override = self.task_options.get("max_new_tokens")
+        if override is not None:
+            if not override.isdigit() or int(override) < 1:
+                raise UserError(f"--task-option max_new_tokens must be a positive integer, got {override!r}")
+            settings["max_new_tokens"] = int(override)
+        return settings
+
+    def query_layout(self) -> str:
+        """The template layout of the query (tasks with variants choose among several)."""
+        return "query"
+
+    def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
+        settings = self.decoding()
+        return [
+            GenerateRequest(
+                context=self.render(example, demos, self.query_layout()),
+                max_new_tokens=settings["max_new_tokens"],
+                num_beams=settings["num_beams"],
+                stop=tuple(settings.get("stop") or ()),
+            )
+        ]
+
+    def score(self, example: Example, outputs: Sequence[RankResult | str]) -> dict[str, Any]:
+        (raw,) = outputs
+        if not isinstance(raw, str):
+            raise TypeError(f"{self.name} expects generated text, got {type(raw).__name__}")
+        return {"generated": raw, **self.score_prediction(example, self.postprocess(raw))}
+
+    def postprocess(self, generated: str) -> str:
+        """Turn generated text into the answer that is scored (documented per task)."""
+        return generated.strip()
+
+    @abstractmethod
+    def read_predictions(self, path: Path) -> dict[str, str]:
+        """A predictions file in the task's official results format -> {example id: answer}."""
+
+    def load_annotations(self, annotations: Path, questions: Path | None, split: str) -> list[Example]:
+        """Gold examples from official annotation files given directly (score-predictions --annotations)."""
+        raise UserError(f"score-predictions {self.name}: give --data-dir with the dataset folder (no --annotations)")
+
+    @abstractmethod
+    def score_prediction(self, example: Example, prediction: str) -> dict[str, Any]:
+        """The sample record for `prediction` (already post-processed): prediction, references, scores."""

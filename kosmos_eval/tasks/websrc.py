@@ -1,0 +1,124 @@
+"""WebSRC (KOSMOS-1 §4.4.1, Table 8): zero-shot question answering on web page screenshots.
+
+The model sees the screenshot, then the paper's prompt with the page's text extracted from its HTML, and
+generates the answer; EM and F1 as WebSRC's official evaluation computes them. The `setting` option gives the
+paper's second row, the same prompt without the extracted text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from kosmos_eval.core.registry import register_task
+from kosmos_eval.core.task import DataStatus, Scores
+from kosmos_eval.core.types import Context, Example
+from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.formats.websrc import page_text, read_websrc, read_websrc_predictions, write_websrc_predictions
+from kosmos_eval.metrics import group_means, mean_metric
+from kosmos_eval.metrics.websrc import postprocess_generated_answer, websrc_exact_match, websrc_f1
+from kosmos_eval.tasks.generation import GenerationTask
+
+SETTINGS = {"with_text": "query", "without_text": "query_without_text"}
+DEFAULT_MAX_TEXT_CHARS = 4000
+
+
+def truncate_words(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary (a long page must leave room for the question)."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit + 1)
+    return text[: cut if cut > 0 else limit]
+
+
+@register_task("websrc")
+class WebSRCTask(GenerationTask):
+    family = "perception-language"
+    description = "WebSRC web page QA: screenshot + extracted page text, EM and F1"
+    metrics = ("f1", "exact_match")
+    shots = (0,)
+    splits = ("dev", "train")
+    default_split = "dev"  # the paper does not name its split; WebSRC's test answers are not public
+    options: ClassVar[dict[str, str]] = {
+        "setting": "with_text (default, Table 8 row 2) | without_text (Table 8 row 3)",
+        "max_text_chars": f"extracted page text is cut to this many characters (default {DEFAULT_MAX_TEXT_CHARS})",
+        "max_new_tokens": "generation length (default in prompts/websrc.yaml)",
+    }
+
+    def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
+        super().__init__(seed, options)
+        setting = self.task_options.get("setting", "with_text")
+        if setting not in SETTINGS:
+            raise UserError(f"--task-option setting must be one of {', '.join(SETTINGS)}, got {setting!r}")
+        self.setting = setting
+        limit = self.task_options.get("max_text_chars", str(DEFAULT_MAX_TEXT_CHARS))
+        if not limit.isdigit() or int(limit) < 1:
+            raise UserError(f"--task-option max_text_chars must be a positive integer, got {limit!r}")
+        self.max_text_chars = int(limit)
+
+    def data_status(self, data_dir: Path | None) -> DataStatus:
+        if data_dir is None or not any(data_dir.glob("*/*/dataset.csv")):
+            return DataStatus(False, "missing: pass --data-dir with the WebSRC release (<domain>/<site>/dataset.csv)")
+        return DataStatus(True, str(data_dir))
+
+    def load(self, split: str, data_dir: Path | None) -> list[Example]:
+        if data_dir is None:
+            raise DataError("websrc: no data. Pass --data-dir with the WebSRC release folder")
+        return [
+            Example(
+                id=q.id,
+                images={"screenshot": q.screenshot},
+                fields={
+                    "question": q.question,
+                    "answer": q.answer,
+                    "is_yes_no": q.is_yes_no,
+                    "domain": q.domain,
+                    "html_path": q.html_path,
+                },
+            )
+            for q in read_websrc(data_dir, split)
+        ]
+
+    def query_layout(self) -> str:
+        return SETTINGS[self.setting]
+
+    def render(self, example: Example, demos: Sequence[Example], layout: str = "query") -> Context:
+        # the page text is read when the prompt is built, not when the split is listed (pages are large)
+        text = page_text(example.fields["html_path"]) if self.setting == "with_text" else ""
+        fields = {**example.fields, "web_text": truncate_words(text, self.max_text_chars)}
+        return super().render(Example(example.id, example.images, fields), demos, layout)
+
+    def postprocess(self, generated: str) -> str:
+        return postprocess_generated_answer(generated)
+
+    def read_predictions(self, path: Path) -> dict[str, str]:
+        return read_websrc_predictions(path)
+
+    def score_prediction(self, example: Example, prediction: str) -> dict[str, Any]:
+        gold = example.fields["answer"]
+        return {
+            "prediction": prediction,
+            "answer": gold,
+            "domain": example.fields["domain"],
+            "question_type": "yes/no" if example.fields["is_yes_no"] else "span",
+            "exact_match": websrc_exact_match(prediction, gold),
+            "f1": websrc_f1(prediction, gold),
+        }
+
+    def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
+        return Scores(
+            metrics={
+                "f1": mean_metric([r["f1"] for r in records], seed=self.seed),
+                "exact_match": mean_metric([r["exact_match"] for r in records], seed=self.seed),
+            },
+            breakdowns={
+                "domain": group_means(records, "domain", "f1"),
+                "question_type": group_means(records, "question_type", "f1"),
+            },
+        )
+
+    def export(self, records: Sequence[dict[str, Any]], run_dir: Path, split: str) -> dict[str, str]:
+        path = run_dir / f"predictions_websrc_{split}.json"
+        write_websrc_predictions(path, {r["id"]: r["prediction"] for r in records})
+        return {"predictions (official format)": str(path)}
