@@ -170,11 +170,27 @@ def test_kosmos2_beam_search_matches_official_generate(kosmos2_backend):
     inputs = processor(images=image, text="An image of", num_image_tokens=8, return_tensors="pt")
     with torch.no_grad():
         official = model.generate(**inputs, max_new_tokens=7, num_beams=3, do_sample=False)
-    expected = processor.tokenizer.decode(official[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-    (ours,) = kosmos2_backend.generate(
-        [GenerateRequest(Context.of(ImageInputFrom(image), "An image of"), max_new_tokens=7, num_beams=3)]
-    )
+    official_tokens = official[0, inputs["input_ids"].shape[1] :].tolist()
+    context = Context.of(ImageInputFrom(image), "An image of")
+    adapter = kosmos2_backend.adapter
+    with torch.no_grad():
+        (tokens,) = adapter.generate([adapter.encode(context)], max_new_tokens=7, num_beams=3)
+    assert tokens == official_tokens  # the same beams, token for token
+    decoded = processor.tokenizer.decode(official_tokens, skip_special_tokens=True)
+    # grounding markup (<patch_index_…>, <phrase>…) is removed as the official post-processing removes it
+    expected, _ = processor.post_process_generation(decoded, cleanup_and_extract=True)
+    (ours,) = kosmos2_backend.generate([GenerateRequest(context, max_new_tokens=7, num_beams=3)])
     assert ours == expected.strip()
+
+
+def test_kosmos2_decoding_drops_grounding_markup_like_the_processor(kosmos2_backend):
+    tokenizer = kosmos2_backend.tokenizer
+    text = "<phrase>a dog</phrase><object><patch_index_0001><patch_index_0014></object> runs <patch_index_0006>"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    expected, _ = kosmos2_backend.loaded.processor.post_process_generation(
+        tokenizer.decode(ids, skip_special_tokens=True), cleanup_and_extract=True
+    )
+    assert kosmos2_backend.adapter.decode(ids).split() == expected.split() == ["a", "dog", "runs"]
 
 
 def test_stop_strings_cut_generation(kosmos2_backend):

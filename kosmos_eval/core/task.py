@@ -69,6 +69,11 @@ class Task(ABC):
         if split not in self.splits:
             raise UserError(f"Task {self.name!r} has splits {', '.join(self.splits)}; got {split!r}")
 
+    def check_environment(self) -> None:
+        """Fail early (before a model is loaded) when something scoring needs is missing, e.g. Java.
+        Most tasks need nothing beyond the package, hence the default that checks nothing."""
+        return None
+
     def demo_image(self, example: Example) -> ImageInput | None:
         """The image that RICES compares (the example's "image" by default; None for text-only tasks)."""
         image = example.images.get("image")

@@ -19,8 +19,8 @@ DEFAULT_RESAMPLES = 2000
 @dataclass(frozen=True)
 class MetricValue:
     value: float
-    ci_low: float
-    ci_high: float
+    ci_low: float | None  # None where no honest interval exists (e.g. corpus BLEU, see docs/metrics)
+    ci_high: float | None
     n: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -28,6 +28,8 @@ class MetricValue:
 
     def format(self, percent: bool = True) -> str:
         scale = 100.0 if percent else 1.0
+        if self.ci_low is None or self.ci_high is None:
+            return f"{self.value * scale:.1f} (n={self.n})"
         return f"{self.value * scale:.1f} (95% CI {self.ci_low * scale:.1f}-{self.ci_high * scale:.1f}, n={self.n})"
 
 

@@ -94,6 +94,7 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
         log.info("--sampler %s has no effect with --shots 0", config.sampler)
     split = config.split or task.default_split
     task.check_split(split)
+    task.check_environment()
     data_dir, origin = resolve_data_dir(task.name, config.data_dir)
     examples = task.load(split, data_dir)
     if config.limit is not None:

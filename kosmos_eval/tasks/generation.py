@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kosmos_eval.core.task import Task
+from kosmos_eval.core.text import cut_at_stop
 from kosmos_eval.core.types import Example, GenerateRequest, RankResult, Request
 from kosmos_eval.errors import UserError
 
@@ -54,17 +55,20 @@ class GenerationTask(Task):
         return {"generated": raw, **self.score_prediction(example, self.postprocess(raw))}
 
     def postprocess(self, generated: str) -> str:
-        """Turn generated text into the answer that is scored (documented per task)."""
-        return generated.strip()
+        """Turn generated text into the answer that is scored (documented per task). By default: cut at the
+        template's stop strings (again: not every backend honours them exactly) and strip."""
+        return cut_at_stop(generated, self.decoding().get("stop") or ()).strip()
 
     @abstractmethod
-    def read_predictions(self, path: Path) -> dict[str, str]:
-        """A predictions file in the task's official results format -> {example id: answer}."""
+    def read_predictions(self, path: Path) -> dict[str, Any]:
+        """A predictions file in the task's official results format -> {example id: prediction entry} (the
+        answer text; VizWiz entries also carry an answerability confidence)."""
 
     def load_annotations(self, annotations: Path, questions: Path | None, split: str) -> list[Example]:
         """Gold examples from official annotation files given directly (score-predictions --annotations)."""
         raise UserError(f"score-predictions {self.name}: give --data-dir with the dataset folder (no --annotations)")
 
     @abstractmethod
-    def score_prediction(self, example: Example, prediction: str) -> dict[str, Any]:
-        """The sample record for `prediction` (already post-processed): prediction, references, scores."""
+    def score_prediction(self, example: Example, prediction: Any) -> dict[str, Any]:
+        """The sample record for `prediction` (post-processed generated text, or an entry of a predictions
+        file): prediction, references, per-sample scores."""

@@ -12,6 +12,7 @@ strings. An adapter knows only its family's input format:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,6 +88,9 @@ class Adapter:
         """New token ids per row; rows in a batch have equal length and compatible inputs (no padding)."""
         raise NotImplementedError
 
+    def decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)
+
     def image_features(self, images: list[ImageInput]) -> torch.Tensor:
         """One feature vector per image from the model's own vision encoder (for RICES demo selection):
         the pooled output where the model gives one, else the mean over its image tokens."""
@@ -114,6 +118,11 @@ class Adapter:
         return ids.to(self.device), mask.to(self.device)
 
 
+GROUNDING_TOKEN = re.compile(
+    r"<patch_index_\d+>|</?(?:phrase|object|chunk|doc|line)>|<grounding>|</?delimiter_of_multi_objects/?>"
+)
+
+
 class Kosmos2Adapter(Adapter):
     def __init__(self, model: Any, processor: Any, device: str) -> None:
         super().__init__(model, processor, device)
@@ -124,6 +133,13 @@ class Kosmos2Adapter(Adapter):
         # embeddings, but positions are computed from ids, so they must not be the padding id).
         first = self.tokenizer.unk_token_id + 1
         self.slot_ids = list(range(first, first + self.num_slots))
+        # grounding markup (<patch_index_0006>, <phrase>, <object>, ...) is not text: drop it from generations,
+        # as Kosmos2Processor.post_process_generation does
+        vocab = self.tokenizer.get_vocab()
+        self.markup_ids = {i for token, i in vocab.items() if GROUNDING_TOKEN.fullmatch(token)}
+
+    def decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode([t for t in tokens if t not in self.markup_ids], skip_special_tokens=True)
 
     def encode(self, context: Context) -> Encoded:
         ids = [self.tokenizer.bos_token_id]

@@ -16,6 +16,7 @@ import torch
 from kosmos_eval.backends.hf.adapters import Encoded, ProcessorAdapter, make_adapter
 from kosmos_eval.backends.hf.loading import describe, load_model
 from kosmos_eval.config import DEFAULT_MODEL_ID
+from kosmos_eval.core.text import cut_at_stop
 from kosmos_eval.core.types import GenerateRequest, ImageInput, RankRequest, RankResult
 from kosmos_eval.errors import BackendOutOfMemory, UserError
 
@@ -27,15 +28,6 @@ MODEL_ARGS = {
     "trust_remote_code": "true to allow custom model code from the hub (default false)",
     "attn_implementation": "eager | sdpa | flash_attention_2 (default: transformers' choice)",
 }
-
-
-def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
-    """Text up to the first occurrence of any stop string."""
-    cut = len(text)
-    for marker in stop:
-        if marker and (at := text.find(marker)) != -1:
-            cut = min(cut, at)
-    return text[:cut]
 
 
 def _bool(value: str, key: str) -> bool:
@@ -156,6 +148,6 @@ class HFBackend:
             except torch.OutOfMemoryError as exc:
                 raise BackendOutOfMemory(str(exc)) from exc
             for i, tokens in zip(members, new_tokens, strict=True):
-                text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+                text = self.adapter.decode(tokens)
                 outputs[i] = cut_at_stop(text, requests[i].stop).strip()
         return outputs

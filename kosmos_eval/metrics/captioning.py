@@ -1,0 +1,273 @@
+"""COCO caption metrics computed by pycocoevalcap's own scorers, so the numbers equal COCOEvalCap's.
+
+KOSMOS-1 reports CIDEr (headline) and SPICE computed with COCOEvalCap (github.com/salaniz/pycocoevalcap). We do
+not reimplement any metric: `score_captions` feeds pycocoevalcap's PTBTokenizer and scorer classes exactly the
+inputs `COCOEvalCap.evaluate` builds, in the same order, and only adds input checks, clear errors and a
+per-image table keyed by image id. The PTB tokenizer and METEOR are Java programs; SPICE also needs Stanford
+CoreNLP jars that pycocoevalcap downloads on first use, so here it runs only where they are already present.
+Details and the upstream version checked: docs/metrics/captioning.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.metrics.base import MetricValue, mean_metric
+
+ImageId = int | str
+
+BLEU = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4")
+METRICS = (*BLEU, "METEOR", "ROUGE_L", "CIDEr", "SPICE")  # COCOEvalCap's names and order
+# Metrics whose corpus score is exactly the mean of the per-image scores (BLEU and METEOR pool statistics).
+MEAN_OF_PER_IMAGE = frozenset({"ROUGE_L", "CIDEr", "SPICE"})
+
+CORENLP_JARS = ("lib/stanford-corenlp-3.6.0.jar", "lib/stanford-corenlp-3.6.0-models.jar")
+# Characters Java's line reader ends a line at. pycocoevalcap replaces only "\n" before tokenizing one caption
+# per line, so any of these inside a caption would shift every later caption onto the wrong image.
+_JAVA_LINE_BREAKS = re.compile("[\r\u2028\u2029\x0b\x0c]")
+_JAVA_HINT = (
+    "install a Java runtime (Debian/Ubuntu: apt-get install default-jre-headless; conda: conda install -c "
+    "conda-forge openjdk) and make sure `java -version` works"
+)
+
+
+@dataclass
+class CaptionScores:
+    """Corpus scores on pycocoevalcap's scale (0..1; CIDEr-D about 0..10, reported x100 in papers), per-image
+    scores keyed by metric then image id, and the metrics not computed with the reason."""
+
+    corpus: dict[str, float]
+    per_image: dict[str, dict[ImageId, float]]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def _java_major(java: str) -> int | None:
+    """The major version `java -version` reports (1.8 -> 8); None when it runs but prints no version."""
+    try:
+        done = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UserError(f"`{java} -version` failed ({exc.__class__.__name__}: {exc}); {_JAVA_HINT}") from exc
+    if done.returncode != 0:
+        raise UserError(f"`{java} -version` exited with status {done.returncode}; {_JAVA_HINT}")
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', done.stderr + done.stdout)
+    if match is None:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def require_java() -> None:
+    """Raise a one-line UserError unless a working Java 8+ is on PATH (PTB tokenizer and METEOR need it)."""
+    java = shutil.which("java")
+    if java is None:
+        raise UserError(f"caption metrics need Java 8+ (PTB tokenizer, METEOR) but `java` is not on PATH; {_JAVA_HINT}")
+    major = _java_major(java)
+    if major is not None and major < 8:
+        raise UserError(f"caption metrics need Java 8+ (PTB tokenizer, METEOR), {java} is Java {major}; {_JAVA_HINT}")
+
+
+def _upstream_dir(module: str) -> Path:
+    """The folder of a pycocoevalcap scorer: its jars live beside the Python wrapper."""
+    from importlib import import_module
+
+    return Path(import_module(f"pycocoevalcap.{module}").__file__).resolve().parent  # type: ignore[arg-type]
+
+
+def spice_available(spice_dir: Path | None = None) -> tuple[bool, str]:
+    """Whether SPICE can run here without downloading anything, and why not when it cannot.
+
+    Needs spice-1.0.jar and the two Stanford CoreNLP 3.6.0 jars in pycocoevalcap's spice/ folder (which must
+    be writable: SPICE keeps its tmp/ and cache/ there), and Java 8+. SPICE 1.0's cache library fails on Java
+    16+ unless JDK_JAVA_OPTIONS opens java.base with `--add-opens` (see docs/metrics/captioning.md).
+    """
+    folder = spice_dir or _upstream_dir("spice.spice")
+    missing = [name for name in ("spice-1.0.jar", *CORENLP_JARS) if not (folder / name).is_file()]
+    if missing:
+        return False, (
+            f"missing {', '.join(missing)} in {folder} (pycocoevalcap downloads them on first use; "
+            "docs/metrics/captioning.md says where to put them)"
+        )
+    if not os.access(folder, os.W_OK):
+        return False, f"{folder} is not writable (SPICE writes its tmp/ and cache/ folders there)"
+    java = shutil.which("java")
+    if java is None:
+        return False, "`java` is not on PATH"
+    try:
+        major = _java_major(java)
+    except UserError as exc:
+        return False, str(exc)
+    if major is not None and major < 8:
+        return False, f"SPICE needs Java 8+, {java} is Java {major}"
+    if major is not None and major >= 16 and "--add-opens" not in os.environ.get("JDK_JAVA_OPTIONS", ""):
+        return False, (
+            f"{java} is Java {major}: SPICE 1.0 fails on Java 16+ (InaccessibleObjectException in its FST cache); "
+            "put Java 8-15 first on PATH, or set JDK_JAVA_OPTIONS with --add-opens (docs/metrics/captioning.md)"
+        )
+    return True, f"jars found in {folder}"
+
+
+def _check_inputs(predictions: Mapping[Any, str], references: Mapping[Any, Sequence[str]]) -> None:
+    if not references:
+        raise DataError("no images to score: the references are empty")
+    for image_id, refs in references.items():
+        if isinstance(image_id, bool) or not isinstance(image_id, (int, str)):
+            raise DataError(f"image id {image_id!r} must be an int or a string")
+        if image_id not in predictions:
+            as_int = isinstance(image_id, int)
+            other = str(image_id) if as_int else int(image_id) if image_id.isdecimal() else None
+            kinds = ("string", "int") if as_int else ("int", "string")
+            hint = " (predictions use {} ids, references {} ids)".format(*kinds) if other in predictions else ""
+            raise DataError(f"no prediction for image id {image_id!r}{hint}; predictions must cover every image")
+        if isinstance(refs, str) or not isinstance(refs, Sequence) or not refs:
+            raise DataError(f"image {image_id!r}: references must be a non-empty list of captions")
+        for ref in refs:
+            if not isinstance(ref, str):
+                raise DataError(f"image {image_id!r}: reference {ref!r} is not a string")
+        if not isinstance(predictions[image_id], str):
+            raise DataError(f"image {image_id!r}: prediction {predictions[image_id]!r} is not a string")
+    extra = [image_id for image_id in predictions if image_id not in references]
+    if extra:
+        raise DataError(f"prediction for image id {extra[0]!r} has no references ({len(extra)} such ids)")
+
+
+def _tokenize(captions: Mapping[Any, Sequence[str]]) -> dict[Any, list[str]]:
+    """PTB-tokenise, lower-case and strip punctuation with pycocoevalcap's PTBTokenizer, checking alignment.
+
+    Line-break characters other than "\\n" are turned into spaces first (upstream only does this for "\\n"):
+    Java would split the caption in two and misalign every caption after it.
+    """
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    folder = _upstream_dir("tokenizer.ptbtokenizer")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"{folder} is not writable: pycocoevalcap's PTB tokenizer writes its input file there")
+    ready = {
+        image_id: [{"caption": _JAVA_LINE_BREAKS.sub(" ", text)} for text in texts]
+        for image_id, texts in captions.items()
+    }
+    tokenized = PTBTokenizer().tokenize(ready)
+    for image_id, texts in captions.items():
+        got = len(tokenized.get(image_id, ()))
+        if got != len(texts):
+            raise UserError(
+                f"the PTB tokenizer (java, {folder}/stanford-corenlp-3.4.1.jar) returned {got} captions for image "
+                f"{image_id!r}, which has {len(texts)}; check that `java -version` works and the jar is readable"
+            )
+    return tokenized
+
+
+def _meteor(gts: dict, res: dict) -> tuple[float, list[float]]:
+    """METEOR 1.5 through pycocoevalcap's wrapper; the Java process is stopped before returning."""
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    meteor = Meteor()
+    process = meteor.meteor_p
+    try:
+        return meteor.compute_score(gts, res)
+    except (ValueError, OSError) as exc:  # the Java side died: empty reply or broken pipe
+        process.kill()
+        lines = process.stderr.read().decode(errors="replace").strip().splitlines() if process.stderr else []
+        first = next((line for line in lines if "Error" in line or "Exception" in line), lines[-1] if lines else "")
+        raise UserError(f"METEOR (pycocoevalcap meteor-1.5.jar, java -Xmx2G) failed: {first or exc}") from exc
+    finally:
+        if meteor.lock.locked():  # a failed compute_score keeps the lock, and Meteor.__del__ would wait on it
+            meteor.lock.release()
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+        process.kill()
+        process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _spice(gts: dict, res: dict) -> tuple[float, dict[Any, float]]:
+    """SPICE F-score per image (its "All" category) and pycocoevalcap's corpus mean.
+
+    Upstream returns per-image scores in sorted-id order (COCOEvalCap then pairs them with ids in file order,
+    mislabelling them when the file is not sorted); we pair them with the sorted ids they belong to.
+    """
+    from pycocoevalcap.spice.spice import Spice
+
+    try:
+        ordered = sorted(gts)
+    except TypeError:
+        raise DataError("SPICE needs image ids of one type (all int or all string)") from None
+    try:
+        score, scores = Spice().compute_score(gts, res)
+    except subprocess.CalledProcessError as exc:
+        raise UserError(f"SPICE (java -jar -Xmx8G spice-1.0.jar) failed with status {exc.returncode}") from exc
+    return float(score), {image_id: float(s["All"]["f"]) for image_id, s in zip(ordered, scores, strict=True)}
+
+
+def score_captions(
+    predictions: Mapping[ImageId, str], references: Mapping[ImageId, Sequence[str]], spice: bool | None = None
+) -> CaptionScores:
+    """BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (and SPICE) exactly as COCOEvalCap.evaluate computes them.
+
+    Images are scored in the order of `references` (COCOEvalCap uses the annotation file's image order; the
+    order only changes the last bits of corpus means). References and predictions are tokenised once each
+    with the PTB tokenizer and the tokenised captions go to Bleu(4), Meteor, Rouge, Cider (and Spice) in that
+    order. `spice`: True requires SPICE (UserError when it cannot run), None runs it when `spice_available()`,
+    False skips it. Predictions and references must cover the same image ids.
+    """
+    _check_inputs(predictions, references)
+    require_java()
+    skipped: dict[str, str] = {}
+    run_spice = False
+    if spice is False:
+        skipped["SPICE"] = "SPICE skipped: not requested (spice=False)"
+    else:
+        available, reason = spice_available()
+        if spice and not available:
+            raise UserError(f"SPICE was requested but cannot run: {reason}")
+        run_spice = available
+        if not available:
+            skipped["SPICE"] = f"SPICE skipped: {reason}"
+
+    gts = _tokenize(references)
+    res = _tokenize({image_id: [predictions[image_id]] for image_id in references})
+    ids = list(gts)
+
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
+    corpus: dict[str, float] = {}
+    per_image: dict[str, dict[ImageId, float]] = {}
+    bleu, bleu_per_image = Bleu(4).compute_score(gts, res, verbose=0)
+    for name, score, scores in zip(BLEU, bleu, bleu_per_image, strict=True):
+        corpus[name] = float(score)
+        per_image[name] = {image_id: float(s) for image_id, s in zip(ids, scores, strict=True)}
+    for name, (score, scores) in (
+        ("METEOR", _meteor(gts, res)),
+        ("ROUGE_L", Rouge().compute_score(gts, res)),
+        ("CIDEr", Cider().compute_score(gts, res)),
+    ):
+        corpus[name] = float(score)
+        per_image[name] = {image_id: float(s) for image_id, s in zip(ids, scores, strict=True)}
+    if run_spice:
+        corpus["SPICE"], spice_scores = _spice(gts, res)
+        per_image["SPICE"] = {image_id: spice_scores[image_id] for image_id in ids}
+    return CaptionScores(corpus=corpus, per_image=per_image, skipped=skipped)
+
+
+def bootstrap_corpus_ci(per_image: Mapping[Any, float] | Sequence[float], seed: int) -> MetricValue:
+    """Mean of per-image scores with a seeded percentile-bootstrap 95% CI over images.
+
+    Resampling images and averaging their scores keeps CIDEr-D's document frequencies fixed at those of the
+    full evaluated set, an approximation: a true resample would recompute the IDF from the resampled
+    references. For CIDEr, ROUGE_L and SPICE the value equals the corpus score; BLEU and METEOR pool counts
+    over the corpus, so for them this is the CI of the per-image mean, a different statistic.
+    """
+    values = list(per_image.values()) if isinstance(per_image, Mapping) else list(per_image)
+    return mean_metric(values, seed)

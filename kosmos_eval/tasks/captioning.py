@@ -1,0 +1,144 @@
+"""Image captioning on the Karpathy test splits of COCO and Flickr30k (KOSMOS-1 §4.1.1, Tables 2-3).
+
+The model completes "An image of" after the image with beam search; the caption is scored as a corpus by
+pycocoevalcap's own scorers (PTB tokenizer, BLEU, METEOR, ROUGE-L, CIDEr-D, and SPICE where it can run),
+so the numbers equal COCOEvalCap's. Few-shot demos come from the Karpathy training split (train + restval).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from kosmos_eval.core.registry import register_task
+from kosmos_eval.core.task import DataStatus, Scores
+from kosmos_eval.core.types import Example
+from kosmos_eval.errors import DataError
+from kosmos_eval.formats.captions import (
+    CaptionItem,
+    locate,
+    read_caption_results,
+    read_coco_captions,
+    read_karpathy,
+    write_caption_results,
+)
+from kosmos_eval.metrics import MetricValue
+from kosmos_eval.metrics.captioning import MEAN_OF_PER_IMAGE, bootstrap_corpus_ci, require_java, score_captions
+from kosmos_eval.tasks.generation import GenerationTask
+
+# our metric names (summary keys) <- COCOEvalCap's; the headline first
+METRIC_NAMES = {
+    "cider": "CIDEr",
+    "spice": "SPICE",
+    "bleu_1": "Bleu_1",
+    "bleu_2": "Bleu_2",
+    "bleu_3": "Bleu_3",
+    "bleu_4": "Bleu_4",
+    "meteor": "METEOR",
+    "rouge_l": "ROUGE_L",
+}
+
+
+def demo_caption(reference: str) -> str:
+    """A reference as it continues "An image of": stripped, first word lower-cased unless it is an acronym or
+    "I" ("A man riding a horse." -> "a man riding a horse.")."""
+    text = " ".join(reference.split())
+    first, _, rest = text.partition(" ")
+    if first and first != "I" and not (len(first) > 1 and first.isupper()):
+        first = first[0].lower() + first[1:]
+    return f"{first} {rest}".strip()
+
+
+class CaptionTask(GenerationTask):
+    dataset: ClassVar[str]
+    family = "perception-language"
+    metrics = tuple(METRIC_NAMES)
+    shots = (0, 2, 4, 8)
+    splits = ("test", "val", "train")
+    default_split = "test"
+    demo_split = "train"
+    options: ClassVar[dict[str, str]] = {"max_new_tokens": "caption length in tokens (default 20)"}
+
+    def check_environment(self) -> None:
+        require_java()  # before hours of generation, not at scoring time
+
+    def data_status(self, data_dir: Path | None) -> DataStatus:
+        if data_dir is None:
+            return DataStatus(False, f"missing: pass --data-dir with dataset_{self.dataset}.json and the images")
+        try:
+            where = locate(data_dir, self.dataset)
+        except DataError as exc:
+            return DataStatus(False, str(exc))
+        return DataStatus(True, f"{where.karpathy_file} + {where.image_root}")
+
+    def load(self, split: str, data_dir: Path | None) -> list[Example]:
+        if data_dir is None:
+            raise DataError(f"{self.name}: no data. Pass --data-dir with dataset_{self.dataset}.json and the images")
+        where = locate(data_dir, self.dataset)
+        return [self._example(item) for item in read_karpathy(where.karpathy_file, where.image_root, data_dir, split)]
+
+    def load_annotations(self, annotations: Path, questions: Path | None, split: str) -> list[Example]:
+        """A Karpathy split file (its `split` part) or COCO-format caption annotations, without images."""
+        folder = annotations.parent
+        if annotations.name.startswith("dataset_"):
+            items = read_karpathy(annotations, folder, folder, split)
+        else:
+            items = read_coco_captions(annotations, folder, folder)
+        return [self._example(item) for item in items]
+
+    @staticmethod
+    def _example(item: CaptionItem) -> Example:
+        return Example(
+            id=str(item.image_id),
+            images={"image": item.image},
+            fields={
+                "image_id": item.image_id,
+                "references": list(item.references),
+                "caption": demo_caption(item.references[0]),  # what a demonstration shows
+            },
+        )
+
+    def read_predictions(self, path: Path) -> dict[str, str]:
+        return {str(image_id): caption for image_id, caption in read_caption_results(path).items()}
+
+    def score_prediction(self, example: Example, prediction: str) -> dict[str, Any]:
+        # captions are scored as a corpus (CIDEr's IDF comes from all references), so the record keeps inputs
+        return {
+            "image_id": example.fields["image_id"],
+            "prediction": prediction,
+            "references": example.fields["references"],
+        }
+
+    def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
+        predictions = {r["image_id"]: r["prediction"] for r in records}
+        references = {r["image_id"]: r["references"] for r in records}
+        scores = score_captions(predictions, references)
+        metrics: dict[str, MetricValue] = {}
+        for ours, theirs in METRIC_NAMES.items():
+            if theirs not in scores.corpus:
+                continue
+            value = scores.corpus[theirs]
+            if theirs in MEAN_OF_PER_IMAGE:  # the corpus score is a mean over images: bootstrap it
+                interval = bootstrap_corpus_ci(scores.per_image[theirs], seed=self.seed)
+                metrics[ours] = MetricValue(value, interval.ci_low, interval.ci_high, len(records))
+            else:  # BLEU and METEOR pool counts over the corpus: no per-image bootstrap gives their CI
+                metrics[ours] = MetricValue(value, None, None, len(records))
+        return Scores(metrics, notes=list(scores.skipped.values()))
+
+    def export(self, records: Sequence[dict[str, Any]], run_dir: Path, split: str) -> dict[str, str]:
+        path = run_dir / f"captions_{self.name}_{split}_results.json"
+        write_caption_results(path, [(r["image_id"], r["prediction"]) for r in records])
+        return {"captions (COCO results format)": str(path)}
+
+
+@register_task("coco_caption")
+class CocoCaptionTask(CaptionTask):
+    dataset = "coco"
+    description = "COCO captioning, Karpathy test (5,000 images): CIDEr, SPICE, BLEU, METEOR, ROUGE-L"
+
+
+@register_task("flickr30k")
+class Flickr30kTask(CaptionTask):
+    dataset = "flickr30k"
+    description = "Flickr30k captioning, Karpathy test (1,000 images): CIDEr, SPICE, BLEU, METEOR, ROUGE-L"

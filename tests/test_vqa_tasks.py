@@ -1,0 +1,236 @@
+"""VQAv2 and VizWiz end to end: exact VQA accuracy of a scripted model with breakdowns, the server
+submission for test-dev, few-shot demos from the training split (rendered prompt snapshot), VizWiz
+unanswerability, score-predictions with the official files, and tiny hf models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kosmos_eval.cli import app
+from kosmos_eval.config import RunConfig
+from kosmos_eval.metrics.vqa import vqa_accuracy
+from kosmos_eval.runner.run import evaluate
+from tests.backends import ScriptedBackend
+from tests.datasets import write_vizwiz, write_vqav2
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "vqa_prompts.txt"
+TEN = 10
+
+VAL = [
+    ("What color is the bus?", ["red"] * TEN, "other"),  # "Red." -> "red" by our post-processing: 1.0
+    ("How many dogs are there?", ["2"] * 2 + ["3"] * 8, "number"),  # "two" -> "2", 2 of 10 match: 0.6
+    ("Is it raining?", ["no"] * TEN, "yes/no"),  # "yes": 0
+]
+ANSWERS = {
+    "What color is the bus?": " Red.",
+    "How many dogs are there?": " two\nQuestion: more",
+    "Is it raining?": "yes",
+}
+TRAIN = [
+    ("What is on the plate?", ["rice"] * 6 + ["food"] * 4, "other"),
+    ("Is the cat asleep?", ["yes"] * TEN, "yes/no"),
+    ("How many kites?", ["4"] * 7 + ["four"] * 3, "number"),
+]
+
+
+def question_of(request) -> str:
+    text = request.context.text
+    return text[text.rindex("Question: ") + len("Question: ") : text.rindex(" Answer:")]
+
+
+@pytest.fixture
+def vqav2_dir(tmp_path) -> Path:
+    root = tmp_path / "vqav2"
+    write_vqav2(root, "val", VAL, first_image=1)
+    write_vqav2(root, "train", TRAIN, first_image=50)
+    write_vqav2(root, "test-dev", VAL[:2], first_image=90)
+    return root
+
+
+def run(task: str, data: Path, out: Path, backend, **overrides):
+    config = RunConfig(task=task, backend="scripted", data_dir=str(data), output_dir=str(out), **overrides)
+    return evaluate(config, backend=backend, progress=False)
+
+
+def test_vqav2_val_accuracy_and_breakdowns_are_exact(vqav2_dir, tmp_path) -> None:
+    backend = ScriptedBackend(lambda r: ANSWERS[question_of(r)])
+    outcome = run("vqav2", vqav2_dir, tmp_path / "runs", backend, split="val")
+    assert outcome.metrics["accuracy"].value == pytest.approx((1.0 + 0.6 + 0.0) / 3)
+    by_type = outcome.summary["breakdowns"]["answer_type"]
+    assert by_type == {
+        "number": {"value": pytest.approx(0.6), "n": 1},
+        "other": {"value": 1.0, "n": 1},
+        "yes/no": {"value": 0.0, "n": 1},
+    }
+    records = [json.loads(line) for line in (outcome.run_dir / "samples.jsonl").read_text().splitlines()]
+    # generated answers are cut and given the official normalisation before they are scored or submitted
+    assert [r["prediction"] for r in records] == ["red", "2", "yes"]
+    assert all(r.max_new_tokens == 10 and r.num_beams == 1 for r in backend.requests)
+
+
+def test_vqav2_test_dev_writes_the_server_submission(vqav2_dir, tmp_path) -> None:
+    outcome = run("vqav2", vqav2_dir, tmp_path / "runs", ScriptedBackend(lambda r: "yes"))
+    assert outcome.summary["split"] == "test-dev" and outcome.metrics == {}
+    assert any("evaluation server" in note for note in outcome.summary["notes"])
+    (path,) = outcome.summary["exports"].values()
+    assert json.loads(Path(path).read_text()) == [
+        {"question_id": 900, "answer": "yes"},
+        {"question_id": 910, "answer": "yes"},
+    ]
+
+
+def test_few_shot_demos_come_from_train_and_render_as_the_snapshot(vqav2_dir, tmp_path) -> None:
+    backend = ScriptedBackend(lambda r: "yes")
+    outcome = run("vqav2", vqav2_dir, tmp_path / "runs", backend, split="val", shots=2)
+    records = [json.loads(line) for line in (outcome.run_dir / "samples.jsonl").read_text().splitlines()]
+    train_ids = {"500", "510", "520"}
+    for record in records:
+        assert len(record["demo_ids"]) == 2 and set(record["demo_ids"]) <= train_ids
+        assert len(record["images"]) == 3
+    text = "\n".join(f"{r['id']}: {r['prompt']}" for r in records) + "\n"
+    assert text == SNAPSHOT.read_text(), "prompt changed: review the diff, then update tests/snapshots"
+    # demos are the query's own: a rerun with another batch size draws the same ones
+    again = run(
+        "vqav2", vqav2_dir, tmp_path / "again", ScriptedBackend(lambda r: "yes"), split="val", shots=2, batch_size=1
+    )
+    rerun = [json.loads(line) for line in (again.run_dir / "samples.jsonl").read_text().splitlines()]
+    assert [r["demo_ids"] for r in rerun] == [r["demo_ids"] for r in records]
+
+
+def test_vizwiz_accuracy_and_unanswerability(tmp_path) -> None:
+    root = tmp_path / "vizwiz"
+    write_vizwiz(
+        root,
+        "val",
+        [
+            ("What is this?", ["soup"] * 10, 1),
+            ("What color is it?", ["unanswerable"] * 8 + ["blue"] * 2, 0),
+            ("Can you read it?", ["unanswerable"] * 10, 0),
+            ("What brand?", ["heinz"] * 3 + ["ketchup"] * 7, 1),
+        ],
+    )
+    answers = {
+        "What is this?": "Soup",
+        "What color is it?": "unanswerable",
+        "Can you read it?": "red",
+        "What brand?": "heinz",
+    }
+    outcome = run("vizwiz", root, tmp_path / "runs", ScriptedBackend(lambda r: answers[question_of(r)]), split="val")
+    # VizWiz normalises the prediction ("Soup" -> "soup"); 8 of 10 "unanswerable" -> 1.0; 3 of 10 "heinz":
+    # the 3 leave-one-out subsets without one of them have 2 matches (2/3), the other 7 have 3 (1) -> 0.9
+    assert outcome.metrics["accuracy"].value == pytest.approx((1.0 + 1.0 + 0.0 + 0.9) / 4)
+    # unanswerable predicted for question 2 only: precision 1, recall 1/2 -> F1 2/3; AP: ranking puts q2
+    # first (score 1), the rest tie at 0 -> AP = 1/2 * 1 + 1/2 * (2/4) = 0.75
+    assert outcome.metrics["unanswerable_f1"].value == pytest.approx(2 / 3)
+    assert outcome.metrics["unanswerable_ap"].value == pytest.approx(0.75)
+    (path,) = outcome.summary["exports"].values()
+    submitted = json.loads(Path(path).read_text())
+    assert submitted[1] == {"image": "VizWiz_val_00000001.jpg", "answer": "unanswerable", "answerable": 0.0}
+
+
+def test_score_predictions_with_official_files_equals_the_run(vqav2_dir, tmp_path) -> None:
+    predictions = tmp_path / "preds.json"
+    predictions.write_text(
+        json.dumps(
+            [
+                {"question_id": 10, "answer": "red"},
+                {"question_id": 20, "answer": "two"},
+                {"question_id": 30, "answer": "yes"},
+            ]
+        )
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "score-predictions",
+            "vqav2",
+            "--predictions",
+            str(predictions),
+            "--split",
+            "val",
+            "--json",
+            "--annotations",
+            str(vqav2_dir / "v2_mscoco_val2014_annotations.json"),
+            "--questions",
+            str(vqav2_dir / "v2_OpenEnded_mscoco_val2014_questions.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    scored = json.loads(result.output)
+    assert scored["metrics"]["accuracy"]["value"] == pytest.approx(1.6 / 3)
+    # an external prediction is scored exactly as the official code does: against ten identical answers
+    # the prediction is not normalised, so "Red." scores 0 (a run's own answers are normalised first)
+    predictions.write_text(
+        json.dumps(
+            [
+                {"question_id": 10, "answer": "Red."},
+                {"question_id": 20, "answer": "two"},
+                {"question_id": 30, "answer": "yes"},
+            ]
+        )
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "score-predictions",
+            "vqav2",
+            "--predictions",
+            str(predictions),
+            "--split",
+            "val",
+            "--json",
+            "--data-dir",
+            str(vqav2_dir),
+        ],
+    )
+    assert json.loads(result.output)["metrics"]["accuracy"]["value"] == pytest.approx(0.6 / 3)
+    assert scored["breakdowns"]["answer_type"]["number"]["value"] == pytest.approx(0.6)
+    missing = CliRunner().invoke(
+        app,
+        [
+            "score-predictions",
+            "vqav2",
+            "--predictions",
+            str(predictions),
+            "--split",
+            "val",
+            "--annotations",
+            str(vqav2_dir / "v2_mscoco_val2014_annotations.json"),
+        ],
+    )
+    assert missing.exit_code == 2 and "--questions" in missing.output
+
+
+@pytest.mark.parametrize("fixture", ["tiny_kosmos2", "tiny_llava"])
+def test_tiny_hf_models_run_vqav2_zero_and_few_shot(vqav2_dir, tmp_path, fixture, request) -> None:
+    model = request.getfixturevalue(fixture)
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "vqav2",
+            "--split",
+            "val",
+            "--shots",
+            "0,2",
+            "--model-args",
+            f"pretrained={model},dtype=float32",
+            "--data-dir",
+            str(vqav2_dir),
+            "--output",
+            str(out),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count("accuracy") == 2
+    folders = sorted(out.iterdir())
+    assert len(folders) == 2
+    for folder in folders:
+        for record in map(json.loads, (folder / "samples.jsonl").read_text().splitlines()):
+            assert record["accuracy"] == pytest.approx(vqa_accuracy(record["prediction"], record["answers"]))
