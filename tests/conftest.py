@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.pop("KOSMOS_EVAL_DATA", None)
+os.environ["KOSMOS_EVAL_CACHE"] = tempfile.mkdtemp(prefix="kosmos-eval-cache-")  # never the user's cache
 
 import pytest
 

@@ -101,6 +101,22 @@ def test_few_shot_demos_come_from_train_and_render_as_the_snapshot(vqav2_dir, tm
     assert [r["demo_ids"] for r in rerun] == [r["demo_ids"] for r in records]
 
 
+def test_a_resumed_few_shot_run_equals_an_uninterrupted_one(vqav2_dir, tmp_path) -> None:
+    def answer(request) -> str:  # depends on the whole prompt, demos included
+        return ["yes", "no", "2", "red"][len(request.context.text) % 4]
+
+    full = run("vqav2", vqav2_dir, tmp_path / "full", ScriptedBackend(answer), split="val", shots=2)
+    first = run("vqav2", vqav2_dir, tmp_path / "parts", ScriptedBackend(answer), split="val", shots=2, limit=1)
+    rest = run("vqav2", vqav2_dir, tmp_path / "parts", ScriptedBackend(answer), split="val", shots=2)
+    assert first.run_dir == rest.run_dir and rest.resumed == 1 and rest.computed == 2
+    assert sorted(records_of(rest.run_dir), key=lambda r: r["id"]) == records_of(full.run_dir)
+    assert rest.metrics == full.metrics
+
+
+def records_of(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+
+
 def test_vizwiz_accuracy_and_unanswerability(tmp_path) -> None:
     root = tmp_path / "vizwiz"
     write_vizwiz(
