@@ -148,3 +148,20 @@ def test_tiny_kosmos2_runs_flickr30k_two_shot(tmp_path, tiny_kosmos2) -> None:
     assert [r["image_id"] for r in records] == [1000, 1001]
     assert all(set(r["demo_ids"]) <= {"1002", "1003", "1004"} and len(r["demo_ids"]) == 2 for r in records)
     assert all(r["prompt"].count("An image of a dog number") == 2 for r in records)
+
+
+@needs_java
+def test_tiny_llava_runs_coco_caption_with_rices_demos(coco_dir, tmp_path, tiny_llava) -> None:
+    root, _ = coco_dir
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(
+        app,
+        ["run", "coco_caption", "--shots", "2", "--sampler", "rices", "--limit", "2", "--model-args",
+         f"pretrained={tiny_llava},dtype=float32", "--data-dir", str(root), "--output", str(out), "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (run_dir,) = out.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["sampler"] == "rices" and summary["n"] == 2
+    train_ids = {e.id for e in CocoCaptionTask().load_demos(root)}
+    assert all(set(r["demo_ids"]) <= train_ids and len(r["demo_ids"]) == 2 for r in records_of(run_dir))

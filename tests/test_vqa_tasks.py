@@ -250,3 +250,22 @@ def test_tiny_hf_models_run_vqav2_zero_and_few_shot(vqav2_dir, tmp_path, fixture
     for folder in folders:
         for record in map(json.loads, (folder / "samples.jsonl").read_text().splitlines()):
             assert record["accuracy"] == pytest.approx(vqa_accuracy(record["prediction"], record["answers"]))
+
+
+def test_tiny_kosmos2_runs_vizwiz_two_shot(tmp_path, tiny_kosmos2) -> None:
+    root = tmp_path / "vizwiz"
+    write_vizwiz(root, "val", [("What is this?", ["soup"] * 10, 1), ("Is it blue?", ["unanswerable"] * 10, 0)])
+    write_vizwiz(root, "train", [("What brand?", ["heinz"] * 10, 1), ("Which way?", ["left"] * 10, 1),
+                                 ("What is it?", ["unanswerable"] * 10, 0)])  # fmt: skip
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(
+        app,
+        ["run", "vizwiz", "--split", "val", "--shots", "2", "--model-args", f"pretrained={tiny_kosmos2},dtype=float32",
+         "--data-dir", str(root), "--output", str(out), "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (run_dir,) = out.iterdir()
+    records = records_of(run_dir)
+    assert all(len(r["demo_ids"]) == 2 and r["prompt"].count("Question:") == 3 for r in records)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert set(summary["metrics"]) == {"accuracy", "unanswerable_ap", "unanswerable_f1"}

@@ -111,8 +111,9 @@ def run(
         _print_outcome(outcome, model)
     for summary in seed_summaries:
         typer.echo(f"{task} | {summary.shots}-shot | seeds {','.join(map(str, summary.seeds))}: mean ± std")
+        width = max((len(name) for name in summary.metrics), default=0)
         for name, stats in summary.metrics.items():
-            typer.echo(f"  {name}  {_percent(stats['mean'])} ± {_percent(stats['std'])}")
+            typer.echo(f"  {name:<{width}}  {_percent(stats['mean'])} ± {_percent(stats['std'])}")
         typer.echo(f"seed summary: {summary.path}")
 
 
