@@ -135,7 +135,7 @@ def test_malformed_karpathy_files(tmp_path):
     images.mkdir()
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(DataError, match=r"bad.json: not valid JSON \(line 1, column 2"):
+    with pytest.raises(DataError, match=r"bad.json: not valid JSON .*line 1, column 2"):
         read_karpathy(bad, images, tmp_path, "test")
     with pytest.raises(DataError, match=r"missing.json: file not found"):
         read_karpathy(tmp_path / "missing.json", images, tmp_path, "test")

@@ -22,6 +22,7 @@ from typing import Any
 
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.formats.common import load_json
 
 ImageId = int | str
 
@@ -47,18 +48,6 @@ class CaptionItem:
 class CaptionDataLocation:
     karpathy_file: Path
     image_root: Path
-
-
-def _load_json(path: Path) -> Any:
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    try:
-        with path.open(encoding="utf-8") as handle:
-            return json.load(handle)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from exc
 
 
 def _image_input(full_path: Path, data_root: Path) -> ImageInput:
@@ -105,7 +94,7 @@ def read_karpathy(path: Path, image_root: Path, data_root: Path, split: str) -> 
     """
     if split not in SPLIT_MEMBERS:
         raise UserError(f"unknown Karpathy split {split!r}; choose one of {', '.join(SPLIT_MEMBERS)}")
-    data = _load_json(path)
+    data = load_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise DataError(f"{path}: expected an object with an 'images' list (Karpathy dataset_*.json format)")
     entries = data["images"]
@@ -162,7 +151,7 @@ def read_coco_captions(annotations: Path, image_dir: Path, data_root: Path) -> l
     scored, and COCOEvalCap fails on them); a caption whose image_id is not among "images" is an error.
     Image paths are `image_dir/file_name`. `split` is the file's stem without "captions_" ("val2014").
     """
-    data = _load_json(annotations)
+    data = load_json(annotations)
     if not isinstance(data, dict):
         raise DataError(f"{annotations}: expected an object with 'images' and 'annotations' (COCO caption format)")
     images = _field(data, "images", list, str(annotations))
@@ -282,7 +271,7 @@ def read_caption_results(path: Path) -> dict[ImageId, str]:
     Extra fields (such as "id") are ignored; a missing or mistyped field and a repeated image id are errors
     naming the entry.
     """
-    data = _load_json(path)
+    data = load_json(path)
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a list of {{'image_id': ..., 'caption': ...}} objects")
     predictions: dict[ImageId, str] = {}

@@ -17,6 +17,7 @@ from typing import Any
 
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError
+from kosmos_eval.formats.common import load_json
 
 
 @dataclass(frozen=True)
@@ -43,19 +44,6 @@ VQAV2_SPLITS: dict[str, tuple[str, str]] = {
 }
 VIZWIZ_SPLITS = ("train", "val", "test")
 _IMAGE_SUBTYPE = re.compile(r"^[a-z]+\d{4}$")
-
-
-def _load_json(path: Path) -> Any:
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); re-download the file"
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text; re-download the file") from exc
 
 
 def _get(entry: Any, field: str, kind: type | tuple[type, ...], path: Path, where: str, required: bool = True) -> Any:
@@ -112,7 +100,7 @@ def _vqav2_image_subtype(questions: Any, questions_file: Path, image_dir: Path) 
 
 def read_vqav2(questions_file: Path, annotations_file: Path | None, image_dir: Path, data_root: Path) -> list[VQAItem]:
     """VQAv2 questions (and answers, when `annotations_file` is given), sorted by question_id."""
-    questions = _load_json(questions_file)
+    questions = load_json(questions_file)
     entries = _list_field(questions, "questions", questions_file)
     if not entries:
         raise DataError(f"{questions_file}: the 'questions' list is empty")
@@ -162,7 +150,7 @@ def read_vqav2(questions_file: Path, annotations_file: Path | None, image_dir: P
 
 def _read_vqav2_annotations(path: Path) -> dict[int, tuple[int, tuple[str, ...], str | None, str | None]]:
     """question_id -> (image_id, answers, answer_type, question_type)."""
-    entries = _list_field(_load_json(path), "annotations", path)
+    entries = _list_field(load_json(path), "annotations", path)
     table: dict[int, tuple[int, tuple[str, ...], str | None, str | None]] = {}
     for index, entry in enumerate(entries):
         where = f"annotations[{index}]"
@@ -222,7 +210,7 @@ def locate_vqav2(data_dir: Path, split: str) -> tuple[Path, Path | None, Path]:
 def read_vizwiz(split_file: Path, image_dir: Path, data_root: Path) -> list[VQAItem]:
     """A VizWiz-VQA split file (train/val with answers, test without), sorted by image name, which is also
     the question_id (VizWiz has one question per image and keys predictions by image)."""
-    entries = _load_json(split_file)
+    entries = load_json(split_file)
     if not isinstance(entries, list):
         raise DataError(f"{split_file}: expected a JSON list of questions (is this a VizWiz <split>.json?)")
     if not entries:
@@ -308,7 +296,7 @@ def write_vizwiz_submission(
 
 
 def _prediction_entries(path: Path) -> list[Any]:
-    entries = _load_json(path)
+    entries = load_json(path)
     if not isinstance(entries, list):
         raise DataError(f"{path}: a results file must be a JSON list of predictions, is {type(entries).__name__}")
     return entries

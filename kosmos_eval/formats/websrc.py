@@ -30,6 +30,7 @@ from pathlib import Path
 
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError
+from kosmos_eval.formats.common import load_json
 
 COLUMNS = ("question", "id", "element_id", "answer_start", "answer")
 SPLIT_FILES = ("dataset_split_release.json", "dataset_split.json")
@@ -66,15 +67,6 @@ def _site_folders(data_root: Path) -> list[tuple[str, str, Path]]:
     return found
 
 
-def _load_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from exc
-
-
 def read_split_lists(data_root: Path, present_sites: list[str]) -> dict[str, set[str]] | None:
     """Split name -> site codes, or None when the data root has no split file.
 
@@ -85,7 +77,7 @@ def read_split_lists(data_root: Path, present_sites: list[str]) -> dict[str, set
         path = data_root / name
         if not path.is_file():
             continue
-        raw = _load_json(path)
+        raw = load_json(path)
         if not isinstance(raw, dict) or not all(
             isinstance(v, list) and all(isinstance(s, str) for s in v) for v in raw.values()
         ):
@@ -297,7 +289,7 @@ def read_websrc_predictions(path: Path) -> dict[str, str]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: prediction file not found")
-    raw = _load_json(path)
+    raw = load_json(path)
     if not isinstance(raw, dict):
         raise DataError(
             f"{path}: expected a JSON object mapping question ids to answer strings, got {type(raw).__name__}"
