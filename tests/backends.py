@@ -29,3 +29,31 @@ class ScriptedBackend:
 
     def default_batch_size(self) -> int:
         return 4
+
+
+class ScriptedRanker:
+    """Scores each continuation with `logprob(request, continuation)` (one token each)."""
+
+    name = "scripted-ranker"
+
+    def __init__(self, logprob: Callable[[RankRequest, str], float]) -> None:
+        self.logprob = logprob
+
+    def rank(self, requests: list[RankRequest]) -> list[RankResult]:
+        return [
+            RankResult(
+                logprobs=tuple(self.logprob(r, c) for c in r.continuations),
+                num_tokens=tuple(1 for _ in r.continuations),
+                is_greedy=tuple(False for _ in r.continuations),
+            )
+            for r in requests
+        ]
+
+    def generate(self, requests: list[GenerateRequest]) -> list[str]:
+        raise AssertionError("a ranking task asked for generation")
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"backend": "scripted-ranker"}
+
+    def default_batch_size(self) -> int:
+        return 16

@@ -1,0 +1,67 @@
+"""Shared machinery of the tasks that rank answer options by log-likelihood (multiple choice).
+
+A ranking task gives, per example, the options' texts and the index of the gold one; this module builds the
+requests, picks the prediction, and records everything needed to re-score:
+
+* `acc`       the option with the highest summed log-probability;
+* `acc_norm`  the highest log-probability per character of the option's text (lm-evaluation-harness's
+              `acc_norm`), which does not favour short options.
+
+Exact ties are broken at random with the seed and the example id, never by option position. The prompt is
+shared and each option is one continuation of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
+from kosmos_eval.core.task import Scores, Task
+from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
+from kosmos_eval.metrics import mean_metric
+
+
+class RankingTask(Task):
+    def options_of(self, example: Example) -> list[str]:
+        """The option texts as they continue the prompt (leading space included where the template wants it)."""
+        return list(example.fields["options"])
+
+    def gold_of(self, example: Example) -> int:
+        return int(example.fields["label"])
+
+    def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
+        return [RankRequest(self.render(example, demos), tuple(self.options_of(example)))]
+
+    def option_scores(self, example: Example, outputs: Sequence[RankResult | str]) -> tuple[list[float], list[int]]:
+        """Summed log-probability and token count per option, in option order."""
+        (result,) = outputs
+        if not isinstance(result, RankResult):
+            raise TypeError(f"{self.name} expects ranking results, got {type(result).__name__}")
+        return list(result.logprobs), list(result.num_tokens)
+
+    def score(self, example: Example, outputs: Sequence[RankResult | str]) -> dict[str, Any]:
+        options = self.options_of(example)
+        logprobs, tokens = self.option_scores(example, outputs)
+        per_char = [lp / max(1, len(option)) for lp, option in zip(logprobs, options, strict=True)]
+        prediction, tied = argmax_random_ties(logprobs, seeded_rng(self.seed, "tie-break", example.id))
+        prediction_norm, _ = argmax_random_ties(per_char, seeded_rng(self.seed, "tie-break-norm", example.id))
+        gold = self.gold_of(example)
+        return {
+            "options": options,
+            "label": gold,
+            "logprobs": logprobs,
+            "num_tokens": tokens,
+            "prediction": prediction,
+            "prediction_norm": prediction_norm,
+            "correct": prediction == gold,
+            "correct_norm": prediction_norm == gold,
+            "ties": tied if len(tied) > 1 else [],
+        }
+
+    def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
+        metrics = {"accuracy": mean_metric([r["correct"] for r in records], seed=self.seed)}
+        if "accuracy_norm" in self.metrics:
+            metrics["accuracy_norm"] = mean_metric([r["correct_norm"] for r in records], seed=self.seed)
+        ordered = {name: metrics[name] for name in self.metrics if name in metrics}
+        return Scores(ordered)
