@@ -131,6 +131,7 @@ def test_seeds_sweep_reports_mean_and_std_of_its_runs(tmp_path) -> None:
     outcomes, summaries = evaluate_sweep(base, [0], [1, 2, 3], progress=False)
     values = [o.metrics["accuracy"].value for o in outcomes]
     assert [o.summary["seed"] for o in outcomes] == [1, 2, 3]
+    assert [o.summary["fingerprint"]["seed"] for o in outcomes] == [1, 2, 3]  # a seeded backend per seed
     assert len({o.run_dir for o in outcomes}) == 3
     (summary,) = summaries
     assert summary.metrics["accuracy"]["mean"] == pytest.approx(statistics.fmean(values))

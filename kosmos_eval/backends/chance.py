@@ -20,6 +20,7 @@ from kosmos_eval.errors import UserError
 @register_backend("chance")
 class ChanceBackend:
     name = "chance"
+    seeded = True  # outputs depend on the run seed: a sweep builds one per seed
 
     def __init__(self, seed: int = 1234, device: str | None = None, **model_args: str) -> None:
         if model_args:

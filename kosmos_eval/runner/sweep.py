@@ -15,6 +15,7 @@ from typing import Any
 
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend
+from kosmos_eval.core.registry import BACKENDS
 from kosmos_eval.errors import UserError
 from kosmos_eval.runner.results import write_json_atomic
 from kosmos_eval.runner.run import RunOutcome, evaluate, make_backend, model_slug
@@ -45,15 +46,15 @@ class SeedSummary:
 
 
 class SharedBackend:
-    """Loads the model on first use and hands the same instance to every run of the sweep. A seeded backend
-    (the chance baseline) is rebuilt per seed, because its outputs depend on the seed."""
+    """Loads the model on first use and hands the same instance to every run of the sweep. A backend whose
+    outputs depend on the run seed (class attribute `seeded`, e.g. the chance baseline) is built per seed."""
 
     def __init__(self) -> None:
         self.loaded: dict[tuple, Backend] = {}
 
     def __call__(self, config: RunConfig) -> Backend:
         key: tuple = (config.backend, tuple(sorted(config.model_args.items())), config.device)
-        if config.backend == "chance":
+        if getattr(BACKENDS.get(config.backend), "seeded", False):
             key += (config.seed,)
         if key not in self.loaded:
             self.loaded[key] = make_backend(config)
