@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from kosmos_eval.config import RunConfig
-from kosmos_eval.errors import DataError
+from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.formats.commonsense import COLORS, read_color_terms, read_memory_colors, read_size_pairs
 from kosmos_eval.runner.run import evaluate
 from kosmos_eval.tasks.commonsense import MemoryColorTask, RelativeSizeTask
@@ -101,5 +101,5 @@ def test_ranking_equals_log_likelihoods_computed_by_hand(tmp_path, kosmos2_backe
 
 
 def test_relative_size_rejects_an_unknown_order_option() -> None:
-    with pytest.raises(Exception, match="orders must be one of both, paper"):
+    with pytest.raises(UserError, match="orders must be one of both, paper"):
         RelativeSizeTask(options={"orders": "reversed"})

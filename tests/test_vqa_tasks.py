@@ -148,76 +148,32 @@ def test_vizwiz_accuracy_and_unanswerability(tmp_path) -> None:
     assert submitted[1] == {"image": "VizWiz_val_00000001.jpg", "answer": "unanswerable", "answerable": 0.0}
 
 
+def score_cli(*args: str):
+    return CliRunner().invoke(app, ["score-predictions", "vqav2", "--split", "val", *args])
+
+
+def write_predictions(path: Path, answers: list[str]) -> Path:
+    path.write_text(json.dumps([{"question_id": 10 * (i + 1), "answer": a} for i, a in enumerate(answers)]))
+    return path
+
+
 def test_score_predictions_with_official_files_equals_the_run(vqav2_dir, tmp_path) -> None:
-    predictions = tmp_path / "preds.json"
-    predictions.write_text(
-        json.dumps(
-            [
-                {"question_id": 10, "answer": "red"},
-                {"question_id": 20, "answer": "two"},
-                {"question_id": 30, "answer": "yes"},
-            ]
-        )
-    )
-    result = CliRunner().invoke(
-        app,
-        [
-            "score-predictions",
-            "vqav2",
-            "--predictions",
-            str(predictions),
-            "--split",
-            "val",
-            "--json",
-            "--annotations",
-            str(vqav2_dir / "v2_mscoco_val2014_annotations.json"),
-            "--questions",
-            str(vqav2_dir / "v2_OpenEnded_mscoco_val2014_questions.json"),
-        ],
+    predictions = write_predictions(tmp_path / "preds.json", ["red", "two", "yes"])
+    annotations = str(vqav2_dir / "v2_mscoco_val2014_annotations.json")
+    questions = str(vqav2_dir / "v2_OpenEnded_mscoco_val2014_questions.json")
+    result = score_cli(
+        "--predictions", str(predictions), "--json", "--annotations", annotations, "--questions", questions
     )
     assert result.exit_code == 0, result.output
     scored = json.loads(result.output)
     assert scored["metrics"]["accuracy"]["value"] == pytest.approx(1.6 / 3)
+    assert scored["breakdowns"]["answer_type"]["number"]["value"] == pytest.approx(0.6)
     # an external prediction is scored exactly as the official code does: against ten identical answers
     # the prediction is not normalised, so "Red." scores 0 (a run's own answers are normalised first)
-    predictions.write_text(
-        json.dumps(
-            [
-                {"question_id": 10, "answer": "Red."},
-                {"question_id": 20, "answer": "two"},
-                {"question_id": 30, "answer": "yes"},
-            ]
-        )
-    )
-    result = CliRunner().invoke(
-        app,
-        [
-            "score-predictions",
-            "vqav2",
-            "--predictions",
-            str(predictions),
-            "--split",
-            "val",
-            "--json",
-            "--data-dir",
-            str(vqav2_dir),
-        ],
-    )
+    write_predictions(predictions, ["Red.", "two", "yes"])
+    result = score_cli("--predictions", str(predictions), "--json", "--data-dir", str(vqav2_dir))
     assert json.loads(result.output)["metrics"]["accuracy"]["value"] == pytest.approx(0.6 / 3)
-    assert scored["breakdowns"]["answer_type"]["number"]["value"] == pytest.approx(0.6)
-    missing = CliRunner().invoke(
-        app,
-        [
-            "score-predictions",
-            "vqav2",
-            "--predictions",
-            str(predictions),
-            "--split",
-            "val",
-            "--annotations",
-            str(vqav2_dir / "v2_mscoco_val2014_annotations.json"),
-        ],
-    )
+    missing = score_cli("--predictions", str(predictions), "--annotations", annotations)
     assert missing.exit_code == 2 and "--questions" in missing.output
 
 
