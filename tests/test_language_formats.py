@@ -438,7 +438,7 @@ def fake_hub(monkeypatch):
     ("dataset", "split", "hub_id", "config"),
     [
         ("hellaswag", "validation", "Rowan/hellaswag", None),
-        ("winograd", "test", "lighteval/winograd_wsc", "wsc273"),
+        ("winograd", "test", "coref-data/davis_wsc_raw", "wsc285"),
         ("winogrande", "train", "allenai/winogrande", "winogrande_xl"),
         ("piqa", "validation", "baber/piqa", None),
         ("boolq", "validation", "aps/super_glue", "boolq"),

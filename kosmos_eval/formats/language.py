@@ -262,6 +262,7 @@ class DatasetSpec:
     local_patterns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     columns: Mapping[str, str] = field(default_factory=dict)
     no_hub: str = ""
+    sizes: Mapping[str, int] = field(default_factory=dict)
 
 
 _VAL_TRAIN = {"validation": "validation", "train": "train"}
@@ -277,6 +278,7 @@ DATASETS: dict[str, DatasetSpec] = {
         convert=convert_storycloze,
         local_patterns={"validation": ("cloze_test_val*.csv",), "test": ("cloze_test_test*.csv",)},
         columns=STORYCLOZE_CSV_COLUMNS,
+        sizes={"validation": 1871, "test": 1871},
         no_hub="StoryCloze has no downloadable hub copy: pass --data-dir with the official CSV files "
         "('cloze_test_val__spring2016 - cloze_test_ALL_val.csv', "
         "'cloze_test_test__spring2016 - cloze_test_ALL_test.csv')",
@@ -286,16 +288,18 @@ DATASETS: dict[str, DatasetSpec] = {
         None,
         _VAL_TRAIN,
         convert=convert_hellaswag,
+        sizes={"validation": 10042, "train": 39905},
         local_patterns={"validation": ("hellaswag_val.jsonl",), "train": ("hellaswag_train.jsonl",)},
         **_COMMON,
     ),
     "winograd": DatasetSpec(
-        "lighteval/winograd_wsc",
-        "wsc273",
+        "coref-data/davis_wsc_raw",
+        "wsc285",
         {"test": "test"},
         default_split="test",
         demo_split="test",
         convert=convert_winograd,
+        sizes={"test": 285},  # WSC285; its first 273 rows are WSC273 (config "wsc273")
         partial=True,
     ),
     "winogrande": DatasetSpec(
@@ -303,14 +307,28 @@ DATASETS: dict[str, DatasetSpec] = {
         "winogrande_xl",
         _VAL_TRAIN,
         convert=convert_winogrande,
+        sizes={"validation": 1267, "train": 40398},
         partial=True,
         local_patterns={"train": ("train_xl.jsonl",)},
         **_COMMON,
     ),
-    "piqa": DatasetSpec("baber/piqa", None, _VAL_TRAIN, convert=convert_piqa, **_COMMON),
-    "boolq": DatasetSpec("aps/super_glue", "boolq", _VAL_TRAIN, convert=convert_boolq, **_COMMON),
-    "cb": DatasetSpec("aps/super_glue", "cb", _VAL_TRAIN, convert=convert_cb, **_COMMON),
-    "copa": DatasetSpec("aps/super_glue", "copa", _VAL_TRAIN, convert=convert_copa, **_COMMON),
+    "piqa": DatasetSpec(
+        "baber/piqa", None, _VAL_TRAIN, convert=convert_piqa, sizes={"validation": 1838, "train": 16113}, **_COMMON
+    ),
+    "boolq": DatasetSpec(
+        "aps/super_glue",
+        "boolq",
+        _VAL_TRAIN,
+        convert=convert_boolq,
+        sizes={"validation": 3270, "train": 9427},
+        **_COMMON,
+    ),
+    "cb": DatasetSpec(
+        "aps/super_glue", "cb", _VAL_TRAIN, convert=convert_cb, sizes={"validation": 56, "train": 250}, **_COMMON
+    ),
+    "copa": DatasetSpec(
+        "aps/super_glue", "copa", _VAL_TRAIN, convert=convert_copa, sizes={"validation": 100, "train": 400}, **_COMMON
+    ),
 }
 
 

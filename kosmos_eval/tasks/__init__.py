@@ -1,3 +1,3 @@
 """Task modules. Importing this package registers every task."""
 
-from kosmos_eval.tasks import captioning, commonsense, raven, vqa, websrc  # noqa: F401
+from kosmos_eval.tasks import captioning, commonsense, language, raven, vqa, websrc  # noqa: F401

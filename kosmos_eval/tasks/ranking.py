@@ -33,6 +33,10 @@ class RankingTask(Task):
     def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
         return [RankRequest(self.render(example, demos), tuple(self.options_of(example)))]
 
+    def norm_lengths(self, example: Example) -> list[int]:
+        """Characters each option's log-probability is divided by for `acc_norm`: the scored text's length."""
+        return [len(option) for option in self.options_of(example)]
+
     def option_scores(self, example: Example, outputs: Sequence[RankResult | str]) -> tuple[list[float], list[int]]:
         """Summed log-probability and token count per option, in option order."""
         (result,) = outputs
@@ -43,7 +47,8 @@ class RankingTask(Task):
     def score(self, example: Example, outputs: Sequence[RankResult | str]) -> dict[str, Any]:
         options = self.options_of(example)
         logprobs, tokens = self.option_scores(example, outputs)
-        per_char = [lp / max(1, len(option)) for lp, option in zip(logprobs, options, strict=True)]
+        lengths = self.norm_lengths(example)
+        per_char = [lp / max(1, length) for lp, length in zip(logprobs, lengths, strict=True)]
         prediction, tied = argmax_random_ties(logprobs, seeded_rng(self.seed, "tie-break", example.id))
         prediction_norm, _ = argmax_random_ties(per_char, seeded_rng(self.seed, "tie-break-norm", example.id))
         gold = self.gold_of(example)

@@ -1,0 +1,214 @@
+"""The eight language tasks of KOSMOS-1 (§4.8.1, Table 13), run on text alone as a language model is evaluated.
+
+Every item is multiple choice and every option is scored by its log-likelihood (`RankingTask`), zero- and
+few-shot (k = 0, 1, 4; demonstrations drawn with the seed from the dataset's demo split, see
+formats/language.py). Two shapes:
+
+* full (StoryCloze, HellaSwag, PIQA, BoolQ, CB, COPA): one shared context, each option a continuation of it
+  (`option:` in the template); `accuracy` sums the option's log-probabilities, `accuracy_norm` divides by the
+  option's length in characters (leading space included, as lm-evaluation-harness's `acc_norm`).
+* partial (Winograd, Winogrande): each option fills the gap, so the context varies per option and the same rest
+  of the sentence (`continuation:`) is scored after each, one request per option, as in Raven. The scored text
+  is identical for every option, so a length-normalised accuracy would equal `accuracy` and is not reported.
+
+The headline metric is `accuracy`, except HellaSwag, whose long, uneven endings make `accuracy_norm` the
+number base-LM papers report (docs/tasks/language.md). Readers, sources and splits: docs/data_language.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from kosmos_eval.core.registry import register_task
+from kosmos_eval.core.task import DataStatus
+from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
+from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.formats.language import ChoiceItem, DatasetSpec, dataset_spec, load_choice_items
+from kosmos_eval.formats.language_sources import candidate_files
+from kosmos_eval.tasks.ranking import RankingTask
+
+HUB_OPTION = "read the items from this Hugging Face dataset instead of the default copy: ID or ID:CONFIG"
+
+
+class LanguageTask(RankingTask):
+    """One dataset of `formats.language.DATASETS` scored by ranking; subclasses name the dataset and may adapt
+    the item's fields and option words (`adapt`) where the template needs more than the reader gives."""
+
+    family = "language"
+    dataset: ClassVar[str]
+    shots = (0, 1, 4)
+    metrics: ClassVar[tuple[str, ...]] = ("accuracy", "accuracy_norm")
+    label_field = "label"
+    options: ClassVar[dict[str, str]] = {"hub": HUB_OPTION}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = dataset_spec(cls.dataset)
+        cls.splits = tuple(spec.splits)
+        cls.default_split = spec.default_split
+        cls.demo_split = spec.demo_split
+        if spec.partial:
+            cls.metrics = ("accuracy",)
+
+    @property
+    def spec(self) -> DatasetSpec:
+        return dataset_spec(self.dataset)
+
+    @property
+    def hub(self) -> str | None:
+        return self.task_options.get("hub")
+
+    # --- data ------------------------------------------------------------------------------------------------
+
+    def data_status(self, data_dir: Path | None) -> DataStatus:
+        spec = self.spec
+        if data_dir is None:
+            if self.hub:
+                return DataStatus(True, f"hub {self.hub} (via datasets; cached copy needed offline)")
+            if spec.hub_id is None:
+                return DataStatus(False, f"missing: {spec.no_hub}")
+            config = f" ({spec.config})" if spec.config else ""
+            return DataStatus(True, f"hub {spec.hub_id}{config} (via datasets; cached copy needed offline)")
+        split = self.default_split
+        patterns = spec.local_patterns.get(split, ())
+        saved = (data_dir / split).is_dir() or (data_dir / "dataset_dict.json").is_file()
+        if candidate_files(data_dir, split, patterns) or saved:
+            return DataStatus(True, str(data_dir))
+        return DataStatus(False, f"no '{split}' file in {data_dir} (see docs/data_language.md)")
+
+    def load(self, split: str, data_dir: Path | None) -> list[Example]:
+        items = load_choice_items(self.dataset, split, data_dir, hub=self.hub)
+        examples = []
+        for item in items:
+            if item.label < 0:
+                raise DataError(
+                    f"{self.name}: item {item.id} of split '{split}' has no answer label; scoring and "
+                    "demonstrations need a labelled split"
+                )
+            fields, choices = self.adapt(item)
+            fields = {**fields, "choices": list(choices), "label": item.label, "answer": choices[item.label]}
+            examples.append(Example(id=item.id, fields=fields))
+        return examples
+
+    def adapt(self, item: ChoiceItem) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The template's fields and the option words as the model reads them. By default the reader's fields,
+        and its choices mapped through the template's `choice_words` where it has one (CB: entailment -> True)."""
+        words = self.prompt.data.get("choice_words", {})
+        return dict(item.fields), tuple(words.get(choice, choice) for choice in item.choices)
+
+    # --- requests and scoring --------------------------------------------------------------------------------
+
+    def options_of(self, example: Example) -> list[str]:
+        """Full items: each option as it continues the prompt (`option:` template). Partial items: the words
+        that fill the gap (what the record shows; the scored text is the continuation)."""
+        if self.spec.partial:
+            return list(example.fields["choices"])
+        template = self.prompt.data["option"]
+        return [template.format_map({**example.fields, "choice": choice}) for choice in example.fields["choices"]]
+
+    def continuation_of(self, example: Example) -> str:
+        """Partial items: the fixed text after the gap, scored under every option."""
+        return self.prompt.data["continuation"].format_map(example.fields)
+
+    def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
+        if not self.spec.partial:
+            return super().build(example, demos)
+        continuation = (self.continuation_of(example),)
+        return [
+            RankRequest(self.render(replace(example, fields={**example.fields, "choice": choice}), demos), continuation)
+            for choice in example.fields["choices"]
+        ]
+
+    def norm_lengths(self, example: Example) -> list[int]:
+        if self.spec.partial:
+            return [len(self.continuation_of(example))] * len(example.fields["choices"])
+        return super().norm_lengths(example)
+
+    def option_scores(self, example: Example, outputs: Sequence[RankResult | str]) -> tuple[list[float], list[int]]:
+        if not self.spec.partial:
+            return super().option_scores(example, outputs)
+        if not all(isinstance(output, RankResult) for output in outputs):
+            raise TypeError(f"{self.name} expects ranking results")
+        return [o.logprobs[0] for o in outputs], [o.num_tokens[0] for o in outputs]  # type: ignore[union-attr]
+
+    def score(self, example: Example, outputs: Sequence[RankResult | str]) -> dict[str, Any]:
+        record = super().score(example, outputs)
+        if self.spec.partial:
+            record["continuation"] = self.continuation_of(example)
+        return record
+
+
+@register_task("storycloze")
+class StoryClozeTask(LanguageTask):
+    description = "StoryCloze 2016: pick the right ending of a four-sentence story (needs the official CSVs)"
+    dataset = "storycloze"
+
+
+@register_task("hellaswag")
+class HellaSwagTask(LanguageTask):
+    description = "HellaSwag: pick the most plausible continuation; headline accuracy_norm"
+    dataset = "hellaswag"
+    metrics = ("accuracy_norm", "accuracy")
+
+
+@register_task("winograd")
+class WinogradTask(LanguageTask):
+    description = "Winograd schemas (WSC285, as the paper's numbers imply; subset=wsc273 for lm-eval's), partial"
+    dataset = "winograd"
+    options: ClassVar[dict[str, str]] = {
+        "subset": "wsc285 (default: the 285 problems the paper's accuracies fit) | wsc273 (lm-eval's)",
+        "hub": HUB_OPTION,
+    }
+
+    def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
+        super().__init__(seed, options)
+        subset = self.task_options.get("subset", "wsc285")
+        if subset not in ("wsc285", "wsc273"):
+            raise UserError(f"--task-option subset must be wsc285 or wsc273, got {subset!r}")
+        self.subset = subset
+
+    @property
+    def hub(self) -> str | None:
+        return self.task_options.get("hub") or f"{self.spec.hub_id}:{self.subset}"
+
+
+@register_task("winogrande")
+class WinograndeTask(LanguageTask):
+    description = "Winogrande (XL train pool): fill the gap, scored by the rest of the sentence (partial)"
+    dataset = "winogrande"
+
+
+@register_task("piqa")
+class PiqaTask(LanguageTask):
+    description = "PIQA: pick the better solution to a physical goal"
+    dataset = "piqa"
+
+
+@register_task("boolq")
+class BoolQTask(LanguageTask):
+    description = "BoolQ: yes/no questions about a passage"
+    dataset = "boolq"
+
+
+@register_task("cb")
+class CommitmentBankTask(LanguageTask):
+    description = "CommitmentBank: entailment as True / False / Neither"
+    dataset = "cb"
+
+
+@register_task("copa")
+class CopaTask(LanguageTask):
+    description = "COPA: pick the cause or effect of a premise"
+    dataset = "copa"
+
+    def adapt(self, item: ChoiceItem) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The premise without its last character (its full stop) and the connective for the question, the
+        alternatives with their first letter lower-cased: one sentence, "X because y." (lm-eval, GPT-3)."""
+        fields = dict(item.fields)
+        fields["premise_clause"] = fields["premise"].strip()[:-1]
+        fields["connector"] = self.prompt.data["connectors"][fields["question"]]
+        choices = tuple(choice[:1].lower() + choice[1:] for choice in item.choices)
+        return fields, choices
