@@ -109,6 +109,14 @@ class Task(ABC):
     def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
         """The requests that answer one example."""
 
+    def follow_up(
+        self, example: Example, demos: Sequence[Example], outputs: Sequence[RankResult | str]
+    ) -> list[Request]:
+        """More requests built from the outputs so far (all of them, in order), or [] when the example is done.
+        Single-stage tasks (the default) are done after `build`; a two-stage task such as multimodal
+        chain-of-thought returns its second stage here. `score` receives the outputs of every stage."""
+        return []
+
     @abstractmethod
     def score(self, example: Example, outputs: Sequence[RankResult | str]) -> dict[str, Any]:
         """Per-sample record fields (prediction, per-candidate scores, correctness), JSON-serialisable."""

@@ -142,7 +142,10 @@ class GenerateRequest:
     """Generate text after the context.
 
     `stop` strings cut the output at their first occurrence (the end-of-sequence token always stops).
-    `candidates` is only a hint for backends that cannot read (the chance baseline picks one of them).
+    `candidates` is only a hint for backends that cannot read (the chance baseline picks one of them), unless
+    `constrained` is set: then the output must be one of them, found by beam search (`num_beams` wide) inside
+    the prefix tree of their tokens (each written as a continuation of the context, as ranking does), and
+    returned stripped. `max_new_tokens` and `stop` do not apply to constrained requests.
     """
 
     context: Context
@@ -150,6 +153,11 @@ class GenerateRequest:
     stop: tuple[str, ...] = ()
     num_beams: int = 1
     candidates: tuple[str, ...] = ()
+    constrained: bool = False
+
+    def __post_init__(self) -> None:
+        if self.constrained and not self.candidates:
+            raise ValueError("a constrained GenerateRequest needs candidates")
 
 
 Request = RankRequest | GenerateRequest

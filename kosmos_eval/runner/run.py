@@ -22,7 +22,7 @@ from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.registry import BACKENDS, TASKS
 from kosmos_eval.core.task import Scores, Task
-from kosmos_eval.core.types import Example
+from kosmos_eval.core.types import Example, RankResult, Request
 from kosmos_eval.data.locate import resolve_data_dir
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.fewshot import DemoSampler, make_sampler
@@ -195,26 +195,26 @@ def _compute(
         while start < len(pending):
             # a step is enough examples to fill about one batch (at least a few), built once
             chunk: list[Example] = []
-            requests_per_example, demo_ids = [], []
+            requests_per_example, demos_per_example = [], []
             while start + len(chunk) < len(pending) and (
                 len(chunk) < EXAMPLES_PER_STEP_MIN or sum(map(len, requests_per_example)) < batcher.batch_size
             ):
                 example = pending[start + len(chunk)]
                 demos = sampler.sample(example, config.shots) if sampler is not None else []
                 chunk.append(example)
-                demo_ids.append([demo.id for demo in demos])
+                demos_per_example.append(demos)
                 requests_per_example.append(task.build(example, demos))
-            outputs = batcher.run([request for requests in requests_per_example for request in requests])
-            new_records, cursor = [], 0
-            for example, requests, demos_used in zip(chunk, requests_per_example, demo_ids, strict=True):
-                own = outputs[cursor : cursor + len(requests)]
-                cursor += len(requests)
+            outputs_per_example = run_stages(task, batcher, chunk, demos_per_example, requests_per_example)
+            new_records = []
+            for example, requests, demos, own in zip(
+                chunk, requests_per_example, demos_per_example, outputs_per_example, strict=True
+            ):
                 new_records.append(
                     {
                         "id": example.id,
                         "prompt": requests[0].context.render() if requests else "",
                         "images": [image.key for image in requests[0].context.images] if requests else [],
-                        "demo_ids": demos_used,
+                        "demo_ids": [demo.id for demo in demos],
                         **task.score(example, own),
                     }
                 )
@@ -225,3 +225,28 @@ def _compute(
             start += len(chunk)
     finally:
         bar.close()
+
+
+def run_stages(
+    task: Task,
+    batcher: Batcher,
+    examples: list[Example],
+    demos: list[list[Example]],
+    first_requests: list[list[Request]],
+) -> list[list[RankResult | str]]:
+    """Outputs per example for the first requests and every follow-up the task asks for (a multi-stage task
+    such as chain-of-thought builds its second prompt from the first stage's output). Each stage is batched
+    across all examples of the step; an example is done when the task asks for nothing more."""
+    outputs: list[list[RankResult | str]] = [[] for _ in examples]
+    requests = first_requests
+    while any(requests):
+        flat = batcher.run([request for own in requests for request in own])
+        cursor = 0
+        for index, own in enumerate(requests):
+            outputs[index].extend(flat[cursor : cursor + len(own)])
+            cursor += len(own)
+        requests = [
+            task.follow_up(example, example_demos, outputs[index]) if own else []
+            for index, (example, example_demos, own) in enumerate(zip(examples, demos, requests, strict=True))
+        ]
+    return outputs

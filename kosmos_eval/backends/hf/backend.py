@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from kosmos_eval.backends.hf.adapters import Encoded, ProcessorAdapter, make_adapter
+from kosmos_eval.backends.hf.constrained import constrained_beam_search
 from kosmos_eval.backends.hf.loading import describe, load_model
 from kosmos_eval.config import DEFAULT_MODEL_ID
 from kosmos_eval.core.text import cut_at_stop
@@ -40,6 +41,7 @@ def _bool(value: str, key: str) -> bool:
 
 class HFBackend:
     name = "hf"
+    max_rows_per_forward = 256  # rank rows (context + one continuation) scored in one forward pass
 
     def __init__(self, seed: int = 1234, device: str | None = None, **model_args: str) -> None:
         unknown = set(model_args) - set(MODEL_ARGS)
@@ -86,7 +88,14 @@ class HFBackend:
                 cont = self.adapter.continuation_ids(request.context, continuation)
                 rows.append(context.extended(cont))
                 spans.append((len(context.ids), len(context.ids) + len(cont)))
-        scores = self._score_rows(rows, spans)
+        # one request may carry many continuations (ImageNet: 1,000 class names): bound the rows per forward
+        scores = [
+            score
+            for start in range(0, len(rows), self.max_rows_per_forward)
+            for score in self._score_rows(
+                rows[start : start + self.max_rows_per_forward], spans[start : start + self.max_rows_per_forward]
+            )
+        ]
         results, cursor = [], 0
         for request in requests:
             count = len(request.continuations)
@@ -135,12 +144,15 @@ class HFBackend:
     # -- generation ----------------------------------------------------------------------------------------
     def generate(self, requests: list[GenerateRequest]) -> list[str]:
         encoded = [self.adapter.encode(r.context) for r in requests]
+        outputs: list[str] = [""] * len(requests)
         # Batch only rows that need no padding (same length, same image layout), so a request's output never
         # depends on what it was batched with.
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, (request, enc) in enumerate(zip(requests, encoded, strict=True)):
-            groups[(self.adapter.group_key(enc), request.max_new_tokens, request.num_beams)].append(i)
-        outputs: list[str] = [""] * len(requests)
+            if request.constrained:
+                outputs[i] = self._constrained(request, enc)
+            else:
+                groups[(self.adapter.group_key(enc), request.max_new_tokens, request.num_beams)].append(i)
         for (_, max_new_tokens, num_beams), members in groups.items():
             try:
                 with torch.inference_mode():
@@ -151,3 +163,12 @@ class HFBackend:
                 text = self.adapter.decode(tokens)
                 outputs[i] = cut_at_stop(text, requests[i].stop).strip()
         return outputs
+
+    def _constrained(self, request: GenerateRequest, encoded: Encoded) -> str:
+        sequences = [self.adapter.continuation_ids(request.context, c) for c in request.candidates]
+        try:
+            with torch.inference_mode():
+                result = constrained_beam_search(self.adapter, encoded, sequences, request.num_beams)
+        except torch.OutOfMemoryError as exc:
+            raise BackendOutOfMemory(str(exc)) from exc
+        return request.candidates[result.index].strip()
