@@ -6,6 +6,9 @@ import sys
 
 from kosmos_eval.cli import run, score, tools  # noqa: F401  (register their commands)
 from kosmos_eval.cli.app import app
+from kosmos_eval.cli.prepare import prepare_app
+
+app.add_typer(prepare_app, name="prepare")
 
 __all__ = ["app", "main"]
 
