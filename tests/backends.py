@@ -57,3 +57,19 @@ class ScriptedRanker:
 
     def default_batch_size(self) -> int:
         return 16
+
+
+class ScriptedModel(ScriptedRanker):
+    """Both request kinds: generates `answer(request)` and scores continuations with `logprob` (multi-stage
+    tasks such as chain-of-thought generate first, then rank)."""
+
+    name = "scripted-model"
+
+    def __init__(self, answer: Callable[[GenerateRequest], str], logprob: Callable[[RankRequest, str], float]) -> None:
+        super().__init__(logprob)
+        self.answer = answer
+        self.generated: list[GenerateRequest] = []
+
+    def generate(self, requests: list[GenerateRequest]) -> list[str]:
+        self.generated += requests
+        return [self.answer(r) for r in requests]

@@ -1,3 +1,13 @@
 """Task modules. Importing this package registers every task."""
 
-from kosmos_eval.tasks import captioning, commonsense, language, raven, vqa, websrc  # noqa: F401
+from kosmos_eval.tasks import (  # noqa: F401
+    captioning,
+    commonsense,
+    described,
+    imagenet,
+    language,
+    ocr_free,
+    raven,
+    vqa,
+    websrc,
+)

@@ -1,0 +1,122 @@
+"""Zero-shot classification with descriptions (KOSMOS-1 §4.7.1, Figure 1, Tables 11-12), e.g. CUB birds.
+
+Each example is an image, a general category ("woodpecker") and two or more candidate categories with a
+one-sentence description each. The prompt gives every candidate's description, then the image and "what is
+the name of the woodpecker in the picture?"; the generated answer is matched to a candidate name
+(metrics/matching.py). The paper's baseline gives only the candidate names. Both settings run on every
+example by default, so one run reports the two accuracies side by side, as Table 12 does.
+
+Data: the JSONL format of formats/described_classes.py, which `kosmos-eval prepare cub-descriptions` builds
+from a CUB-200-2011 folder (docs/data_cub.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from kosmos_eval.core.registry import register_task
+from kosmos_eval.core.task import DataStatus, Scores, Task
+from kosmos_eval.core.text import cut_at_stop
+from kosmos_eval.core.types import Example, GenerateRequest, RankResult, Request
+from kosmos_eval.errors import UserError
+from kosmos_eval.formats.described_classes import find_descriptions_file, read_described_classes
+from kosmos_eval.metrics import mean_metric
+from kosmos_eval.metrics.matching import match_candidate
+
+SETTINGS = {"with_descriptions": "candidate_with_description", "without_descriptions": "candidate_without_description"}
+CHOICES = {"both": tuple(SETTINGS), "with": ("with_descriptions",), "without": ("without_descriptions",)}
+
+
+@register_task("cub_descriptions")
+class DescribedClassesTask(Task):
+    family = "vision"
+    description = "Classification with descriptions (CUB pairs): name the bird, with and without descriptions"
+    metrics = ("accuracy_with_descriptions", "accuracy_without_descriptions")
+    splits = ("test",)
+    default_split = "test"
+    options: ClassVar[dict[str, str]] = {
+        "settings": "both (default: each example with and without descriptions) | with | without",
+    }
+
+    def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
+        super().__init__(seed, options)
+        choice = self.task_options.get("settings", "both")
+        if choice not in CHOICES:
+            raise UserError(f"--task-option settings must be one of {', '.join(CHOICES)}, got {choice!r}")
+        self.settings = CHOICES[choice]
+
+    def data_status(self, data_dir: Path | None) -> DataStatus:
+        if data_dir is None:
+            return DataStatus(False, "missing: build it with `kosmos-eval prepare cub-descriptions`, pass --data-dir")
+        try:
+            return DataStatus(True, str(find_descriptions_file(data_dir)))
+        except UserError as exc:
+            return DataStatus(False, str(exc))
+
+    def load(self, split: str, data_dir: Path | None) -> list[Example]:
+        if data_dir is None:
+            raise UserError(
+                "cub_descriptions: no data. Build the set with `kosmos-eval prepare cub-descriptions` and pass "
+                "its folder with --data-dir (docs/data_cub.md)"
+            )
+        return [
+            Example(
+                id=item.id,
+                images={"image": item.image},
+                fields={
+                    "general_category": item.general_category,
+                    "names": [candidate.name for candidate in item.candidates],
+                    "descriptions": [candidate.description for candidate in item.candidates],
+                    "label": item.label_index,
+                },
+            )
+            for item in read_described_classes(find_descriptions_file(data_dir))
+        ]
+
+    def context_fields(self, example: Example, setting: str) -> dict[str, Any]:
+        template = self.prompt.data[SETTINGS[setting]]
+        pairs = zip(example.fields["names"], example.fields["descriptions"], strict=True)
+        text = "".join(template.format(name=name, description=description) for name, description in pairs)
+        return {**example.fields, "candidates_text": text}
+
+    def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
+        decoding = self.prompt.data["decoding"]
+        return [
+            GenerateRequest(
+                self.prompt.render("query", self.context_fields(example, setting), example.images),
+                max_new_tokens=decoding["max_new_tokens"],
+                num_beams=decoding["num_beams"],
+                stop=tuple(decoding.get("stop") or ()),
+                candidates=tuple(example.fields["names"]),
+            )
+            for setting in self.settings
+        ]
+
+    def score(self, example: Example, outputs: Sequence[RankResult | str]) -> dict[str, Any]:
+        names = example.fields["names"]
+        label = int(example.fields["label"])
+        stop = tuple(self.prompt.data["decoding"].get("stop") or ())
+        record: dict[str, Any] = {"label": label, "label_name": names[label], "names": names}
+        for setting, output in zip(self.settings, outputs, strict=True):
+            answer = cut_at_stop(str(output), stop).strip()
+            matched = match_candidate(answer, names, example.fields["general_category"])
+            record[setting] = {
+                "generated": str(output),
+                "answer": answer,
+                "prediction": matched,
+                "prediction_name": None if matched is None else names[matched],
+                "correct": matched == label,
+            }
+        return record
+
+    def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
+        metrics, notes = {}, []
+        for setting in self.settings:
+            results = [r[setting] for r in records]
+            metrics[f"accuracy_{setting}"] = mean_metric([r["correct"] for r in results], seed=self.seed)
+            unmatched = sum(1 for r in results if r["prediction"] is None)
+            if unmatched:
+                notes.append(f"{setting}: {unmatched} of {len(results)} answers matched no single candidate (wrong)")
+        return Scores(metrics, notes=notes)

@@ -1,0 +1,157 @@
+"""Zero-shot ImageNet (KOSMOS-1 §4.6.1, Table 10): "The photo of the" after the image, the answer a class name.
+
+Three ways to decode (`--task-option decoding=`):
+
+* `rank` (default): every class name is scored as a continuation and the best is the answer, exactly; gives
+  top-1 and top-5 accuracy. The names go to the backend as one request with 1,000 continuations after one
+  shared context, the shape the performance work (shared prefix, one image encoding) makes fast.
+* `constrained_beam`: the paper's "with constraints": beam search of width 2 that can only produce a class name
+  (backends/hf/constrained.py); correct when the name produced is the right one.
+* `free`: the paper's "without constraints": free beam-2 generation, correct only when the output equals the
+  class name after normalisation (formats/imagenet.py `normalise_class_name`).
+
+Per sample the record keeps the top five names and the gold name's log-probability and rank, not all 1,000
+scores (50,000 x 1,000 numbers would make samples.jsonl gigabytes); top-1 and top-5 re-score from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from kosmos_eval.core.registry import register_task
+from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
+from kosmos_eval.core.task import DataStatus, Scores, Task
+from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankResult, Request
+from kosmos_eval.errors import UserError
+from kosmos_eval.formats.imagenet import (
+    DOCS,
+    ImageNetClass,
+    detect_layout,
+    duplicate_names,
+    normalise_class_name,
+    read_imagenet_val,
+)
+from kosmos_eval.metrics import mean_metric
+
+DECODINGS = ("rank", "constrained_beam", "free")
+TOP_K = 5
+
+
+@register_task("imagenet")
+class ImageNetTask(Task):
+    family = "vision"
+    description = "Zero-shot ImageNet-1k: 'The photo of the' + class name (rank | constrained_beam | free)"
+    metrics = ("accuracy", "top5_accuracy")
+    splits = ("validation",)
+    default_split = "validation"
+    options: ClassVar[dict[str, str]] = {
+        "decoding": "rank (default: exact ranking of all names) | constrained_beam (paper: beam 2 over the names) "
+        "| free (paper: unconstrained beam 2, exact match)",
+        "class_names": "a file of class names (1 per line in class order, or wnid -> name TSV/CSV/JSON)",
+        "complete": "true (default: every image the ground truth lists must be present) | false (a subset is fine)",
+    }
+
+    def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
+        super().__init__(seed, options)
+        self.decoding_mode = self.task_options.get("decoding", "rank")
+        if self.decoding_mode not in DECODINGS:
+            raise UserError(f"--task-option decoding must be one of {', '.join(DECODINGS)}, got {self.decoding_mode!r}")
+        names_file = self.task_options.get("class_names")
+        self.class_names_file = Path(names_file).expanduser() if names_file else None
+        complete = self.task_options.get("complete", "true")
+        if complete not in ("true", "false"):
+            raise UserError(f"--task-option complete must be true or false, got {complete!r}")
+        self.complete = complete == "true"
+        self.classes: list[ImageNetClass] = []
+
+    def data_status(self, data_dir: Path | None) -> DataStatus:
+        if data_dir is None:
+            return DataStatus(False, f"missing: pass --data-dir with the ILSVRC2012 validation images ({DOCS})")
+        layout = detect_layout(data_dir)
+        if layout is None:
+            return DataStatus(False, f"no ImageNet validation layout recognised in {data_dir} (docs/data_imagenet.md)")
+        return DataStatus(True, f"{data_dir} ({layout})")
+
+    def load(self, split: str, data_dir: Path | None) -> list[Example]:
+        if data_dir is None:
+            raise UserError(f"imagenet: no data. Pass --data-dir with the ILSVRC2012 validation set ({DOCS})")
+        items, self.classes = read_imagenet_val(data_dir, self.class_names_file, require_complete=self.complete)
+        return [Example(id=item.id, images={"image": item.image}, fields={"label": item.label}) for item in items]
+
+    def _names(self) -> tuple[str, ...]:
+        if not self.classes:
+            raise RuntimeError("imagenet: load() must run before build() (the class names come with the data)")
+        return tuple(" " + cls.name for cls in self.classes)
+
+    def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
+        context = self.render(example, demos)
+        names = self._names()
+        if self.decoding_mode == "rank":
+            return [RankRequest(context, names)]
+        decoding = self.prompt.data["decoding"]
+        return [
+            GenerateRequest(
+                context,
+                max_new_tokens=decoding["max_new_tokens"],
+                num_beams=decoding["num_beams"],
+                stop=tuple(decoding.get("stop") or ()),
+                candidates=names,
+                constrained=self.decoding_mode == "constrained_beam",
+            )
+        ]
+
+    def score(self, example: Example, outputs: Sequence[RankResult | str]) -> dict[str, Any]:
+        (output,) = outputs
+        label = int(example.fields["label"])
+        gold = self.classes[label]
+        record: dict[str, Any] = {"label": label, "label_name": gold.name, "wnid": gold.wnid}
+        if self.decoding_mode == "rank":
+            if not isinstance(output, RankResult):
+                raise TypeError(f"imagenet (rank) expects ranking results, got {type(output).__name__}")
+            return {**record, **self._ranked(example, list(output.logprobs), label)}
+        generated = str(output)
+        answer = normalise_class_name(generated)
+        matches = [cls.index for cls in self.classes if normalise_class_name(cls.name) == answer]
+        return {
+            **record,
+            "generated": generated,
+            "prediction": matches[0] if matches else None,
+            "prediction_name": self.classes[matches[0]].name if matches else None,
+            "correct": answer == normalise_class_name(gold.name),
+        }
+
+    def _ranked(self, example: Example, logprobs: list[float], label: int) -> dict[str, Any]:
+        best, tied = argmax_random_ties(logprobs, seeded_rng(self.seed, "tie-break", example.id))
+        order = sorted(range(len(logprobs)), key=lambda i: (i != best, -logprobs[i], i))
+        top = order[:TOP_K]
+        gold_logprob = logprobs[label]
+        return {
+            "prediction": best,
+            "prediction_name": self.classes[best].name,
+            "top5": top,
+            "top5_logprobs": [logprobs[i] for i in top],
+            "gold_logprob": gold_logprob,
+            "gold_rank": sum(1 for lp in logprobs if lp > gold_logprob),
+            "ties": tied if len(tied) > 1 else [],
+            "correct": best == label,
+            "correct_top5": label in top,
+        }
+
+    def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
+        metrics = {"accuracy": mean_metric([r["correct"] for r in records], seed=self.seed)}
+        if self.decoding_mode == "rank":
+            metrics["top5_accuracy"] = mean_metric([r["correct_top5"] for r in records], seed=self.seed)
+        notes = []
+        duplicates = duplicate_names(self.classes) if self.classes else {}
+        if duplicates:
+            shown = "; ".join(f"{name!r}: {', '.join(wnids)}" for name, wnids in sorted(duplicates.items())[:5])
+            notes.append(
+                f"{len(duplicates)} class names are shared by several classes ({shown}); "
+                "pass --task-option class_names=FILE with distinct names"
+            )
+        if self.decoding_mode == "free":
+            unmatched = sum(1 for r in records if r["prediction"] is None)
+            notes.append(f"free generation: {unmatched} of {len(records)} outputs are not any class name")
+        return Scores(metrics, notes=notes)

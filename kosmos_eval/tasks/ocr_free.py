@@ -1,0 +1,220 @@
+"""OCR-free text classification (KOSMOS-1 §4.3, Table 7; chain-of-thought §4.5, Table 9): Rendered SST-2 and
+HatefulMemes. The text to classify is only in the picture; the model must read it.
+
+Rendered SST-2 ranks " negative" against " positive" after the question (or, with `mode=generate`, generates
+and takes the first of the two words in its output). With `cot=true` it runs the paper's two-stage multimodal
+chain-of-thought: stage 1 generates a rationale for "Introduce this picture in detail:", stage 2 asks the
+question after it; both stages are recorded per sample.
+
+HatefulMemes ranks " yes" against " no"; its score is P(yes) / (P(yes) + P(no)), ROC AUC over that score is
+the headline (the paper's metric) and accuracy thresholds it at one half.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from kosmos_eval.core.registry import register_task
+from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
+from kosmos_eval.core.task import DataStatus, Scores, Task
+from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankResult, Request
+from kosmos_eval.errors import UserError
+from kosmos_eval.formats import hateful_memes, rendered_sst2
+from kosmos_eval.metrics import mean_metric
+from kosmos_eval.metrics.classification import auc_metric, yes_probability
+
+DEFAULT_SST2_HUB = "clip-benchmark/wds_renderedsst2"
+
+
+def _choice(options: dict[str, str], key: str, allowed: tuple[str, ...]) -> str:
+    value = options.get(key, allowed[0])
+    if value not in allowed:
+        raise UserError(f"--task-option {key} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _rank_result(output: RankResult | str, task: str) -> RankResult:
+    if not isinstance(output, RankResult):
+        raise TypeError(f"{task} expects ranking results, got {type(output).__name__}")
+    return output
+
+
+@register_task("rendered_sst2")
+class RenderedSst2Task(Task):
+    family = "OCR-free text classification"
+    description = "Rendered SST-2: sentiment of a sentence shown as an image (cot=true: multimodal chain-of-thought)"
+    metrics = ("accuracy",)
+    splits = ("test", "validation", "train")
+    default_split = "test"
+    options: ClassVar[dict[str, str]] = {
+        "mode": "rank (default: P(' negative') vs P(' positive')) | generate (greedy; first label word in the output)",
+        "cot": "false (default) | true: two-stage multimodal chain-of-thought (paper Table 9)",
+        "hub": f"read a Hugging Face copy instead of --data-dir (default when no folder is given: {DEFAULT_SST2_HUB})",
+    }
+
+    def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
+        super().__init__(seed, options)
+        self.mode = _choice(self.task_options, "mode", ("rank", "generate"))
+        self.cot = _choice(self.task_options, "cot", ("false", "true")) == "true"
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return rendered_sst2.LABELS
+
+    def data_status(self, data_dir: Path | None) -> DataStatus:
+        if data_dir is None:
+            hub = self.task_options.get("hub", DEFAULT_SST2_HUB)
+            return DataStatus(True, f"hub {hub} (via datasets; cached copy needed offline)")
+        layout = rendered_sst2.detect_layout(data_dir)
+        if layout is None:
+            return DataStatus(False, f"no rendered-sst2/<split>/<label>/*.png folders or saved dataset in {data_dir}")
+        return DataStatus(True, f"{data_dir} ({layout})")
+
+    def load(self, split: str, data_dir: Path | None) -> list[Example]:
+        if data_dir is not None and "hub" not in self.task_options:
+            items = rendered_sst2.read_rendered_sst2(data_dir, split)
+        else:
+            items = rendered_sst2.load_rendered_sst2_hub(self.task_options.get("hub", DEFAULT_SST2_HUB), split)
+        return [Example(id=item.id, images={"image": item.image}, fields={"label": item.label}) for item in items]
+
+    # --- requests --------------------------------------------------------------------------------------------
+
+    def _answer_request(self, example: Example, layout: str) -> Request:
+        context = self.prompt.render(layout, example.fields, example.images)
+        if self.mode == "rank":
+            answers = self.prompt.data["answers"]
+            return RankRequest(context, tuple(answers[label] for label in self.labels))
+        decoding = self.prompt.data["decoding"]
+        return GenerateRequest(
+            context, max_new_tokens=decoding["max_new_tokens"], num_beams=decoding["num_beams"], candidates=self.labels
+        )
+
+    def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
+        if not self.cot:
+            return [self._answer_request(example, "query")]
+        decoding = self.prompt.data["cot_decoding"]
+        context = self.prompt.render("cot_stage1", example.fields, example.images)
+        return [GenerateRequest(context, max_new_tokens=decoding["max_new_tokens"], num_beams=decoding["num_beams"])]
+
+    def _with_rationale(self, example: Example, rationale: str) -> Example:
+        return Example(id=example.id, images=example.images, fields={**example.fields, "rationale": rationale})
+
+    def follow_up(
+        self, example: Example, demos: Sequence[Example], outputs: Sequence[RankResult | str]
+    ) -> list[Request]:
+        if not self.cot or len(outputs) != 1:
+            return []
+        return [self._answer_request(self._with_rationale(example, str(outputs[0]).strip()), "cot_stage2")]
+
+    # --- scoring ---------------------------------------------------------------------------------------------
+
+    def parse_answer(self, generated: str) -> int | None:
+        """The label whose word occurs first in the generated text (case-insensitive, whole words), or None."""
+        words = [word.strip(".,:;!?\"'()") for word in generated.lower().split()]
+        for word in words:
+            if word in self.labels:
+                return self.labels.index(word)
+        return None
+
+    def score(self, example: Example, outputs: Sequence[RankResult | str]) -> dict[str, Any]:
+        label = int(example.fields["label"])
+        record: dict[str, Any] = {"label": label, "label_name": self.labels[label]}
+        answer = outputs[-1]
+        if self.cot:
+            rationale = str(outputs[0]).strip()
+            stage2 = self.prompt.render("cot_stage2", {**example.fields, "rationale": rationale}, example.images)
+            record.update(rationale=rationale, stage2_prompt=stage2.render())
+        if self.mode == "rank":
+            result = _rank_result(answer, self.name)
+            prediction, tied = argmax_random_ties(list(result.logprobs), seeded_rng(self.seed, "tie-break", example.id))
+            record.update(logprobs=list(result.logprobs), ties=tied if len(tied) > 1 else [])
+        else:
+            record["generated"] = str(answer)
+            prediction = self.parse_answer(str(answer))
+        record.update(
+            prediction=prediction,
+            prediction_name=None if prediction is None else self.labels[prediction],
+            correct=prediction == label,
+        )
+        return record
+
+    def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
+        notes = []
+        unparsed = sum(1 for r in records if r["prediction"] is None)
+        if unparsed:
+            notes.append(f"{unparsed} of {len(records)} generated answers named neither label; counted wrong")
+        return Scores({"accuracy": mean_metric([r["correct"] for r in records], seed=self.seed)}, notes=notes)
+
+
+@register_task("hateful_memes")
+class HatefulMemesTask(Task):
+    family = "OCR-free text classification"
+    description = "HatefulMemes: P(yes) that a meme is hateful, read from the picture alone; ROC AUC"
+    metrics = ("roc_auc", "accuracy")
+    splits = ("dev_seen", "dev_unseen", "dev", "train")
+    default_split = "dev_seen"
+    options: ClassVar[dict[str, str]] = {
+        "with_text": "false (default: the paper's setting, no OCR text) | true: give the meme text (Flamingo's setup)",
+    }
+
+    def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
+        super().__init__(seed, options)
+        self.with_text = _choice(self.task_options, "with_text", ("false", "true")) == "true"
+
+    def data_status(self, data_dir: Path | None) -> DataStatus:
+        if data_dir is None:
+            return DataStatus(False, "missing: pass --data-dir with the Hateful Memes release (img/ + *.jsonl)")
+        try:
+            return DataStatus(True, str(hateful_memes.find_split_file(data_dir, self.default_split)))
+        except UserError as exc:
+            return DataStatus(False, str(exc))
+
+    def load(self, split: str, data_dir: Path | None) -> list[Example]:
+        if data_dir is None:
+            raise UserError("hateful_memes: no data. Pass --data-dir with the release (img/, dev_seen.jsonl, ...)")
+        examples = []
+        for item in hateful_memes.read_hateful_memes(data_dir, split):
+            if item.label is None:
+                raise UserError(f"hateful_memes: split '{split}' has no labels (item {item.id}); score a dev split")
+            examples.append(
+                Example(id=item.id, images={"image": item.image}, fields={"label": item.label, "text": item.text})
+            )
+        return examples
+
+    def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
+        context = self.render(example, demos, "query_with_text" if self.with_text else "query")
+        answers = self.prompt.data["answers"]
+        return [RankRequest(context, (answers["positive"], answers["negative"]))]
+
+    def score(self, example: Example, outputs: Sequence[RankResult | str]) -> dict[str, Any]:
+        (output,) = outputs
+        result = _rank_result(output, self.name)
+        logprob_yes, logprob_no = result.logprobs
+        p_yes = yes_probability(logprob_yes, logprob_no)
+        if logprob_yes == logprob_no:  # exactly one half: a seeded coin, never always "not hateful"
+            prediction = int(seeded_rng(self.seed, "tie-break", example.id).random() < 0.5)
+        else:
+            prediction = int(logprob_yes > logprob_no)
+        label = int(example.fields["label"])
+        return {
+            "label": label,
+            "logprob_yes": logprob_yes,
+            "logprob_no": logprob_no,
+            "p_yes": p_yes,
+            "prediction": prediction,
+            "correct": prediction == label,
+        }
+
+    def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
+        scores = [r["p_yes"] for r in records]
+        labels = [r["label"] for r in records]
+        notes = []
+        metrics = {}
+        if len(set(labels)) < 2:
+            notes.append("ROC AUC needs both hateful and non-hateful memes; this slice has one class only")
+        else:
+            metrics["roc_auc"] = auc_metric(scores, labels, seed=self.seed)
+        metrics["accuracy"] = mean_metric([r["correct"] for r in records], seed=self.seed)
+        return Scores(metrics, notes=notes)
