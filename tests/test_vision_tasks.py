@@ -190,3 +190,12 @@ def test_full_name_beats_a_shorter_contained_name() -> None:
     # "sparrow" and "fox sparrow": the answer "fox sparrow" equals one name exactly
     assert match_candidate("Fox sparrow", ["sparrow", "fox sparrow"]) == 1
     assert match_candidate("a fox sparrow", ["sparrow", "fox sparrow"]) is None  # contains both names
+
+
+def test_descriptions_chance_picks_a_candidate_at_random(tmp_path) -> None:
+    labels = ["downy woodpecker", "three toed woodpecker"] * 60
+    config = RunConfig(task="cub_descriptions", backend="chance", output_dir=str(tmp_path / "o"),
+                       data_dir=str(write_described(tmp_path / "data", labels)))  # fmt: skip
+    metrics = evaluate(config, progress=False).metrics
+    for name in ("accuracy_with_descriptions", "accuracy_without_descriptions"):
+        assert metrics[name].ci_low <= 0.5 <= metrics[name].ci_high

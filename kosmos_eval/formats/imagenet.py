@@ -1,4 +1,8 @@
-"""Readers for the ILSVRC2012 (ImageNet-1k) validation set, used for zero-shot classification (KOSMOS-1 §4.6.1).
+"""Reader for the ILSVRC2012 (ImageNet-1k) validation set, used for zero-shot classification (KOSMOS-1 §4.6.1).
+
+Its job: find the validation images in the user's folder, label each with a class, and build the class list those
+labels index. Parsing the files that name the classes (LOC_synset_mapping.txt, meta.mat, --class-names files) is
+`kosmos_eval.formats.imagenet_names`; the names callers imported from here before the split still resolve here.
 
 Nothing is downloaded: the user points at the copy they have. Three layouts are recognised (docs/data_imagenet.md):
 
@@ -28,17 +32,24 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError
-from kosmos_eval.formats.common import load_json
+from kosmos_eval.formats.imagenet_names import (
+    DOCS,
+    WNID,
+    ClassTexts,
+    pair_names,
+    read_meta,
+    read_meta_lemmas,
+    read_names_file,
+    read_synset_mapping,
+    read_text_lines,
+)
+from kosmos_eval.formats.imagenet_names import LEAF_IDS as LEAF_IDS  # re-exported: public here before the split
+from kosmos_eval.formats.imagenet_names import split_lemmas as split_lemmas  # re-exported likewise
 
-DOCS = "docs/data_imagenet.md"
 SYNSET_FOLDERS, DEVKIT, KAGGLE = "synset-folders", "devkit", "kaggle"
-WNID = re.compile(r"n\d{8}")
 VAL_STEM = re.compile(r"ILSVRC2012_val_(\d{8})")
 IMAGE_SUFFIXES = frozenset({".jpeg", ".jpg", ".png"})
 # Where the images may be, relative to the data root, in the order they are tried.
@@ -48,7 +59,6 @@ GROUND_TRUTH = "ILSVRC2012_validation_ground_truth.txt"
 META = "meta.mat"
 KAGGLE_SOLUTION = "LOC_val_solution.csv"
 KAGGLE_MAPPING = "LOC_synset_mapping.txt"
-LEAF_IDS = range(1, 1001)  # meta.mat also lists the 860 inner WordNet nodes, with ids above 1000
 
 
 @dataclass(frozen=True)
@@ -68,11 +78,6 @@ class ImageNetItem:
     id: str
     image: ImageInput
     label: int
-
-
-def split_lemmas(words: str) -> tuple[str, ...]:
-    """WordNet's "lemma, lemma, ..." text as a tuple; the first entry is the display name."""
-    return tuple(part.strip() for part in words.split(",") if part.strip())
 
 
 def normalise_class_name(text: str) -> str:
@@ -146,162 +151,17 @@ def detect_layout(root: Path) -> str | None:
     return _locate(Path(root))[0] if Path(root).is_dir() else None
 
 
-# ----------------------------------------------------------------------------------------------- class names
+# ----------------------------------------------------------------------------------------------- class list
 
 
-def _read_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason}); re-save the file as UTF-8") from exc
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from exc
-
-
-def _add(texts: dict[str, tuple[str, ...]], wnid: str, lemmas: tuple[str, ...], where: str) -> None:
-    if not WNID.fullmatch(wnid):
-        raise DataError(f"{where}: {wnid!r} is not a WordNet id like n01440764")
-    if not lemmas:
-        raise DataError(f"{where}: no name given for {wnid}")
-    if wnid in texts:
-        raise DataError(f"{where}: {wnid} is defined twice; keep one name per class")
-    texts[wnid] = lemmas
-
-
-def _read_synset_mapping(path: Path) -> dict[str, tuple[str, ...]]:
-    """LOC_synset_mapping.txt style: "n01440764 tench, Tinca tinca" per line (a lemma list after the WNID and a
-    space or tab)."""
-    texts: dict[str, tuple[str, ...]] = {}
-    for number, line in enumerate(_read_lines(path), start=1):
-        if line.strip():
-            wnid, *words = line.split(None, 1)
-            _add(texts, wnid, split_lemmas(words[0] if words else ""), f"{path}, line {number}")
-    return texts
-
-
-def _scalar(value: Any) -> Any:
-    """Unwrap the 1x1 arrays and numpy scalars scipy.io.loadmat wraps MATLAB values in ("" for an empty one)."""
-    if isinstance(value, np.ndarray):
-        if value.size == 0:
-            return ""
-        if value.size == 1:
-            value = value.reshape(-1)[0]
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _meta_records(synsets: Any, path: Path) -> list[dict[str, Any]]:
-    """The struct array as a list of records, whether it loads as records (the real file, shape (1860, 1)), as
-    a cell array of structs, or as one struct whose fields are columns."""
-    if isinstance(synsets, dict):
-        ids = synsets.get("ILSVRC2012_ID")
-        if ids is None or np.ndim(ids) == 0 or np.size(ids) == 1:
-            return [synsets]  # a single record (loadmat squeezes a 1x1 struct array into one dict)
-        columns = {key: np.ravel(synsets.get(key, [])) for key in ("ILSVRC2012_ID", "WNID", "words")}
-        return [{key: column[i] for key, column in columns.items() if i < len(column)} for i in range(np.size(ids))]
-    if isinstance(synsets, (list, np.ndarray)):
-        records = list(np.ravel(np.asarray(synsets, dtype=object))) if isinstance(synsets, np.ndarray) else synsets
-        if all(isinstance(record, dict) for record in records):
-            return records
-    raise DataError(f"{path}: 'synsets' is not a struct array; re-extract ILSVRC2012_devkit_t12.tar.gz")
-
-
-def read_meta(path: Path) -> dict[int, tuple[str, str]]:
-    """meta.mat of the devkit as {ILSVRC2012_ID: (WNID, words)} for the leaf classes (ids 1..1000)."""
-    import scipy.io  # deferred: only the devkit layout needs scipy
-
-    if not path.is_file():
-        raise DataError(f"{path}: file not found; it ships with ground truth in ILSVRC2012_devkit_t12.tar.gz")
-    try:
-        loaded = scipy.io.loadmat(str(path), simplify_cells=True)
-    except Exception as exc:  # scipy raises ValueError, TypeError, NotImplementedError (v7.3) ...
-        raise DataError(f"{path}: cannot read as a MATLAB file ({exc}); re-extract the devkit") from exc
-    if "synsets" not in loaded:
-        raise DataError(f"{path}: no 'synsets' variable; this is not the ILSVRC2012 devkit meta.mat")
-    leaves: dict[int, tuple[str, str]] = {}
-    for number, record in enumerate(_meta_records(loaded["synsets"], path), start=1):
-        missing = [key for key in ("ILSVRC2012_ID", "WNID", "words") if key not in record]
-        if missing:
-            raise DataError(f"{path}: synsets entry {number} has no field {missing[0]}; re-extract the devkit")
-        try:
-            class_id = int(_scalar(record["ILSVRC2012_ID"]))
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{path}: synsets entry {number} has a non-integer ILSVRC2012_ID") from exc
-        if class_id in LEAF_IDS:
-            leaves[class_id] = (str(_scalar(record["WNID"])).strip(), str(_scalar(record["words"])).strip())
-    return leaves
-
-
-def _read_table(path: Path, delimiter: str) -> dict[str, tuple[str, ...]]:
-    """wnid,name rows (a header row is skipped); the name is taken verbatim, commas included."""
-    texts: dict[str, tuple[str, ...]] = {}
-    rows = csv.reader(_read_lines(path), delimiter=delimiter)
-    for number, row in enumerate(rows, start=1):
-        cells = [cell.strip() for cell in row]
-        if not any(cells) or (number == 1 and not WNID.fullmatch(cells[0])):
-            continue
-        name = delimiter.join(row[1:]).strip()
-        _add(texts, cells[0], (name,) if name else (), f"{path}, line {number}")
-    return texts
-
-
-def _read_json_names(path: Path) -> dict[str, tuple[str, ...]] | list[str]:
-    """{wnid: name or [lemmas]}, a list of names, or Keras' {"0": [wnid, name], ...}."""
-    data = load_json(path)
-    if isinstance(data, list) and all(isinstance(name, str) for name in data):
-        return data
-    if not isinstance(data, dict):
-        raise DataError(f"{path}: expected {{wnid: name}} or a list of names ({DOCS})")
-    texts: dict[str, tuple[str, ...]] = {}
-    if data and all(key.isdigit() for key in data):  # Keras imagenet_class_index.json: index -> [wnid, name]
-        if sorted(int(key) for key in data) != list(range(len(data))):
-            raise DataError(f"{path}: numbered keys must be the indices 0..{len(data) - 1}")
-        for index in range(len(data)):
-            pair = data[str(index)]
-            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)):
-                raise DataError(f"{path}, index {index}: expected [wnid, name] ({DOCS})")
-            _add(texts, pair[0], (pair[1].strip(),) if pair[1].strip() else (), f"{path}, index {index}")
-        if list(texts) != sorted(texts):
-            raise DataError(f"{path}: class indices are not in sorted-WNID order, the order this harness uses")
-        return texts
-    for wnid, value in data.items():
-        lemmas = tuple(str(v).strip() for v in value) if isinstance(value, list) else (str(value).strip(),)
-        _add(texts, wnid, tuple(lemma for lemma in lemmas if lemma), f"{path}, key {wnid}")
-    return texts
-
-
-def _read_names_file(path: Path) -> dict[str, tuple[str, ...]] | list[str]:
-    if not path.is_file():
-        raise DataError(f"{path}: class names file not found; check --class-names")
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        return _read_json_names(path)
-    if suffix in (".csv", ".tsv"):
-        return _read_table(path, "," if suffix == ".csv" else "\t")
-    lines = _read_lines(path)
-    first = next((line.split()[0] for line in lines if line.strip()), "")
-    if WNID.fullmatch(first):
-        return _read_synset_mapping(path)
-    while lines and not lines[-1].strip():
-        lines.pop()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            raise DataError(f"{path}, line {number}: empty name; give one name per line, in class-index order")
-    return [line.strip() for line in lines]
-
-
-def _root_texts(root: Path | None) -> tuple[dict[str, tuple[str, ...]], str] | None:
+def _root_texts(root: Path | None) -> tuple[ClassTexts, str] | None:
     """Names shipped with the data: LOC_synset_mapping.txt, else the devkit's meta.mat."""
     if root is None:
         return None
     if (root / KAGGLE_MAPPING).is_file():
-        return _read_synset_mapping(root / KAGGLE_MAPPING), str(root / KAGGLE_MAPPING)
+        return read_synset_mapping(root / KAGGLE_MAPPING), str(root / KAGGLE_MAPPING)
     meta = _devkit_file(root, META)
-    if meta is None:
-        return None
-    texts: dict[str, tuple[str, ...]] = {}
-    for class_id, (wnid, words) in sorted(read_meta(meta).items()):
-        _add(texts, wnid, split_lemmas(words), f"{meta}, ILSVRC2012_ID {class_id}")
-    return texts, str(meta)
+    return None if meta is None else (read_meta_lemmas(meta), str(meta))
 
 
 def _wnids_for_list(root: Path | None, names_file: Path, count: int) -> list[str]:
@@ -328,12 +188,9 @@ def _wnids_for_list(root: Path | None, names_file: Path, count: int) -> list[str
 def _load_classes(root: Path | None, class_names_file: Path | None) -> tuple[list[ImageNetClass], str]:
     if class_names_file is not None:
         source = str(class_names_file)
-        parsed = _read_names_file(Path(class_names_file))
+        parsed = read_names_file(Path(class_names_file))
         if isinstance(parsed, list):
-            wnids = _wnids_for_list(root, Path(class_names_file), len(parsed))
-            texts: dict[str, tuple[str, ...]] = {}
-            for number, (wnid, name) in enumerate(zip(wnids, parsed, strict=True), start=1):
-                _add(texts, wnid, (name.strip(),) if name.strip() else (), f"{source}, entry {number}")
+            texts = pair_names(_wnids_for_list(root, Path(class_names_file), len(parsed)), parsed, source)
         else:
             texts = parsed
     else:
@@ -398,7 +255,7 @@ def _read_devkit(root: Path, folder: Path, require_complete: bool) -> list[Label
     ground_truth = _devkit_file(root, GROUND_TRUTH)
     assert ground_truth is not None  # _locate found it
     id_to_wnid = read_meta(ground_truth.parent / META)
-    lines = _read_lines(ground_truth)
+    lines = read_text_lines(ground_truth)
     while lines and not lines[-1].strip():
         lines.pop()
     images = _numbered_images(folder)
@@ -421,7 +278,7 @@ def _read_devkit(root: Path, folder: Path, require_complete: bool) -> list[Label
 
 def _read_kaggle(root: Path, folder: Path, require_complete: bool) -> list[Labelled]:
     solution = root / KAGGLE_SOLUTION
-    reader = csv.DictReader(_read_lines(solution))
+    reader = csv.DictReader(read_text_lines(solution))
     if not {"ImageId", "PredictionString"} <= set(reader.fieldnames or ()):
         raise DataError(f"{solution}: expected the columns ImageId,PredictionString; use Kaggle's own file")
     labels: dict[str, tuple[str, int]] = {}
