@@ -56,6 +56,20 @@ class Task(ABC):
             known = ", ".join(sorted(self.options)) or "none"
             raise UserError(f"Task {self.name!r} has no option {sorted(unknown)[0]!r} (options: {known})")
 
+    def option_choice(self, key: str, allowed: Sequence[str]) -> str:
+        """The value of `--task-option key=...`, which must be one of `allowed`; the first is the default."""
+        value = self.task_options.get(key, allowed[0])
+        if value not in allowed:
+            raise UserError(f"--task-option {key} must be one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    def option_flag(self, key: str, default: bool = False) -> bool:
+        """A true/false `--task-option` (case-insensitive)."""
+        value = self.task_options.get(key, str(default)).lower()
+        if value not in ("true", "false"):
+            raise UserError(f"--task-option {key} must be true or false, got {value!r}")
+        return value == "true"
+
     @property
     def prompt(self) -> PromptTemplate:
         return load_prompt(self.name)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.task import DataStatus, Scores
 from kosmos_eval.core.types import Example
-from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.errors import DataError
 from kosmos_eval.formats.commonsense import (
     COLOR_TERMS_FILE,
     COLORS,
@@ -66,9 +66,7 @@ class RelativeSizeTask(CommonsenseTask):
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         super().__init__(seed, options)
-        self.orders = self.task_options.get("orders", "both")
-        if self.orders not in ORDERS:
-            raise UserError(f"--task-option orders must be one of {', '.join(ORDERS)}, got {self.orders!r}")
+        self.orders = self.option_choice("orders", ORDERS)
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
         answers = self.prompt.data["answers"]

@@ -42,10 +42,7 @@ class DescribedClassesTask(Task):
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         super().__init__(seed, options)
-        choice = self.task_options.get("settings", "both")
-        if choice not in CHOICES:
-            raise UserError(f"--task-option settings must be one of {', '.join(CHOICES)}, got {choice!r}")
-        self.settings = CHOICES[choice]
+        self.settings = CHOICES[self.option_choice("settings", tuple(CHOICES))]
 
     def data_status(self, data_dir: Path | None) -> DataStatus:
         if data_dir is None:

@@ -55,15 +55,10 @@ class ImageNetTask(Task):
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         super().__init__(seed, options)
-        self.decoding_mode = self.task_options.get("decoding", "rank")
-        if self.decoding_mode not in DECODINGS:
-            raise UserError(f"--task-option decoding must be one of {', '.join(DECODINGS)}, got {self.decoding_mode!r}")
+        self.decoding_mode = self.option_choice("decoding", DECODINGS)
         names_file = self.task_options.get("class_names")
         self.class_names_file = Path(names_file).expanduser() if names_file else None
-        complete = self.task_options.get("complete", "true")
-        if complete not in ("true", "false"):
-            raise UserError(f"--task-option complete must be true or false, got {complete!r}")
-        self.complete = complete == "true"
+        self.complete = self.option_flag("complete", default=True)
         self.classes: list[ImageNetClass] = []
 
     def data_status(self, data_dir: Path | None) -> DataStatus:

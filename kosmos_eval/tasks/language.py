@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.task import DataStatus
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
-from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.errors import DataError
 from kosmos_eval.formats.language import ChoiceItem, DatasetSpec, dataset_spec, load_choice_items
 from kosmos_eval.formats.language_sources import candidate_files
 from kosmos_eval.tasks.ranking import RankingTask
@@ -165,10 +165,7 @@ class WinogradTask(LanguageTask):
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         super().__init__(seed, options)
-        subset = self.task_options.get("subset", "wsc285")
-        if subset not in ("wsc285", "wsc273"):
-            raise UserError(f"--task-option subset must be wsc285 or wsc273, got {subset!r}")
-        self.subset = subset
+        self.subset = self.option_choice("subset", ("wsc285", "wsc273"))
 
     @property
     def hub(self) -> str | None:

@@ -28,13 +28,6 @@ from kosmos_eval.metrics.classification import auc_metric, yes_probability
 DEFAULT_SST2_HUB = "clip-benchmark/wds_renderedsst2"
 
 
-def _choice(options: dict[str, str], key: str, allowed: tuple[str, ...]) -> str:
-    value = options.get(key, allowed[0])
-    if value not in allowed:
-        raise UserError(f"--task-option {key} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
-
-
 def _rank_result(output: RankResult | str, task: str) -> RankResult:
     if not isinstance(output, RankResult):
         raise TypeError(f"{task} expects ranking results, got {type(output).__name__}")
@@ -56,8 +49,8 @@ class RenderedSst2Task(Task):
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         super().__init__(seed, options)
-        self.mode = _choice(self.task_options, "mode", ("rank", "generate"))
-        self.cot = _choice(self.task_options, "cot", ("false", "true")) == "true"
+        self.mode = self.option_choice("mode", ("rank", "generate"))
+        self.cot = self.option_flag("cot")
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -161,7 +154,7 @@ class HatefulMemesTask(Task):
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         super().__init__(seed, options)
-        self.with_text = _choice(self.task_options, "with_text", ("false", "true")) == "true"
+        self.with_text = self.option_flag("with_text")
 
     def data_status(self, data_dir: Path | None) -> DataStatus:
         if data_dir is None:

@@ -120,10 +120,7 @@ class VQAv2Task(VQATask):
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         super().__init__(seed, options)
-        raw = self.task_options.get("raw_answers", "false").lower()
-        if raw not in ("true", "false"):
-            raise UserError(f"--task-option raw_answers must be true or false, got {raw!r}")
-        self.raw_answers = raw == "true"
+        self.raw_answers = self.option_flag("raw_answers")
 
     accuracy = staticmethod(vqa_accuracy)
     server = "VQAv2 evaluation server (EvalAI)"

@@ -48,10 +48,7 @@ class WebSRCTask(GenerationTask):
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         super().__init__(seed, options)
-        setting = self.task_options.get("setting", "with_text")
-        if setting not in SETTINGS:
-            raise UserError(f"--task-option setting must be one of {', '.join(SETTINGS)}, got {setting!r}")
-        self.setting = setting
+        self.setting = self.option_choice("setting", tuple(SETTINGS))
         limit = self.task_options.get("max_text_chars", str(DEFAULT_MAX_TEXT_CHARS))
         if not limit.isdigit() or int(limit) < 1:
             raise UserError(f"--task-option max_text_chars must be a positive integer, got {limit!r}")
