@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kosmos_eval.config import RunConfig
+from kosmos_eval.errors import UserError
 from kosmos_eval.runner.run import evaluate
 from kosmos_eval.tasks.ocr_free import HatefulMemesTask, RenderedSst2Task
 from tests.backends import ScriptedBackend, ScriptedModel, ScriptedRanker
@@ -124,7 +125,7 @@ def test_sst2_chain_of_thought_on_the_tiny_model_scores_the_recorded_second_stag
 
 
 def test_sst2_options_are_checked() -> None:
-    with pytest.raises(Exception, match="mode must be one of rank, generate"):
+    with pytest.raises(UserError, match="mode must be one of rank, generate"):
         RenderedSst2Task(options={"mode": "vote"})
 
 
