@@ -63,12 +63,14 @@ class RunConfig:
     device: str | None = None
     task_options: dict[str, str] = field(default_factory=dict)
     sampler: str = "random"  # few-shot demo sampler (kosmos_eval.fewshot.SAMPLERS)
+    example_ids: tuple[str, ...] | None = None  # a fixed slice (suite files): only these examples, in this order
 
     def identity(self, prompt_hash: str, split: str) -> dict[str, Any]:
         """The fields that decide what a run computes. Same identity -> same run folder -> resume.
 
-        `limit`, batch size, device and output folder are left out on purpose: they change how much or how fast
-        is computed, not what each record holds, so a run can be extended or resumed on another machine.
+        `limit`, `example_ids`, batch size, device and output folder are left out on purpose: they change how
+        much or how fast is computed, not what each record holds, so a run can be extended or resumed on another
+        machine.
         """
         identity = {
             "task": self.task,

@@ -17,7 +17,12 @@ if TYPE_CHECKING:
 
 @app.command()
 def run(
-    task: Annotated[str, typer.Argument(help="Task to evaluate (see `kosmos-eval list`).")],
+    task: Annotated[
+        str | None,
+        typer.Argument(
+            help="Task to evaluate (see `kosmos-eval list`), or a built-in suite: kosmos1 (the whole paper)."
+        ),
+    ] = None,
     shots: Annotated[
         str,
         typer.Option(
@@ -70,16 +75,36 @@ def run(
     task_option: Annotated[
         list[str] | None, typer.Option(help="Task-specific option k=v (repeatable); see `kosmos-eval list`.")
     ] = None,
+    suite: Annotated[
+        Path | None,
+        typer.Option(
+            help="A suite file (YAML: runs of task, shots, seeds, split, limit or fixed ids, options) instead of "
+            "TASK; see docs/suites.md. The model, data, output and batch options apply to every run."
+        ),
+    ] = None,
+    skip_missing: Annotated[
+        bool, typer.Option(help="Suites: skip tasks whose data is not found instead of refusing to start.")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     debug: Annotated[bool, typer.Option(help="Show tracebacks and debug logs.")] = False,
 ) -> None:
-    """Evaluate a model on one task, write a run folder per shot setting and seed (samples.jsonl +
+    """Evaluate a model on one task (or a suite), write a run folder per shot setting and seed (samples.jsonl +
     summary.json), print the metrics.
 
     Rerunning the same command resumes an interrupted run: finished examples are skipped.
+
+    `kosmos-eval run kosmos1` runs the paper's whole suite (every task and shot setting of Tables 2-16);
+    `kosmos-eval run --suite ci.yaml` runs a fixed slice, e.g. the one a CI job gates on with `compare`.
     """
     setup(debug)
     try:
+        from kosmos_eval.runner.suite import builtin_suites
+
+        if task is None and suite is None:
+            raise UserError("give a TASK (see `kosmos-eval list`), a built-in suite (kosmos1) or --suite FILE")
+        if task is not None and suite is not None:
+            raise UserError(f"give either TASK ({task}) or --suite ({suite}), not both")
+        suite_source: str | Path | None = suite if suite is not None else (task if task in builtin_suites() else None)
         if limit is not None and limit < 1:
             raise UserError(f"--limit must be at least 1, got {limit}")
         from kosmos_eval.fewshot import SAMPLERS
@@ -90,7 +115,7 @@ def run(
         shot_list = parse_int_list(shots, "--shots")
         seed_list = parse_int_list(seeds, "--seeds") if seeds else [seed]
         config = RunConfig(
-            task=task,
+            task=task or "",
             sampler=sampler,
             split=split,
             backend=model,
@@ -103,6 +128,9 @@ def run(
             device=device,
             task_options=parse_task_options(task_option),
         )
+        if suite_source is not None:
+            _run_suite(suite_source, config, seeds is not None, seed_list, skip_missing, progress, model)
+            return
         outcomes, seed_summaries = evaluate_sweep(config, shot_list, seed_list, progress=progress)
     except (Exception, KeyboardInterrupt) as exc:
         fail(exc)
@@ -115,6 +143,68 @@ def run(
         for name, stats in summary.metrics.items():
             typer.echo(f"  {name:<{width}}  {_percent(stats['mean'])} ± {_percent(stats['std'])}")
         typer.echo(f"seed summary: {summary.path}")
+
+
+def _run_suite(
+    source: str | Path,
+    config: RunConfig,
+    seeds_given: bool,
+    seed_list: list[int],
+    skip_missing: bool,
+    progress: bool,
+    model: str,
+) -> None:
+    """Plan and check every run of the suite, run them, print one table at the end."""
+    from dataclasses import replace
+
+    from kosmos_eval.runner.suite import load_suite, missing_data, plan, run_suite
+
+    suite = load_suite(source)
+    planned = plan(suite, config)
+    if seeds_given:  # --seeds on the command line overrides the suite's
+        planned = [replace(item, seeds=tuple(seed_list)) for item in planned]
+    missing = missing_data(planned)
+    if missing and not skip_missing:
+        shown = "\n  ".join(missing)
+        raise UserError(
+            f"suite {suite.name}: data not found for {len(missing)} task(s) (pass --data-dir with one folder per "
+            f"task, or --skip-missing):\n  {shown}"
+        )
+    skipped = {line.split(":", 1)[0] for line in missing}
+    planned = [item for item in planned if item.config.task not in skipped]
+    total = sum(len(item.shots) * len(item.seeds) for item in planned)
+    typer.echo(f"suite {suite.name}: {total} runs" + (f" ({len(skipped)} tasks skipped: no data)" if skipped else ""))
+    outcomes = run_suite(planned, progress=progress)
+    _print_suite_table(outcomes, model)
+
+
+def _print_suite_table(outcomes: list[RunOutcome], model: str) -> None:
+    from kosmos_eval.reporting.paper import reference
+
+    header = ("task", "variant", "shots", "seed", "metric", "value", "paper", "n", "run folder")
+    rows = []
+    for outcome in outcomes:
+        summary = outcome.summary
+        headline = summary["headline"]
+        value = outcome.metrics.get(headline)
+        paper = reference(summary["task"], headline, summary["shots"], summary.get("variant", ""))
+        rows.append(
+            (
+                summary["task"],
+                summary.get("variant", ""),
+                str(summary["shots"]),
+                str(summary["seed"]),
+                headline,
+                _percent(value.value) if value else "n/a",
+                f"{paper:.1f}" if paper is not None else "",
+                str(summary["n"]),
+                str(outcome.run_dir),
+            )
+        )
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    typer.echo(f"model: {model}")
+    for row in [header, *rows]:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 def _percent(value: float) -> str:

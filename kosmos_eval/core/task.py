@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from kosmos_eval.core.types import Context, Example, ImageInput, RankResult, Request
 from kosmos_eval.errors import UserError
 from kosmos_eval.metrics import MetricValue
+from kosmos_eval.metrics.resample import ExampleMetric, mean_rows
 from kosmos_eval.prompting import PromptTemplate, load_prompt
 
 
@@ -45,12 +46,14 @@ class Task(ABC):
     splits: ClassVar[tuple[str, ...]] = ("test",)
     default_split: ClassVar[str] = "test"
     options: ClassVar[dict[str, str]] = {}  # task option -> help text (set with --task-option k=v)
+    scoring_options: ClassVar[tuple[str, ...]] = ()  # options that change scoring only (`kosmos-eval score` may)
     demo_split: ClassVar[str | None] = None  # where few-shot demonstrations come from (the training split)
     label_field: ClassVar[str | None] = None  # classification tasks: the field `--sampler balanced` balances
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         self.seed = seed
         self.task_options = dict(options or {})
+        self.option_defaults: dict[str, str] = {}  # filled as options are read: what `variant` leaves out
         unknown = set(self.task_options) - set(self.options)
         if unknown:
             known = ", ".join(sorted(self.options)) or "none"
@@ -58,6 +61,7 @@ class Task(ABC):
 
     def option_choice(self, key: str, allowed: Sequence[str]) -> str:
         """The value of `--task-option key=...`, which must be one of `allowed`; the first is the default."""
+        self.option_defaults[key] = allowed[0]
         value = self.task_options.get(key, allowed[0])
         if value not in allowed:
             raise UserError(f"--task-option {key} must be one of {', '.join(allowed)}, got {value!r}")
@@ -65,10 +69,22 @@ class Task(ABC):
 
     def option_flag(self, key: str, default: bool = False) -> bool:
         """A true/false `--task-option` (case-insensitive)."""
+        self.option_defaults[key] = str(default).lower()
         value = self.task_options.get(key, str(default)).lower()
         if value not in ("true", "false"):
             raise UserError(f"--task-option {key} must be true or false, got {value!r}")
         return value == "true"
+
+    @property
+    def variant(self) -> str:
+        """The task options that differ from their defaults, as `k=v;k=v` ("" = the paper's default setting).
+        Leaderboards and comparisons key runs by it, so `setting=with_text` given explicitly equals no option."""
+        changed = {
+            key: value
+            for key, value in sorted(self.task_options.items())
+            if self.option_defaults.get(key, "").lower() != value.lower()
+        }
+        return ";".join(f"{key}={value}" for key, value in changed.items())
 
     @property
     def prompt(self) -> PromptTemplate:
@@ -138,3 +154,14 @@ class Task(ABC):
     @abstractmethod
     def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
         """Corpus metrics over the per-sample records, headline first."""
+
+    # per-example form of each metric, for paired bootstraps (`kosmos-eval compare`): metric -> record field
+    # whose mean over examples is the metric (dotted for nested fields); tasks with corpus metrics that are not
+    # means (ROC AUC, CIDEr's per-image scores) override `example_metrics`
+    mean_fields: ClassVar[dict[str, str]] = {}
+
+    def example_metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, ExampleMetric]:
+        """Every metric that a bootstrap can recompute on resampled examples, as per-example rows plus the
+        statistic over rows. Metrics missing here (corpus BLEU, METEOR) are compared without an interval."""
+        metrics = {metric: mean_rows(records, field) for metric, field in self.mean_fields.items()}
+        return {name: metric for name, metric in metrics.items() if name in self.metrics and metric.rows}

@@ -57,6 +57,14 @@ def _auc_from_group_counts(positive_counts: np.ndarray, negative_counts: np.ndar
         return np.where(pairs > 0, wins / np.where(pairs > 0, pairs, 1.0), np.nan)
 
 
+def auc_or_nan(rows: np.ndarray) -> float:
+    """ROC AUC of (score, label) rows, NaN where one class is missing (a bootstrap draw may hold one only)."""
+    labels = rows[:, 1].astype(int)
+    if labels.min() == labels.max():
+        return float("nan")
+    return roc_auc(rows[:, 0], labels)
+
+
 def roc_auc(scores: Sequence[float], labels: Sequence[int]) -> float:
     """Exact area under the ROC curve (higher score = more likely positive), ties counting one half.
 

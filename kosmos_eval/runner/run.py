@@ -28,6 +28,7 @@ from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.fewshot import DemoSampler, make_sampler
 from kosmos_eval.fewshot.rices import FeatureStore, RicesSampler
 from kosmos_eval.metrics import MetricValue
+from kosmos_eval.reporting.runs import model_name
 from kosmos_eval.runner.batcher import Batcher
 from kosmos_eval.runner.provenance import harness_commit, package_versions
 from kosmos_eval.runner.results import RunFolder, slug
@@ -81,6 +82,19 @@ def make_demo_sampler(
     return make_sampler(config.sampler, pool, config.seed, label_of=label_of, rices=rices)
 
 
+def select_ids(examples: list[Example], wanted: tuple[str, ...], task: str, split: str) -> list[Example]:
+    """The examples with the given ids, in the given order (a suite's fixed slice); unknown ids are an error,
+    since a slice that silently shrinks would make a CI gate compare less than it claims."""
+    by_id = {e.id: e for e in examples}
+    unknown = [i for i in wanted if i not in by_id]
+    if unknown:
+        raise DataError(
+            f"{task}: {len(unknown)} of the {len(wanted)} requested example ids are not in the {split} split "
+            f"(first: {unknown[0]!r})"
+        )
+    return [by_id[i] for i in dict.fromkeys(wanted)]
+
+
 BackendSource = Backend | Callable[[RunConfig], Backend] | None
 
 
@@ -97,6 +111,8 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     task.check_environment()
     data_dir, origin = resolve_data_dir(task.name, config.data_dir)
     examples = task.load(split, data_dir)
+    if config.example_ids is not None:
+        examples = select_ids(examples, config.example_ids, task.name, split)
     if config.limit is not None:
         examples = examples[: config.limit]
     if not examples:
@@ -145,6 +161,8 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     summary = {
         "task": task.name,
         "family": task.family,
+        "model": model_name({"config": config.to_dict()}),
+        "variant": task.variant,
         "split": split,
         "shots": config.shots,
         "sampler": config.sampler if config.shots else None,
@@ -216,6 +234,7 @@ def _compute(
                         "images": [image.key for image in requests[0].context.images] if requests else [],
                         "demo_ids": [demo.id for demo in demos],
                         **task.score(example, own),
+                        **raw_outputs(own),
                     }
                 )
             folder.append(new_records)
@@ -225,6 +244,37 @@ def _compute(
             start += len(chunk)
     finally:
         bar.close()
+
+
+MAX_STORED_CONTINUATIONS = 64  # ImageNet's 1,000 scores per image would make samples.jsonl gigabytes
+
+
+def raw_outputs(outputs: list[RankResult | str]) -> dict[str, Any]:
+    """The backend's raw outputs, so `kosmos-eval score` can re-score every example with fixed metric code
+    without the model. Left out where a ranking has very many continuations (the record keeps a summary)."""
+    stored: list[Any] = []
+    for output in outputs:
+        if isinstance(output, RankResult):
+            if len(output.logprobs) > MAX_STORED_CONTINUATIONS:
+                return {}
+            stored.append(
+                {
+                    "logprobs": list(output.logprobs),
+                    "num_tokens": list(output.num_tokens),
+                    "is_greedy": list(output.is_greedy),
+                }
+            )
+        else:
+            stored.append(output)
+    return {"outputs": stored}
+
+
+def restore_outputs(stored: list[Any]) -> list[RankResult | str]:
+    """The inverse of `raw_outputs`: what the backend returned, as `Task.score` receives it."""
+    return [
+        RankResult(tuple(o["logprobs"]), tuple(o["num_tokens"]), tuple(o["is_greedy"])) if isinstance(o, dict) else o
+        for o in stored
+    ]
 
 
 def run_stages(

@@ -92,15 +92,20 @@ def seed_summary(outcomes: list[RunOutcome], base: RunConfig, shots: int) -> See
 
 
 def evaluate_sweep(
-    base: RunConfig, shots: list[int], seeds: list[int], progress: bool = True
+    base: RunConfig,
+    shots: list[int],
+    seeds: list[int],
+    progress: bool = True,
+    backend: SharedBackend | None = None,
 ) -> tuple[list[RunOutcome], list[SeedSummary]]:
-    """Every (shots, seed) run, shots outermost, then the per-shots seed summaries (when several seeds)."""
+    """Every (shots, seed) run, shots outermost, then the per-shots seed summaries (when several seeds).
+    `backend` shares one loaded model across sweeps (a suite's entries)."""
     from kosmos_eval.runner.run import make_task
 
     task = make_task(base)
     for k in shots:  # refuse a bad setting before the first run starts, not after the others finished
         task.check_shots(k)
-    backend = SharedBackend()
+    backend = backend or SharedBackend()
     outcomes: list[RunOutcome] = []
     summaries: list[SeedSummary] = []
     for k in shots:

@@ -25,6 +25,7 @@ from kosmos_eval.formats.captions import (
 )
 from kosmos_eval.metrics import MetricValue
 from kosmos_eval.metrics.captioning import MEAN_OF_PER_IMAGE, bootstrap_corpus_ci, require_java, score_captions
+from kosmos_eval.metrics.resample import ExampleMetric
 from kosmos_eval.tasks.generation import GenerationTask
 
 # our metric names (summary keys) <- COCOEvalCap's; the headline first
@@ -125,6 +126,21 @@ class CaptionTask(GenerationTask):
             else:  # BLEU and METEOR pool counts over the corpus: no per-image bootstrap gives their CI
                 metrics[ours] = MetricValue(value, None, None, len(records))
         return Scores(metrics, notes=list(scores.skipped.values()))
+
+    def example_metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, ExampleMetric]:
+        """CIDEr, SPICE and ROUGE-L as per-image scores (a resample keeps the IDF of the records given);
+        BLEU and METEOR pool counts over the corpus and have no per-image form."""
+        if not records:
+            return {}
+        scores = score_captions(
+            {r["image_id"]: r["prediction"] for r in records}, {r["image_id"]: r["references"] for r in records}
+        )
+        theirs_to_ours = {theirs: ours for ours, theirs in METRIC_NAMES.items()}
+        return {
+            theirs_to_ours[name]: ExampleMetric({str(r["id"]): per_image[r["image_id"]] for r in records})
+            for name, per_image in scores.per_image.items()
+            if name in MEAN_OF_PER_IMAGE and name in theirs_to_ours
+        }
 
     def export(self, records: Sequence[dict[str, Any]], run_dir: Path, split: str) -> dict[str, str]:
         path = run_dir / f"captions_{self.name}_{split}_results.json"

@@ -29,6 +29,7 @@ from kosmos_eval.formats.commonsense import (
     read_size_pairs,
 )
 from kosmos_eval.metrics import mean_metric
+from kosmos_eval.metrics.resample import ExampleMetric, mean_rows
 from kosmos_eval.tasks.ranking import RankingTask
 
 ORDERS = ("both", "paper")
@@ -101,6 +102,12 @@ class RelativeSizeTask(CommonsenseTask):
                 "accuracy_paper_order": mean_metric(paper, seed=self.seed),
             }
         )
+
+    def example_metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, ExampleMetric]:
+        return {
+            "accuracy": mean_rows(records, "correct"),
+            "accuracy_paper_order": mean_rows([r for r in records if r["paper_order"]], "correct"),
+        }
 
 
 class ColorTask(CommonsenseTask):

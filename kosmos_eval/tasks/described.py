@@ -34,6 +34,7 @@ class DescribedClassesTask(Task):
     family = "vision"
     description = "Classification with descriptions (CUB pairs): name the bird, with and without descriptions"
     metrics = ("accuracy_with_descriptions", "accuracy_without_descriptions")
+    mean_fields: ClassVar[dict[str, str]] = {f"accuracy_{setting}": f"{setting}.correct" for setting in SETTINGS}
     splits = ("test",)
     default_split = "test"
     options: ClassVar[dict[str, str]] = {

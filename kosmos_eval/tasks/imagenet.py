@@ -44,6 +44,7 @@ class ImageNetTask(Task):
     family = "vision"
     description = "Zero-shot ImageNet-1k: 'The photo of the' + class name (rank | constrained_beam | free)"
     metrics = ("accuracy", "top5_accuracy")
+    mean_fields: ClassVar[dict[str, str]] = {"accuracy": "correct", "top5_accuracy": "correct_top5"}
     splits = ("validation",)
     default_split = "validation"
     options: ClassVar[dict[str, str]] = {

@@ -23,7 +23,8 @@ from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankRe
 from kosmos_eval.errors import UserError
 from kosmos_eval.formats import hateful_memes, rendered_sst2
 from kosmos_eval.metrics import mean_metric
-from kosmos_eval.metrics.classification import auc_metric, yes_probability
+from kosmos_eval.metrics.classification import auc_metric, auc_or_nan, yes_probability
+from kosmos_eval.metrics.resample import ExampleMetric, custom_rows
 
 DEFAULT_SST2_HUB = "clip-benchmark/wds_renderedsst2"
 
@@ -39,6 +40,7 @@ class RenderedSst2Task(Task):
     family = "OCR-free text classification"
     description = "Rendered SST-2: sentiment of a sentence shown as an image (cot=true: multimodal chain-of-thought)"
     metrics = ("accuracy",)
+    mean_fields: ClassVar[dict[str, str]] = {"accuracy": "correct"}
     splits = ("test", "validation", "train")
     default_split = "test"
     options: ClassVar[dict[str, str]] = {
@@ -146,6 +148,7 @@ class HatefulMemesTask(Task):
     family = "OCR-free text classification"
     description = "HatefulMemes: P(yes) that a meme is hateful, read from the picture alone; ROC AUC"
     metrics = ("roc_auc", "accuracy")
+    mean_fields: ClassVar[dict[str, str]] = {"accuracy": "correct"}
     splits = ("dev_seen", "dev_unseen", "dev", "train")
     default_split = "dev_seen"
     options: ClassVar[dict[str, str]] = {
@@ -211,3 +214,9 @@ class HatefulMemesTask(Task):
             metrics["roc_auc"] = auc_metric(scores, labels, seed=self.seed)
         metrics["accuracy"] = mean_metric([r["correct"] for r in records], seed=self.seed)
         return Scores(metrics, notes=notes)
+
+    def example_metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, ExampleMetric]:
+        metrics = super().example_metrics(records)
+        rows = {str(r["id"]): (r["p_yes"], r["label"]) for r in records}
+        metrics["roc_auc"] = custom_rows(rows, auc_or_nan)
+        return {name: metrics[name] for name in self.metrics}

@@ -14,7 +14,7 @@ shared and each option is one continuation of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
 from kosmos_eval.core.task import Scores, Task
@@ -23,6 +23,8 @@ from kosmos_eval.metrics import mean_metric
 
 
 class RankingTask(Task):
+    mean_fields: ClassVar[dict[str, str]] = {"accuracy": "correct", "accuracy_norm": "correct_norm"}
+
     def options_of(self, example: Example) -> list[str]:
         """The option texts as they continue the prompt (leading space included where the template wants it)."""
         return list(example.fields["options"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
@@ -29,6 +29,7 @@ class RavenTask(Task):
     family = "nonverbal reasoning"
     description = "Raven's Progressive Matrices IQ test (IQ50 / RAVEN / I-RAVEN), rank candidates by P(Yes)"
     metrics = ("accuracy", "accuracy_yes_vs_no")
+    mean_fields: ClassVar[dict[str, str]] = {"accuracy": "correct", "accuracy_yes_vs_no": "correct_yes_vs_no"}
     shots = (0,)
     splits = ("test",)
     default_split = "test"

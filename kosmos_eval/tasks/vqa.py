@@ -29,6 +29,7 @@ from kosmos_eval.formats.vqa import (
     write_vqav2_submission,
 )
 from kosmos_eval.metrics import MetricValue, group_means, mean_metric
+from kosmos_eval.metrics.resample import ExampleMetric, custom_rows
 from kosmos_eval.metrics.vqa import (
     answer_means_unanswerable,
     normalize_vqa_answer,
@@ -47,6 +48,7 @@ def demo_answer(answers: Sequence[str]) -> str:
 
 
 class VQATask(GenerationTask):
+    mean_fields: ClassVar[dict[str, str]] = {"accuracy": "accuracy"}
     family = "perception-language"
     shots = (0, 2, 4, 8)
     demo_split = "train"
@@ -117,6 +119,7 @@ class VQAv2Task(VQATask):
         **VQATask.options,
         "raw_answers": "true: score/submit generated answers without the official normalisation (default false)",
     }
+    scoring_options: ClassVar[tuple[str, ...]] = ("raw_answers",)
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         super().__init__(seed, options)
@@ -209,6 +212,23 @@ class VizWizTask(VQATask):
             scores.metrics["unanswerable_ap"] = MetricValue(ap, None, None, len(labelled))
             scores.metrics["unanswerable_f1"] = MetricValue(f1, None, None, len(labelled))
         return scores
+
+    def example_metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, ExampleMetric]:
+        """Accuracy per question; AP and F1 of "unanswerable" from (1 - answerable confidence, gold) rows."""
+        metrics = super().example_metrics(records)
+        rows = {
+            str(r["id"]): (1.0 - r["answerable_confidence"], r["answerable"] == 0)
+            for r in records
+            if r["answerable"] is not None
+        }
+        if rows:
+            metrics["unanswerable_ap"] = custom_rows(
+                rows, lambda m: unanswerable_average_precision(list(m[:, 0]), list(m[:, 1] > 0.5))
+            )
+            metrics["unanswerable_f1"] = custom_rows(
+                rows, lambda m: unanswerable_f1(list(m[:, 0] > 0.5), list(m[:, 1] > 0.5))
+            )
+        return metrics
 
     def export(self, records: Sequence[dict[str, Any]], run_dir: Path, split: str) -> dict[str, str]:
         path = run_dir / f"vizwiz_{split}_submission.json"

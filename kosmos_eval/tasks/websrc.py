@@ -37,6 +37,7 @@ class WebSRCTask(GenerationTask):
     family = "perception-language"
     description = "WebSRC web page QA: screenshot + extracted page text, EM and F1"
     metrics = ("f1", "exact_match")
+    mean_fields: ClassVar[dict[str, str]] = {"f1": "f1", "exact_match": "exact_match"}
     shots = (0,)
     splits = ("dev", "train")
     default_split = "dev"  # the paper does not name its split; WebSRC's test answers are not public

@@ -1,0 +1,43 @@
+"""JUnit XML for CI systems (GitLab, Jenkins, Azure, GitHub test reporters): one test case per task and
+metric, failing where the comparison gate fails, so a dashboard shows which metric dropped."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from kosmos_eval.reporting.compare import Comparison
+
+
+def write_junit(comparison: Comparison, path: Path, name: str = "kosmos-eval compare") -> Path:
+    suite = ET.Element(
+        "testsuite",
+        name=name,
+        tests=str(len(comparison.metrics)),
+        failures=str(sum(m.failed for m in comparison.metrics)),
+        errors="0",
+        skipped="0",
+    )
+    for m in comparison.metrics:
+        case = ET.SubElement(suite, "testcase", classname=m.label, name=m.metric)
+        interval = f"[{m.ci_low:+.2f}, {m.ci_high:+.2f}]" if m.ci_low is not None else "n/a"
+        detail = (
+            f"baseline {m.baseline:.2f}, candidate {m.candidate:.2f}, delta {m.delta:+.2f} points, "
+            f"95% CI {interval}, p(worse) {m.p_worse if m.p_worse is not None else 'n/a'}, n={m.n}, "
+            f"allowed drop {m.allowed_drop:g}"
+        )
+        if m.failed:
+            failure = ET.SubElement(
+                case, "failure", message=f"{m.metric} dropped by {-m.delta:.2f} points", type="drop"
+            )
+            failure.text = detail
+        else:
+            ET.SubElement(case, "system-out").text = detail
+    if comparison.notes:
+        ET.SubElement(suite, "system-out").text = "\n".join(comparison.notes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tree = ET.ElementTree(ET.Element("testsuites", name=name))
+    tree.getroot().append(suite)
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+    return path

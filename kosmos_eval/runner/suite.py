@@ -1,0 +1,198 @@
+"""Suites: many runs from one name or file. `kosmos1` is the paper's whole protocol; a suite file names a fixed
+slice for a CI gate.
+
+A suite file is YAML:
+
+    name: ci-slice                 # optional; defaults to the file name
+    defaults: {limit: 50, seeds: [1234]}   # optional, applied to every entry
+    runs:
+      - task: raven
+      - task: vqav2
+        split: val
+        shots: [0, 4]
+        ids: ["262148000", "262148001"]    # a fixed slice by example id (or ids_file: a path, one id per line)
+      - task: websrc
+        options: {setting: without_text}
+
+Entry fields: task (required), shots (int or list; default the task's first setting), seeds (list), split,
+limit, ids / ids_file, options (task options), sampler. Each (entry, shots, seed) is an ordinary run folder,
+so it resumes, and feeds `leaderboard` and `compare`, like any other run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kosmos_eval.config import RunConfig
+from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.runner.run import RunOutcome
+
+ENTRY_FIELDS = {"task", "shots", "seeds", "split", "limit", "ids", "ids_file", "options", "sampler"}
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    task: str
+    shots: tuple[int, ...] | None = None  # None: the task's first paper setting
+    seeds: tuple[int, ...] | None = None  # None: the command's --seed
+    split: str | None = None
+    limit: int | None = None
+    ids: tuple[str, ...] | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    sampler: str | None = None
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    entries: tuple[SuiteEntry, ...]
+
+
+def builtin_suites() -> dict[str, Path]:
+    folder = resources.files("kosmos_eval.data").joinpath("suites")
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
+
+
+def load_suite(source: str | Path) -> Suite:
+    """A built-in suite by name (`kosmos1`) or a suite file."""
+    builtin = builtin_suites()
+    path = builtin[str(source)] if str(source) in builtin else Path(source)
+    if not path.is_file():
+        raise UserError(f"--suite {source}: no such file (built-in suites: {', '.join(sorted(builtin))})")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise DataError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("runs"), list) or not data["runs"]:
+        raise DataError(f"{path}: a suite file is a mapping with a non-empty 'runs' list")
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise DataError(f"{path}: 'defaults' must be a mapping of entry fields")
+    entries = tuple(_entry(path, number, {**defaults, **raw}) for number, raw in enumerate(data["runs"], start=1))
+    return Suite(str(data.get("name") or path.stem), str(data.get("description") or ""), entries)
+
+
+def _entry(path: Path, number: int, raw: Any) -> SuiteEntry:
+    where = f"{path}: runs[{number}]"
+    if not isinstance(raw, dict) or "task" not in raw:
+        raise DataError(f"{where}: each run is a mapping with at least 'task'")
+    unknown = sorted(set(raw) - ENTRY_FIELDS)
+    if unknown:
+        raise DataError(f"{where}: unknown field {unknown[0]!r} (fields: {', '.join(sorted(ENTRY_FIELDS))})")
+    if "ids" in raw and "ids_file" in raw:
+        raise DataError(f"{where}: give 'ids' or 'ids_file', not both")
+    ids = raw.get("ids")
+    if "ids_file" in raw:
+        ids_path = (path.parent / str(raw["ids_file"])).expanduser()
+        if not ids_path.is_file():
+            raise DataError(f"{where}: ids_file {ids_path} does not exist")
+        ids = [line.strip() for line in ids_path.read_text().splitlines() if line.strip()]
+    options = raw.get("options") or {}
+    if not isinstance(options, dict):
+        raise DataError(f"{where}: 'options' must be a mapping of task options")
+    return SuiteEntry(
+        task=str(raw["task"]),
+        shots=_ints(raw.get("shots"), f"{where}.shots"),
+        seeds=_ints(raw.get("seeds"), f"{where}.seeds"),
+        split=str(raw["split"]) if raw.get("split") is not None else None,
+        limit=_positive(raw.get("limit"), f"{where}.limit"),
+        ids=tuple(str(i) for i in ids) if ids is not None else None,
+        options={str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in options.items()},
+        sampler=str(raw["sampler"]) if raw.get("sampler") is not None else None,
+    )
+
+
+def _ints(value: Any, where: str) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+        raise DataError(f"{where}: expected a non-negative integer or a list of them, got {value!r}")
+    return tuple(values)
+
+
+def _positive(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise DataError(f"{where}: expected a positive integer, got {value!r}")
+    return value
+
+
+def entry_config(base: RunConfig, entry: SuiteEntry) -> RunConfig:
+    """The run configuration of one suite entry: the command's model, data, output and batch settings with the
+    entry's task, split, slice, options and sampler."""
+    return replace(
+        base,
+        task=entry.task,
+        split=entry.split,
+        limit=entry.limit if entry.limit is not None else base.limit,
+        example_ids=entry.ids,
+        task_options={**base.task_options, **entry.options},
+        sampler=entry.sampler or base.sampler,
+    )
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    config: RunConfig
+    shots: tuple[int, ...]
+    seeds: tuple[int, ...]
+
+
+def plan(suite: Suite, base: RunConfig) -> list[PlannedRun]:
+    """Every entry checked before the first run starts (task, options, shots, split), so a typo in the last
+    entry does not surface hours into the suite."""
+    import kosmos_eval.tasks  # noqa: F401
+    from kosmos_eval.core.registry import TASKS
+
+    planned = []
+    for entry in suite.entries:
+        config = entry_config(base, entry)
+        task = TASKS.get(entry.task)(seed=config.seed, options=config.task_options)
+        shots = entry.shots or (task.shots[0],)
+        for k in shots:
+            task.check_shots(k)
+        task.check_split(config.split or task.default_split)
+        planned.append(PlannedRun(config, tuple(shots), entry.seeds or (base.seed,)))
+    return planned
+
+
+def missing_data(planned: list[PlannedRun]) -> list[str]:
+    """One line per planned task whose data is not found where the run would look."""
+    from kosmos_eval.core.registry import TASKS
+    from kosmos_eval.data.locate import resolve_data_dir
+
+    lines = []
+    for item in planned:
+        config = item.config
+        task = TASKS.get(config.task)(seed=config.seed, options=config.task_options)
+        try:
+            folder, _ = resolve_data_dir(task.name, config.data_dir)
+            status = task.data_status(folder)
+        except UserError as exc:
+            lines.append(f"{task.name}: {exc}")
+            continue
+        if not status.found:
+            lines.append(f"{task.name}: {status.where}")
+    return list(dict.fromkeys(lines))
+
+
+def run_suite(planned: list[PlannedRun], progress: bool = True) -> list[RunOutcome]:
+    """Every planned run in order, one model load for the whole suite."""
+    from kosmos_eval.runner.sweep import SharedBackend, evaluate_sweep
+
+    backend = SharedBackend()
+    outcomes: list[RunOutcome] = []
+    for item in planned:
+        runs, _ = evaluate_sweep(item.config, list(item.shots), list(item.seeds), progress, backend)
+        outcomes += runs
+    return outcomes
