@@ -175,7 +175,9 @@ def test_errors_only_hides_exactly_the_correct_rows(page, runs):
     page.check("#errors-only")
     visible = page.locator("tr.sample:visible")
     assert visible.count() == len(errors)
-    assert all("error" in (c or "") for c in visible.evaluate_all("rs => rs.map(r => r.className)"))
+    shown = visible.evaluate_all("rs => rs.map(r => [r.closest('section').dataset.run, r.dataset.id, r.className])")
+    assert {(run, key) for run, key, _ in shown} == errors
+    assert all(classes == "sample error" for _, _, classes in shown)
     page.uncheck("#errors-only")
     assert page.locator("tr.sample:visible").count() == len(correct) + len(errors)
 

@@ -403,9 +403,11 @@ def _samples(runs: Sequence[Run], max_samples: int) -> str:
         )
         head = "".join(f"<th>{h}</th>" for h in ("#", "id", "images", "prompt", "prediction", "gold", "score"))
         sections.append(
-            f'<section class="run-samples" id="{_anchor(index)}" data-task="{escape(run.task)}">'
+            f'<section class="run-samples" id="{_anchor(index)}" data-task="{escape(run.task)}" '
+            f'data-run="{escape(run.path.name)}">'
             f"<h3>{escape(run.label)}</h3><p>{errors} of {len(records)} samples are errors "
-            f"(score below 100 on {escape(str(run.summary.get('headline')))}, or marked incorrect).</p>{truncated}"
+            f"(score below 100: {escape(str(run.summary.get('headline')))} per sample where that metric is a mean "
+            f"over samples, else the record's correct flag).</p>{truncated}"
             f'<table class="samples"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></section>'
         )
     return f'<section id="samples"><h2>Samples</h2>{"".join(sections)}</section>'

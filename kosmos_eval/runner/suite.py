@@ -15,8 +15,9 @@ A suite file is YAML:
         options: {setting: without_text}
 
 Entry fields: task (required), shots (int or list; default the task's first setting), seeds (list), split,
-limit, ids / ids_file, options (task options), sampler. Each (entry, shots, seed) is an ordinary run folder,
-so it resumes, and feeds `leaderboard` and `compare`, like any other run.
+limit, ids / ids_file, options (task options), sampler, data_dir (relative paths are read from the suite
+file's folder). The command's --data-dir is a data root with one folder per task. Each (entry, shots, seed)
+is an ordinary run folder, so it resumes, and feeds `leaderboard` and `compare`, like any other run.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from kosmos_eval.config import RunConfig
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.runner.run import RunOutcome
 
-ENTRY_FIELDS = {"task", "shots", "seeds", "split", "limit", "ids", "ids_file", "options", "sampler"}
+ENTRY_FIELDS = {"task", "shots", "seeds", "split", "limit", "ids", "ids_file", "options", "sampler", "data_dir"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class SuiteEntry:
     ids: tuple[str, ...] | None = None
     options: dict[str, str] = field(default_factory=dict)
     sampler: str | None = None
+    data_dir: str | None = None  # this task's folder, where it is not under the command's data root
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def _entry(path: Path, number: int, raw: Any) -> SuiteEntry:
         ids=tuple(str(i) for i in ids) if ids is not None else None,
         options={str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in options.items()},
         sampler=str(raw["sampler"]) if raw.get("sampler") is not None else None,
+        data_dir=str((path.parent / str(raw["data_dir"])).expanduser()) if raw.get("data_dir") else None,
     )
 
 
@@ -128,11 +131,16 @@ def _positive(value: Any, where: str) -> int | None:
 
 
 def entry_config(base: RunConfig, entry: SuiteEntry) -> RunConfig:
-    """The run configuration of one suite entry: the command's model, data, output and batch settings with the
-    entry's task, split, slice, options and sampler."""
+    """The run configuration of one suite entry: the command's model, output and batch settings with the
+    entry's task, split, slice, options and sampler. In a suite, --data-dir is a data root: a task without its
+    own folder there reads $KOSMOS_EVAL_DATA or its bundled sample, unless the entry names a data_dir."""
+    data_dir = entry.data_dir
+    if data_dir is None and base.data_dir and (Path(base.data_dir) / entry.task).is_dir():
+        data_dir = str(Path(base.data_dir) / entry.task)
     return replace(
         base,
         task=entry.task,
+        data_dir=data_dir,
         split=entry.split,
         limit=entry.limit if entry.limit is not None else base.limit,
         example_ids=entry.ids,
