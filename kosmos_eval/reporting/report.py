@@ -9,10 +9,8 @@ one, so a reader sees at once how far a run is from the paper.
 
 from __future__ import annotations
 
-import base64
-import io
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from html import escape
@@ -22,14 +20,18 @@ from typing import Any
 import pandas as pd
 
 from kosmos_eval.reporting.runs import Run, find_runs
+from kosmos_eval.reporting.sample_view import (
+    THUMBNAILS_PER_SAMPLE,
+    Thumbnails,
+    gold_text,
+    is_error,
+    prediction_text,
+    sample_scores,
+)
 from kosmos_eval.reporting.svg import Point, Series, bar_chart, line_chart
 
 SCALE = 100.0
-THUMBNAIL_PX = 96
-THUMBNAILS_PER_SAMPLE = 9  # a Raven example with 8 given images and a candidate; more are listed by key
 BARS_PER_CHART = 40  # VQAv2 has 65 question types: the most frequent keep the chart readable
-GOLD_FIELDS = ("references", "answers", "answer", "gold")
-PAPER_COLUMNS = ["table", "model", "task", "variant", "shots", "metric", "value", "note"]
 
 
 def fmt(value: float | None) -> str:
@@ -48,17 +50,11 @@ def fmt_delta(ours: float | None, paper: float | None) -> str:
 
 
 def paper_numbers() -> tuple[pd.DataFrame, str]:
-    """The paper's reported numbers (variant "" for the default setting) and the model name of KOSMOS-1; an
-    empty table when the harness ships without them, so a report still renders."""
-    try:
-        from kosmos_eval.reporting.paper import PAPER_MODEL
-        from kosmos_eval.reporting.paper import paper_numbers as load
-    except ImportError:
-        return pd.DataFrame(columns=PAPER_COLUMNS), "KOSMOS-1"
-    frame = load().copy()
-    frame["variant"] = frame["variant"].fillna("").astype(str)
-    frame["shots"] = frame["shots"].astype(int)
-    return frame, PAPER_MODEL
+    """The paper's reported numbers (variant "" for the default setting) and the model name of KOSMOS-1."""
+    from kosmos_eval.reporting.paper import PAPER_MODEL
+    from kosmos_eval.reporting.paper import paper_numbers as load
+
+    return load(), PAPER_MODEL
 
 
 def paper_value(paper: pd.DataFrame, model: str, task: str, metric: str, shots: int, variant: str) -> float | None:
@@ -66,124 +62,6 @@ def paper_value(paper: pd.DataFrame, model: str, task: str, metric: str, shots: 
     match = (paper["model"] == model) & (paper["task"] == task) & (paper["metric"] == metric)
     rows = paper[match & (paper["shots"] == shots) & (paper["variant"] == variant)]
     return None if rows.empty else float(rows.iloc[0]["value"])
-
-
-def sample_scores(run: Run) -> dict[str, float | None]:
-    """Each record's score on the headline metric: its per-example row where the metric is a mean of rows
-    (VQA accuracy 0.3, F1, CIDEr per image), else the record's "correct" flag (ROC AUC has no per-example value)."""
-    import kosmos_eval.tasks  # noqa: F401  (registers tasks)
-    from kosmos_eval.core.registry import TASKS
-
-    records = run.records
-    try:
-        task = TASKS.get(run.task)(seed=run.seed, options=run.task_options)
-        metric = task.example_metrics(records).get(str(run.summary.get("headline")))
-    except Exception:  # a task the current harness no longer knows, or a scorer that is not installed
-        metric = None
-    scores: dict[str, float | None] = {}
-    for record in records:
-        key = str(record["id"])
-        if metric is not None and metric.is_mean and key in metric.rows:
-            scores[key] = float(metric.rows[key])
-        elif isinstance(record.get("correct"), bool):
-            scores[key] = 1.0 if record["correct"] else 0.0
-        else:
-            scores[key] = None
-    return scores
-
-
-def is_error(record: dict[str, Any], score: float | None) -> bool:
-    """Below full marks on the headline; the "correct" flag only where the headline has no per-sample value
-    (HellaSwag's headline accuracy_norm can be right where the plain `correct` is not)."""
-    return score < 1.0 if score is not None else record.get("correct") is False
-
-
-def _text(value: Any) -> str:
-    """A field value as short text: lists with repeats (VQA's ten answers) as 'answer ×count'."""
-    if isinstance(value, list):
-        if all(isinstance(v, str) for v in value):
-            counts = Counter(value)
-            return " | ".join(f"{v} ×{c}" if c > 1 else v for v, c in counts.items())
-        return ", ".join(_text(v) for v in value)
-    return "" if value is None else str(value)
-
-
-def _with_option(record: dict[str, Any], value: Any) -> str:
-    """An index into the record's candidates, with the candidate's text (options, names) or image (Raven's
-    candidates carry their index and image key) where the record lists them."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        return _text(value)
-    for field in ("options", "names"):
-        options = record.get(field)
-        if isinstance(options, list) and 0 <= value < len(options):
-            return f"{value}: {str(options[value]).strip()}"
-    for candidate in record.get("candidates") or []:
-        if isinstance(candidate, dict) and candidate.get("index") == value and candidate.get("image"):
-            return f"{value}: {candidate['image']}"
-    return _text(value)
-
-
-def gold_text(record: dict[str, Any]) -> str:
-    """What the prediction was scored against, found generically: the first of references, answers, answer,
-    gold, then the label (as its option text or label_name where the record has them)."""
-    for field in GOLD_FIELDS:
-        if record.get(field) not in (None, "", []):
-            return _with_option(record, record[field])
-    return _named(record, "label", "label_name") if "label" in record else ""
-
-
-def _named(record: dict[str, Any], field: str, name_field: str) -> str:
-    """An index field with its name: from the record's options, or its `<field>_name` (label_name)."""
-    text = _with_option(record, record[field])
-    if record.get(name_field) is not None and ":" not in text:
-        text = f"{text}: {record[name_field]}"
-    return text
-
-
-def prediction_text(record: dict[str, Any]) -> str:
-    """The prediction; tasks scored in several settings (CUB with/without descriptions) nest one per setting."""
-    if "prediction" in record:
-        return _named(record, "prediction", "prediction_name")
-    nested = [
-        f"{name}: {_text(value.get('prediction_name', value.get('prediction')))}"
-        for name, value in record.items()
-        if isinstance(value, dict) and "prediction" in value
-    ]
-    return "\n".join(nested)
-
-
-class Thumbnails:
-    """Small JPEG data URLs of record images, made once per file (demonstrations repeat across samples)."""
-
-    def __init__(self, size: int = THUMBNAIL_PX) -> None:
-        self.size = size
-        self.cache: dict[Path, str | None] = {}
-
-    def data_url(self, path: Path) -> str | None:
-        if path not in self.cache:
-            self.cache[path] = self._make(path)
-        return self.cache[path]
-
-    def _make(self, path: Path) -> str | None:
-        from PIL import Image
-
-        if not path.is_file():
-            return None
-        try:
-            with Image.open(path) as image:
-                image = image.convert("RGB")
-                image.thumbnail((self.size, self.size))
-                buffer = io.BytesIO()
-                image.save(buffer, format="JPEG", quality=80)
-        except OSError:  # not an image Pillow can read: show the key instead
-            return None
-        return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-    def html(self, key: str, data_dir: str | None) -> str:
-        url = self.data_url(Path(data_dir) / key) if data_dir else None
-        if url is None:
-            return f'<span class="missing-image" title="not found under the run\'s data folder">{escape(key)}</span>'
-        return f'<img class="thumb" src="{url}" alt="{escape(key)}" title="{escape(key)}">'
 
 
 def build_report(runs: Sequence[Run], title: str = "kosmos-eval report", max_samples: int = 200) -> str:
