@@ -17,7 +17,7 @@ from kosmos_eval.reporting.leaderboard import leaderboard, wide
 from kosmos_eval.reporting.paper import paper_column_order, paper_numbers
 from kosmos_eval.reporting.rescore import rescore
 from kosmos_eval.reporting.runs import find_runs, load_run
-from kosmos_eval.runner.results import SAMPLES
+from kosmos_eval.runner.results import SAMPLES, RunFolder
 from kosmos_eval.runner.run import evaluate
 from tests.backends import ScriptedBackend
 from tests.datasets import write_vqav2
@@ -170,3 +170,26 @@ def test_score_command_prints_old_and_new_values(tmp_path):
     assert "per-sample scores: recomputed" in result.output
     bad = CliRunner().invoke(app, ["score", str(tmp_path)])
     assert bad.exit_code == 2 and "no summary.json" in bad.output
+
+
+def test_tiny_model_run_reads_back_and_rescores_to_the_same_numbers(tmp_path, tiny_kosmos2):
+    config = RunConfig(
+        task="raven",
+        backend="hf",
+        model_args={"pretrained": str(tiny_kosmos2), "dtype": "float32"},
+        device="cpu",
+        limit=3,
+        output_dir=str(tmp_path / "runs"),
+    )
+    run_dir = evaluate(config, progress=False).run_dir
+    original = summary_of(run_dir)
+    row = leaderboard(find_runs([run_dir])).set_index("metric").loc["accuracy"]
+    assert row["model"] == tiny_kosmos2.name  # a local folder goes by its name, not the machine's path
+    assert row["fingerprint"] == original["fingerprint"]["weights_sha256"][:12]
+
+    _, rescored = rescore(run_dir)
+    assert rescored.summary["rescored"]["per_sample"] == "recomputed"
+    assert rescored.summary["metrics"] == original["metrics"]  # same outputs, same code: same numbers
+    before = list(RunFolder(run_dir).load_records().values())  # the original samples.jsonl
+    assert [r["candidates"] for r in rescored.records] == [r["candidates"] for r in before]
+    assert [r["prediction"] for r in rescored.records] == [r["prediction"] for r in before]
