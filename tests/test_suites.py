@@ -150,3 +150,17 @@ def test_suite_summaries_record_the_slice(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(next((tmp_path / "o").glob("*/summary.json")).read_text())
     assert summary["config"]["example_ids"] == ["20"] and summary["n"] == 1
+
+
+def test_a_failing_entry_is_reported_and_the_suite_goes_on(tmp_path):
+    write_vqav2(tmp_path / "vqav2", "val", VQA_QUESTIONS)
+    suite = write_suite(
+        tmp_path,
+        "runs:\n  - {task: vqav2, split: val, ids: ['20', '999']}\n  - {task: raven, limit: 2}\n",
+    )
+    args = ["--model", "chance", "--data-dir", str(tmp_path), "--output", str(tmp_path / "o"), "--no-progress"]
+    result = CliRunner().invoke(app, ["run", "--suite", str(suite), *args])
+    assert result.exit_code == 1
+    assert "failed: vqav2 (0-shot): vqav2: 1 of the 2 requested example ids are not in the val split" in result.output
+    assert "1 of 2 suite entries failed" in result.output
+    assert [r.task for r in find_runs([tmp_path / "o"])] == ["raven"]  # the later entry still ran

@@ -174,8 +174,14 @@ def _run_suite(
     planned = [item for item in planned if item.config.task not in skipped]
     total = sum(len(item.shots) * len(item.seeds) for item in planned)
     typer.echo(f"suite {suite.name}: {total} runs" + (f" ({len(skipped)} tasks skipped: no data)" if skipped else ""))
-    outcomes = run_suite(planned, progress=progress)
+    outcomes, failures = run_suite(planned, progress=progress)
     _print_suite_table(outcomes, model)
+    for failure in failures:
+        shots = ",".join(map(str, failure.shots))
+        typer.secho(f"failed: {failure.task} ({shots}-shot): {failure.message}", err=True, fg=typer.colors.RED)
+    if failures:
+        typer.echo(f"{len(failures)} of {len(planned)} suite entries failed; rerun the same command to retry them")
+        raise SystemExit(1)
 
 
 def _print_suite_table(outcomes: list[RunOutcome], model: str) -> None:
@@ -264,3 +270,10 @@ def list_tasks(
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    from kosmos_eval.runner.suite import builtin_suites
+
+    typer.echo("")
+    typer.echo(
+        f"suites: {', '.join(sorted(builtin_suites()))} (kosmos-eval run kosmos1: every task and shot setting "
+        "of the paper); your own with --suite FILE, see docs/results.md"
+    )

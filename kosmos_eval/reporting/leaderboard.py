@@ -156,7 +156,7 @@ def leaderboard(runs: Sequence[Run], paper: pd.DataFrame | None = None, all_runs
             reference = reference[reference["task"].isin(set(frame["task"]))]
         parts.append(reference)
     if not parts:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=[*COLUMNS, "headline"])
     table = pd.concat(parts, ignore_index=True)
     for column in ("value", "ci_low", "ci_high", "std"):
         table[column] = pd.to_numeric(table[column]).astype("float64")

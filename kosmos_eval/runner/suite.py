@@ -194,13 +194,27 @@ def missing_data(planned: list[PlannedRun]) -> list[str]:
     return list(dict.fromkeys(lines))
 
 
-def run_suite(planned: list[PlannedRun], progress: bool = True) -> list[RunOutcome]:
-    """Every planned run in order, one model load for the whole suite."""
+@dataclass(frozen=True)
+class SuiteFailure:
+    task: str
+    shots: tuple[int, ...]
+    message: str
+
+
+def run_suite(planned: list[PlannedRun], progress: bool = True) -> tuple[list[RunOutcome], list[SuiteFailure]]:
+    """Every planned run in order, one model load for the whole suite. A run that fails on its data (a hub copy
+    not cached, an id not in the split) is reported and the suite goes on: hours of other runs are not lost to
+    one missing file. An interrupt or an unexpected error stops the suite (finished runs stay resumable)."""
     from kosmos_eval.runner.sweep import SharedBackend, evaluate_sweep
 
     backend = SharedBackend()
     outcomes: list[RunOutcome] = []
+    failures: list[SuiteFailure] = []
     for item in planned:
-        runs, _ = evaluate_sweep(item.config, list(item.shots), list(item.seeds), progress, backend)
+        try:
+            runs, _ = evaluate_sweep(item.config, list(item.shots), list(item.seeds), progress, backend)
+        except UserError as exc:  # DataError included
+            failures.append(SuiteFailure(item.config.task, item.shots, str(exc)))
+            continue
         outcomes += runs
-    return outcomes
+    return outcomes, failures
