@@ -31,7 +31,9 @@ def model_name(summary: dict[str, Any]) -> str:
         from kosmos_eval.config import DEFAULT_MODEL_ID
 
         name = args.get("pretrained", DEFAULT_MODEL_ID)
-        return name.rstrip("/").split("/")[-1] if Path(name).is_absolute() else name
+        local = Path(name).expanduser()
+        # a local folder goes by its name (no machine path in tables); a hub id stays whole (org/name)
+        return local.resolve().name if local.is_absolute() or local.exists() else name
     return str(args.get("model") or config.get("backend") or "unknown")
 
 
