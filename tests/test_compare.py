@@ -20,6 +20,7 @@ from kosmos_eval.reporting.compare import allowed_drop, compare_runs, parse_max_
 from kosmos_eval.reporting.runs import find_runs
 from kosmos_eval.runner.run import evaluate
 from tests.backends import ScriptedRanker
+from tests.runs import chance_run, tiny_raven_run
 
 IDS = [str(i) for i in range(1000)]
 
@@ -85,11 +86,6 @@ def test_max_drop_parsing_most_specific_wins():
 # -- on real run folders ------------------------------------------------------------------------------------
 
 
-def chance_run(output: Path, seed: int = 1234, limit: int = 30, **changes) -> Path:
-    config = RunConfig(task="raven", backend="chance", seed=seed, limit=limit, output_dir=str(output), **changes)
-    return evaluate(config, progress=False).run_dir
-
-
 def raven_ids() -> list[str]:
     from kosmos_eval.data.locate import bundled_sample
     from kosmos_eval.tasks.raven import RavenTask
@@ -153,15 +149,7 @@ def test_same_runs_pass_and_a_worse_checkpoint_fails_the_gate(tmp_path):
 
 def test_deltas_equal_the_summaries_of_real_chance_and_tiny_model_runs(tmp_path, tiny_kosmos2):
     chance = chance_run(tmp_path / "chance", limit=6)
-    config = RunConfig(
-        task="raven",
-        backend="hf",
-        model_args={"pretrained": str(tiny_kosmos2), "dtype": "float32"},
-        device="cpu",
-        limit=6,
-        output_dir=str(tmp_path / "tiny"),
-    )
-    tiny = evaluate(config, progress=False).run_dir
+    tiny = tiny_raven_run(tmp_path / "tiny", tiny_kosmos2, limit=6)
     result = compare_runs(find_runs([chance]), find_runs([tiny]))
     base = json.loads((chance / "summary.json").read_text())["metrics"]
     cand = json.loads((tiny / "summary.json").read_text())["metrics"]

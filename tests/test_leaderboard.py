@@ -21,11 +21,7 @@ from kosmos_eval.runner.results import SAMPLES, RunFolder
 from kosmos_eval.runner.run import evaluate
 from tests.backends import ScriptedBackend
 from tests.datasets import write_vqav2
-
-
-def chance_run(output: Path, seed: int = 1234, limit: int = 20) -> Path:
-    config = RunConfig(task="raven", backend="chance", seed=seed, limit=limit, output_dir=str(output))
-    return evaluate(config, progress=False).run_dir
+from tests.runs import chance_run, tiny_raven_run
 
 
 def summary_of(run_dir: Path) -> dict:
@@ -173,15 +169,7 @@ def test_score_command_prints_old_and_new_values(tmp_path):
 
 
 def test_tiny_model_run_reads_back_and_rescores_to_the_same_numbers(tmp_path, tiny_kosmos2):
-    config = RunConfig(
-        task="raven",
-        backend="hf",
-        model_args={"pretrained": str(tiny_kosmos2), "dtype": "float32"},
-        device="cpu",
-        limit=3,
-        output_dir=str(tmp_path / "runs"),
-    )
-    run_dir = evaluate(config, progress=False).run_dir
+    run_dir = tiny_raven_run(tmp_path / "runs", tiny_kosmos2)
     original = summary_of(run_dir)
     row = leaderboard(find_runs([run_dir])).set_index("metric").loc["accuracy"]
     assert row["model"] == tiny_kosmos2.name  # a local folder goes by its name, not the machine's path

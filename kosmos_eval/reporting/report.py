@@ -19,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 
+from kosmos_eval.reporting.paper import PAPER_MODEL, reference
+from kosmos_eval.reporting.paper import paper_numbers as load_paper_numbers
 from kosmos_eval.reporting.runs import Run, find_runs
 from kosmos_eval.reporting.sample_view import (
     THUMBNAILS_PER_SAMPLE,
@@ -51,17 +53,7 @@ def fmt_delta(ours: float | None, paper: float | None) -> str:
 
 def paper_numbers() -> tuple[pd.DataFrame, str]:
     """The paper's reported numbers (variant "" for the default setting) and the model name of KOSMOS-1."""
-    from kosmos_eval.reporting.paper import PAPER_MODEL
-    from kosmos_eval.reporting.paper import paper_numbers as load
-
-    return load(), PAPER_MODEL
-
-
-def paper_value(paper: pd.DataFrame, model: str, task: str, metric: str, shots: int, variant: str) -> float | None:
-    """The paper's number for exactly this model, task, metric, shots and variant (first table that has it)."""
-    match = (paper["model"] == model) & (paper["task"] == task) & (paper["metric"] == metric)
-    rows = paper[match & (paper["shots"] == shots) & (paper["variant"] == variant)]
-    return None if rows.empty else float(rows.iloc[0]["value"])
+    return load_paper_numbers(), PAPER_MODEL
 
 
 def build_report(runs: Sequence[Run], title: str = "kosmos-eval report", max_samples: int = 200) -> str:
@@ -135,15 +127,15 @@ def _metrics_table(runs: Sequence[Run], paper: pd.DataFrame, paper_model: str) -
         metrics = run.summary.get("metrics") or {}
         headline = str(run.summary.get("headline") or next(iter(metrics), ""))
         main = metrics.get(headline, {})
-        theirs = paper_value(paper, paper_model, run.task, headline, run.shots, run.variant)
+        theirs = reference(run.task, headline, run.shots, run.variant, paper_model)
         others = []
         for name, value in metrics.items():
             if name == headline:
                 continue
-            reference = paper_value(paper, paper_model, run.task, name, run.shots, run.variant)
+            theirs_other = reference(run.task, name, run.shots, run.variant, paper_model)
             against = (
-                f" · paper {fmt_paper(reference)} ({fmt_delta(value.get('value'), reference)})"
-                if reference is not None
+                f" · paper {fmt_paper(theirs_other)} ({fmt_delta(value.get('value'), theirs_other)})"
+                if theirs_other is not None
                 else ""
             )
             others.append(f"<div>{escape(name)} {fmt(value.get('value'))} {_ci(value)}{against}</div>")
