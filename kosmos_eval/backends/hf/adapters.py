@@ -13,12 +13,14 @@ strings. An adapter knows only its family's input format:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from kosmos_eval.backends.hf.images import ImagePipeline
+from kosmos_eval.backends.hf.packing import PackedBatch
 from kosmos_eval.core.types import Context, ImageInput
 
 
@@ -52,11 +54,23 @@ def trailing_text(context: Context) -> str:
 
 
 class Adapter:
-    def __init__(self, model: Any, processor: Any, device: str) -> None:
+    # Packing (packing.py) needs a model that takes a custom 4D attention mask and explicit positions and
+    # whose image inputs follow its tokens; `share_across_requests` also needs images identified per token.
+    can_pack = False
+    share_across_requests = False
+
+    def __init__(self, model: Any, processor: Any, device: str, image_workers: int = 4) -> None:
         self.model = model
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.device = device
+        self.images = ImagePipeline(self._prepare_image, self._encode_pixels, workers=image_workers)
+        self._continuations: dict[tuple[str, str], list[int]] = {}
+
+    def _prepare_image(self, image: ImageInput) -> Any:
+        return image.load()
+
+    _encode_pixels = None
 
     @property
     def pad_id(self) -> int:
@@ -70,11 +84,17 @@ class Adapter:
         difference, so a continuation such as " Yes" gets the token the model would see in running text.
         """
         tail = trailing_text(context)
+        cached = self._continuations.get((tail, continuation))
+        if cached is not None:  # ImageNet asks for the same 1,000 names after the same prompt 50,000 times
+            return cached
         whole = self.tokenizer(tail + continuation, add_special_tokens=False)["input_ids"]
         head = self.tokenizer(tail, add_special_tokens=False)["input_ids"] if tail else []
         ids = whole[len(head) :]
         if not ids:
             raise ValueError(f"continuation {continuation!r} tokenises to nothing")
+        if len(self._continuations) > 200_000:
+            self._continuations.clear()
+        self._continuations[(tail, continuation)] = ids
         return ids
 
     def encode(self, context: Context) -> Encoded:
@@ -83,6 +103,25 @@ class Adapter:
     def logits_at(self, batch: list[Encoded], rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """Vocabulary logits (K, V) of the right-padded batch at positions (rows[k], cols[k]) only."""
         raise NotImplementedError
+
+    def token_keys(self, encoded: Encoded) -> list[Hashable]:
+        """What identifies each context token for prefix sharing (packing.py): its id, unless it stands for
+        part of an image."""
+        return list(encoded.ids)
+
+    def packed_outputs(
+        self, batch: PackedBatch, contexts: Sequence[Encoded], rows: torch.Tensor, cols: torch.Tensor
+    ) -> torch.Tensor:
+        """Outputs at (rows[k], cols[k]) of a packed batch; `head` turns them into vocabulary logits.
+        `contexts[r]` is the encoded context of request r (packs name their requests)."""
+        raise NotImplementedError
+
+    def head(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs
+
+    def batchable(self, batch: list[Encoded]) -> bool:
+        """Whether these contexts' inputs can share one forward pass."""
+        return True
 
     def generate(self, batch: list[Encoded], max_new_tokens: int, num_beams: int) -> list[list[int]]:
         """New token ids per row; rows in a batch have equal length and compatible inputs (no padding)."""
@@ -124,8 +163,11 @@ GROUNDING_TOKEN = re.compile(
 
 
 class Kosmos2Adapter(Adapter):
-    def __init__(self, model: Any, processor: Any, device: str) -> None:
-        super().__init__(model, processor, device)
+    can_pack = True
+    share_across_requests = True
+
+    def __init__(self, model: Any, processor: Any, device: str, image_workers: int = 4) -> None:
+        super().__init__(model, processor, device, image_workers)
         self.num_slots = model.config.latent_query_num
         self.boi = self.tokenizer.convert_tokens_to_ids("<image>")
         self.eoi = self.tokenizer.convert_tokens_to_ids("</image>")
@@ -156,20 +198,65 @@ class Kosmos2Adapter(Adapter):
                 images.append(run)
         return Encoded(ids=ids, images=images, image_slots=slots)
 
+    def _prepare_image(self, image: ImageInput) -> torch.Tensor:
+        return self.processor.image_processor(image.load(), return_tensors="pt")["pixel_values"][0]
+
+    def _encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        pixels = pixels.to(self.device, self.model.dtype)
+        return self.model.get_image_features(pixels, return_dict=True).pooler_output  # (images, slots, dim)
+
     def _image_embeds(self, batch: list[Encoded]) -> torch.Tensor | None:
         """Embeddings of every image slot of the batch in row-major order; each distinct image encoded once."""
-        unique: dict[str, ImageInput] = {}
-        for encoded in batch:
-            for image in encoded.images:
-                unique.setdefault(image.key, image)
-        if not unique:
+        images = [image for encoded in batch for image in encoded.images]
+        if not images:
             return None
-        pixels = self.processor.image_processor([img.load() for img in unique.values()], return_tensors="pt")
-        pixel_values = pixels["pixel_values"].to(self.device, self.model.dtype)
-        features = self.model.get_image_features(pixel_values, return_dict=True).pooler_output
-        index = {key: i for i, key in enumerate(unique)}
-        order = [index[image.key] for encoded in batch for image in encoded.images]
-        return features[order]  # (total images, slots, dim)
+        features = self.images.features(images)
+        return torch.stack([features[image.key] for image in images])  # (total images, slots, dim)
+
+    def token_keys(self, encoded: Encoded) -> list[Hashable]:
+        # slot ids are the same for every image: a slot is identified by its image and its index instead
+        keys: list[Hashable] = list(encoded.ids)
+        for index, image in enumerate(encoded.images):
+            slots = encoded.image_slots[index * self.num_slots : (index + 1) * self.num_slots]
+            for slot, position in enumerate(slots):
+                keys[position] = ("slot", image.key, slot)
+        return keys
+
+    def packed_outputs(
+        self, batch: PackedBatch, contexts: Sequence[Encoded], rows: torch.Tensor, cols: torch.Tensor
+    ) -> torch.Tensor:
+        """The decoder run layer by layer with the packed mask: Kosmos-2's own forward always builds a causal
+        mask, so it is bypassed; embeddings, blocks and final norm are the model's own modules."""
+        slot_mask = torch.zeros(batch.ids.shape, dtype=torch.bool)
+        wanted: list[tuple[str, int]] = []
+        images: dict[str, ImageInput] = {}
+        for row, (p, offset) in enumerate(zip(batch.packs, batch.offsets, strict=True)):
+            for index, key in enumerate(p.keys):
+                if isinstance(key, tuple):
+                    slot_mask[row, offset + index] = True
+                    wanted.append((key[1], key[2]))
+        for p in batch.packs:
+            for request in p.requests:
+                images.update((image.key, image) for image in contexts[request].images)
+        embeds = None
+        if wanted:
+            features = self.images.features(images[key] for key in dict.fromkeys(k for k, _ in wanted))
+            embeds = torch.stack([features[key][slot] for key, slot in wanted])
+        decoder = self.model.text_model.model
+        padding_idx = decoder.embed_positions.padding_idx
+        hidden = decoder.forward_embedding(
+            input_ids=batch.ids,
+            image_embeds=embeds,
+            img_input_mask=slot_mask.to(self.device) if embeds is not None else None,
+            position_ids=batch.positions + padding_idx + 1,  # Kosmos-2 numbers positions from padding_idx + 1
+        )
+        for layer in decoder.layers:
+            out = layer(hidden, batch.attention)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return decoder.layer_norm(hidden[rows, cols])
+
+    def head(self, outputs: torch.Tensor) -> torch.Tensor:
+        return self.model.text_model.lm_head(outputs)
 
     def image_features(self, images: list[ImageInput]) -> torch.Tensor:
         """The CLIP vision tower's pooled output (before the resampler that makes the LM's image slots)."""
@@ -218,17 +305,27 @@ class Kosmos2Adapter(Adapter):
         return [row[ids.shape[1] :].tolist() for row in out]
 
 
+# Families whose forward takes a custom 4D float mask and explicit positions unchanged, with images tied to
+# their tokens' order and plain causal attention over image tokens (PaliGemma and Gemma 3 attend
+# bidirectionally within images, Qwen2-VL needs 3D rope positions: they keep the row-per-continuation path).
+PACKABLE_FAMILIES = frozenset({"llava"})
+
+
 class ProcessorAdapter(Adapter):
-    def __init__(self, model: Any, processor: Any, device: str) -> None:
-        super().__init__(model, processor, device)
+    share_across_requests = False  # pixel inputs belong to a row, so a pack holds one request
+
+    def __init__(self, model: Any, processor: Any, device: str, image_workers: int = 4) -> None:
+        super().__init__(model, processor, device, image_workers)
         self.image_token = getattr(processor, "image_token", None) or "<image>"
+        attention = getattr(model.config, "_attn_implementation", None)
+        self.can_pack = model.config.model_type in PACKABLE_FAMILIES and attention in (None, "eager", "sdpa")
 
     def encode(self, context: Context) -> Encoded:
         text = "".join(run if isinstance(run, str) else self.image_token for run in text_runs(context))
         images = context.images
         kwargs: dict[str, Any] = {"text": [text], "return_tensors": "pt"}
         if images:
-            kwargs["images"] = [[image.load() for image in images]]
+            kwargs["images"] = [[self.images.prepared(image) for image in images]]
         out = self.processor(**kwargs)
         ids = out["input_ids"][0].tolist()
         if ids and ids[-1] == self.tokenizer.eos_token_id:
@@ -248,6 +345,13 @@ class ProcessorAdapter(Adapter):
         # Generic models may post-process logits (scaling, soft-capping), so take the model's own logits.
         ids, attention = self._padded(batch)
         out = self.model(input_ids=ids, attention_mask=attention, **self._extras(batch))
+        return out.logits[rows, cols]
+
+    def packed_outputs(
+        self, batch: PackedBatch, contexts: Sequence[Encoded], rows: torch.Tensor, cols: torch.Tensor
+    ) -> torch.Tensor:
+        extras = self._extras([contexts[p.requests[0]] for p in batch.packs])
+        out = self.model(input_ids=batch.ids, attention_mask=batch.attention, position_ids=batch.positions, **extras)
         return out.logits[rows, cols]
 
     def generate(self, batch: list[Encoded], max_new_tokens: int, num_beams: int) -> list[list[int]]:
@@ -272,7 +376,7 @@ class ProcessorAdapter(Adapter):
         )
 
 
-def make_adapter(model_type: str, model: Any, processor: Any, device: str) -> Adapter:
+def make_adapter(model_type: str, model: Any, processor: Any, device: str, image_workers: int = 4) -> Adapter:
     if model_type == "kosmos-2":
-        return Kosmos2Adapter(model, processor, device)
-    return ProcessorAdapter(model, processor, device)
+        return Kosmos2Adapter(model, processor, device, image_workers)
+    return ProcessorAdapter(model, processor, device, image_workers)

@@ -1,8 +1,9 @@
 """The transformers backend: summed continuation log-probabilities and greedy / beam generation.
 
-Model-family details live in adapters.py; this module does what is the same for every family: expanding a
-rank request into one row per continuation, gathering only the needed log-probs, stop strings, and turning
-CUDA out-of-memory into BackendOutOfMemory so the runner can split the batch and retry without losing work.
+Model-family details live in adapters.py; this module does what is the same for every family: laying rank
+requests out for the model (shared-prefix packs where the family supports them, packing.py; else one padded
+row per continuation), gathering only the needed log-probs, stop strings, and turning CUDA out-of-memory into
+BackendOutOfMemory so the runner can shrink the batch and retry without losing work.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from kosmos_eval.backends.hf.adapters import Encoded, ProcessorAdapter, make_adapter
+from kosmos_eval.backends.hf import greedy
+from kosmos_eval.backends.hf.adapters import Encoded, make_adapter
 from kosmos_eval.backends.hf.constrained import constrained_beam_search
-from kosmos_eval.backends.hf.loading import describe, load_model
+from kosmos_eval.backends.hf.loading import LoadedModel, describe, load_model
+from kosmos_eval.backends.hf.packing import Pack, PackItem, batch_packs, pack
 from kosmos_eval.config import DEFAULT_MODEL_ID
 from kosmos_eval.core.text import cut_at_stop
 from kosmos_eval.core.types import GenerateRequest, ImageInput, RankRequest, RankResult
@@ -27,8 +30,16 @@ MODEL_ARGS = {
     "dtype": "float32 | bfloat16 | float16 | auto (bf16 on GPU, fp32 on CPU; default auto)",
     "device": "cpu | cuda | cuda:N | auto (default: --device, else auto)",
     "trust_remote_code": "true to allow custom model code from the hub (default false)",
-    "attn_implementation": "eager | sdpa | flash_attention_2 (default: transformers' choice)",
+    "attn_implementation": "eager | sdpa | flash_attention_2 (default: transformers' choice; packing needs eager/sdpa)",
+    "packing": "true | false: score ranking continuations in shared-prefix packs (default true where supported)",
+    "padded_greedy": "true | false: batch greedy prompts of different lengths with left padding (default true)",
+    "max_pack_tokens": "longest packed sequence (default 1024 on GPU, 512 on CPU)",
+    "max_forward_tokens": "tokens (batch x padded length) per forward pass (default 32768 on GPU, 4096 on CPU)",
+    "padding_side": "left | right: where packed rows are padded (results do not depend on it; default right)",
+    "image_workers": "background threads decoding images ahead of the model (default 4; 0 = none)",
 }
+HEAD_ROWS = 2048  # output-head rows per slice: 2,048 x 65k vocabulary x 4 bytes = 0.5 GB of logits at most
+MIN_PACK_TOKENS = 64
 
 
 def _bool(value: str, key: str) -> bool:
@@ -39,9 +50,14 @@ def _bool(value: str, key: str) -> bool:
     raise UserError(f"--model-args {key}={value!r}: expected true or false")
 
 
+def _positive(value: str, key: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise UserError(f"--model-args {key}={value!r}: expected a positive whole number")
+    return int(value)
+
+
 class HFBackend:
     name = "hf"
-    max_rows_per_forward = 256  # rank rows (context + one continuation) scored in one forward pass
 
     def __init__(self, seed: int = 1234, device: str | None = None, **model_args: str) -> None:
         unknown = set(model_args) - set(MODEL_ARGS)
@@ -51,7 +67,7 @@ class HFBackend:
             )
         if device and model_args.get("device") and model_args["device"] != device:
             raise UserError(f"--device {device} and --model-args device={model_args['device']} disagree; give one")
-        self.loaded = load_model(
+        loaded = load_model(
             pretrained=model_args.get("pretrained", DEFAULT_MODEL_ID),
             revision=model_args.get("revision"),
             dtype=model_args.get("dtype", "auto"),
@@ -59,10 +75,38 @@ class HFBackend:
             trust_remote_code=_bool(model_args.get("trust_remote_code", "false"), "trust_remote_code"),
             attn_implementation=model_args.get("attn_implementation"),
         )
-        self.adapter = make_adapter(
-            self.loaded.model_type, self.loaded.model, self.loaded.processor, self.loaded.device
-        )
+        workers = model_args.get("image_workers", "4")
+        self._attach(loaded, image_workers=0 if workers == "0" else _positive(workers, "image_workers"))
+        self.packing = _bool(model_args.get("packing", "true"), "packing")
+        self.padded_greedy = _bool(model_args.get("padded_greedy", "true"), "padded_greedy")
+        if "max_pack_tokens" in model_args:
+            self.max_pack_tokens = _positive(model_args["max_pack_tokens"], "max_pack_tokens")
+        if "max_forward_tokens" in model_args:
+            self.max_forward_tokens = _positive(model_args["max_forward_tokens"], "max_forward_tokens")
+        self.max_forward_tokens = max(self.max_forward_tokens, self.max_pack_tokens)
+        self.padding_side = model_args.get("padding_side", "right")
+        if self.padding_side not in ("left", "right"):
+            raise UserError(f"--model-args padding_side={self.padding_side!r}: expected left or right")
+
+    def _attach(self, loaded: LoadedModel, image_workers: int = 4) -> None:
+        self.loaded = loaded
+        self.adapter = make_adapter(loaded.model_type, loaded.model, loaded.processor, loaded.device, image_workers)
         self.tokenizer = self.adapter.tokenizer
+        on_gpu = loaded.device.startswith("cuda")
+        self.packing = True
+        self.padded_greedy = True
+        self.padding_side = "right"
+        self.max_pack_tokens = 1024 if on_gpu else 512
+        self.max_forward_tokens = 32768 if on_gpu else 4096
+        self.max_rows_per_forward = 256  # the row-per-continuation path: rows scored in one forward pass
+
+    @classmethod
+    def from_loaded(cls, loaded: LoadedModel) -> HFBackend:
+        """A backend around a model already in memory (benchmarks build real-size models with random weights
+        this way, without writing gigabytes to disk)."""
+        backend = cls.__new__(cls)
+        backend._attach(loaded)
+        return backend
 
     def fingerprint(self) -> dict[str, Any]:
         return describe(self.loaded)
@@ -80,83 +124,177 @@ class HFBackend:
 
     # -- ranking -------------------------------------------------------------------------------------------
     def rank(self, requests: list[RankRequest]) -> list[RankResult]:
-        rows: list[Encoded] = []
-        spans: list[tuple[int, int]] = []  # continuation token span of each row
-        for request in requests:
-            context = self.adapter.encode(request.context)
-            for continuation in request.continuations:
-                cont = self.adapter.continuation_ids(request.context, continuation)
-                rows.append(context.extended(cont))
-                spans.append((len(context.ids), len(context.ids) + len(cont)))
-        # one request may carry many continuations (ImageNet: 1,000 class names): bound the rows per forward
-        scores = [
-            score
-            for start in range(0, len(rows), self.max_rows_per_forward)
-            for score in self._score_rows(
-                rows[start : start + self.max_rows_per_forward], spans[start : start + self.max_rows_per_forward]
-            )
+        contexts = [self.adapter.encode(request.context) for request in requests]
+        continuations = [
+            [self.adapter.continuation_ids(request.context, c) for c in request.continuations] for request in requests
         ]
-        results, cursor = [], 0
-        for request in requests:
-            count = len(request.continuations)
-            chunk = scores[cursor : cursor + count]
-            cursor += count
-            results.append(
-                RankResult(
-                    logprobs=tuple(s[0] for s in chunk),
-                    num_tokens=tuple(s[1] for s in chunk),
-                    is_greedy=tuple(s[2] for s in chunk),
-                )
+        if self.packing and self.adapter.can_pack:
+            scores = self._rank_packed(contexts, continuations)
+        else:
+            scores = self._rank_rows(contexts, continuations)
+        return [
+            RankResult(
+                logprobs=tuple(scores[(r, c)][0] for c in range(len(request.continuations))),
+                num_tokens=tuple(len(tokens) for tokens in continuations[r]),
+                is_greedy=tuple(scores[(r, c)][1] for c in range(len(request.continuations))),
             )
-        return results
+            for r, request in enumerate(requests)
+        ]
 
-    def _score_rows(self, rows: list[Encoded], spans: list[tuple[int, int]]) -> list[tuple[float, int, bool]]:
-        if isinstance(self.adapter, ProcessorAdapter) and not self.adapter.batchable(rows):
-            return [s for r, sp in zip(rows, spans, strict=True) for s in self._score_rows([r], [sp])]
+    def _rank_packed(
+        self, contexts: list[Encoded], continuations: list[list[list[int]]]
+    ) -> dict[tuple[int, int], tuple[float, bool]]:
+        """Shared-prefix packing (packing.py): every context once per pack, continuations after it."""
+        items = [
+            PackItem(r, self.adapter.token_keys(encoded), encoded.ids, continuations[r])
+            for r, encoded in enumerate(contexts)
+        ]
+        packs = pack(items, self.max_pack_tokens, self.adapter.share_across_requests)
+        packs.sort(key=len, reverse=True)  # length-sorted: packs of similar length share a forward pass
+        scores: dict[tuple[int, int], tuple[float, bool]] = {}
+        while packs:
+            # the first (longest) pack sets the padded width: add packs while the padded batch fits the budget
+            # and their inputs can share a batch (per-row pixel inputs of equal shape)
+            first, group, rest = packs[0], [packs[0]], []
+            for other in packs[1:]:
+                fits = (len(group) + 1) * len(first) <= self.max_forward_tokens
+                if fits and self.adapter.batchable([contexts[first.requests[0]], contexts[other.requests[0]]]):
+                    group.append(other)
+                else:
+                    rest.append(other)
+            scores.update(self._score_packs(group, contexts))
+            packs = rest
+        return scores
+
+    def _score_packs(self, packs: list[Pack], contexts: list[Encoded]) -> dict[tuple[int, int], tuple[float, bool]]:
+        rows, cols, targets, scored = [], [], [], []
+        for row, one in enumerate(packs):
+            for item in one.scored:
+                scored.append(item)
+                rows += [row] * len(item.predictors)
+                targets += item.targets
+        try:
+            with torch.inference_mode():
+                batch = batch_packs(
+                    packs, self.adapter.pad_id, self.loaded.model.dtype, self.loaded.device, self.padding_side
+                )
+                for row, one in enumerate(packs):
+                    cols += [batch.offsets[row] + p for item in one.scored for p in item.predictors]
+                device = self.loaded.device
+                outputs = self.adapter.packed_outputs(
+                    batch, contexts, torch.tensor(rows, device=device), torch.tensor(cols, device=device)
+                )
+                token_lp, greedy = self._gather(outputs, targets)
+        except torch.OutOfMemoryError as exc:
+            raise BackendOutOfMemory(str(exc)) from exc
+        return self._sum_spans(
+            token_lp, greedy, [(s.request, s.continuation) for s in scored], [len(s.targets) for s in scored]
+        )
+
+    def _rank_rows(
+        self, contexts: list[Encoded], continuations: list[list[list[int]]]
+    ) -> dict[tuple[int, int], tuple[float, bool]]:
+        """One padded row per (context, continuation): for models packing does not support."""
+        rows = [
+            (r, c, encoded.extended(tokens), len(encoded.ids))
+            for r, encoded in enumerate(contexts)
+            for c, tokens in enumerate(continuations[r])
+        ]
+        scores: dict[tuple[int, int], tuple[float, bool]] = {}
+        for start in range(0, len(rows), self.max_rows_per_forward):
+            chunk = rows[start : start + self.max_rows_per_forward]
+            if not self.adapter.batchable([row[2] for row in chunk]):
+                for row in chunk:
+                    scores.update(self._score_rows([row]))
+            else:
+                scores.update(self._score_rows(chunk))
+        return scores
+
+    def _score_rows(self, chunk: list[tuple[int, int, Encoded, int]]) -> dict[tuple[int, int], tuple[float, bool]]:
         # position p predicts token p + 1: the logits for a continuation spanning [start, end) sit at start-1..end-2
-        row_index = torch.tensor([r for r, (a, b) in enumerate(spans) for _ in range(a, b)])
-        col_index = torch.tensor([p - 1 for a, b in spans for p in range(a, b)])
-        targets = torch.tensor([rows[r].ids[p] for r, (a, b) in enumerate(spans) for p in range(a, b)])
+        row_index = [i for i, (_, _, row, start) in enumerate(chunk) for _ in range(start, len(row.ids))]
+        col_index = [p - 1 for _, _, row, start in chunk for p in range(start, len(row.ids))]
+        targets = [row.ids[p] for _, _, row, start in chunk for p in range(start, len(row.ids))]
+        device = self.loaded.device
         try:
             with torch.inference_mode():
                 logits = self.adapter.logits_at(
-                    rows, row_index.to(self.loaded.device), col_index.to(self.loaded.device)
+                    [row for _, _, row, _ in chunk],
+                    torch.tensor(row_index, device=device),
+                    torch.tensor(col_index, device=device),
                 )
-                logprobs = torch.log_softmax(logits.float(), dim=-1)
-                targets = targets.to(logprobs.device)
-                token_lp = logprobs.gather(1, targets[:, None])[:, 0]
-                greedy = logprobs.argmax(dim=-1) == targets
+                token_lp, greedy = self._gather(logits, targets, head=False)
         except torch.OutOfMemoryError as exc:
             raise BackendOutOfMemory(str(exc)) from exc
-        out, cursor = [], 0
-        for start, end in spans:
-            n = end - start
-            out.append(
-                (
-                    float(token_lp[cursor : cursor + n].double().sum()),
-                    n,
-                    bool(greedy[cursor : cursor + n].all()),
-                )
-            )
-            cursor += n
-        return out
+        return self._sum_spans(
+            token_lp, greedy, [(r, c) for r, c, _, _ in chunk], [len(row.ids) - start for _, _, row, start in chunk]
+        )
+
+    def _gather(self, outputs: torch.Tensor, targets: list[int], head: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Log-probability of each target token and whether it is the argmax, computed in slices so no
+        (tokens x vocabulary) tensor larger than HEAD_ROWS rows exists; one device-to-host copy at the end."""
+        target = torch.tensor(targets, device=outputs.device)
+        token_lp, greedy = [], []
+        for start in range(0, len(targets), HEAD_ROWS):
+            part = outputs[start : start + HEAD_ROWS]
+            logits = (self.adapter.head(part) if head else part).float()
+            logprobs = torch.log_softmax(logits, dim=-1)
+            wanted = target[start : start + HEAD_ROWS]
+            token_lp.append(logprobs.gather(1, wanted[:, None])[:, 0])
+            greedy.append(logprobs.argmax(dim=-1) == wanted)
+        return torch.cat(token_lp).double().cpu().numpy(), torch.cat(greedy).cpu().numpy()
+
+    @staticmethod
+    def _sum_spans(
+        token_lp: np.ndarray, greedy: np.ndarray, names: list[tuple[int, int]], lengths: list[int]
+    ) -> dict[tuple[int, int], tuple[float, bool]]:
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        sums = np.add.reduceat(token_lp, starts)
+        all_greedy = np.logical_and.reduceat(greedy, starts)
+        return {name: (float(sums[i]), bool(all_greedy[i])) for i, name in enumerate(names)}
+
+    # -- memory ------------------------------------------------------------------------------------------------
+    def prefetch(self, requests: list[RankRequest | GenerateRequest]) -> None:
+        """Start decoding the images of upcoming requests in background threads (the runner calls this
+        with the next batch while the current one runs)."""
+        self.adapter.images.prefetch(image for request in requests for image in request.context.images)
+
+    def reduce_memory(self) -> bool:
+        """Smaller forward passes after an out-of-memory at batch size 1 (one ImageNet request alone is
+        1,000 continuations); False when nothing is left to shrink."""
+        if self.max_forward_tokens > self.max_pack_tokens or self.max_rows_per_forward > 1:
+            self.max_forward_tokens = max(self.max_pack_tokens, self.max_forward_tokens // 2)
+            self.max_rows_per_forward = max(1, self.max_rows_per_forward // 2)
+            return True
+        if self.max_pack_tokens > MIN_PACK_TOKENS:
+            self.max_pack_tokens = self.max_forward_tokens = max(MIN_PACK_TOKENS, self.max_pack_tokens // 2)
+            return True
+        return False
 
     # -- generation ----------------------------------------------------------------------------------------
     def generate(self, requests: list[GenerateRequest]) -> list[str]:
         encoded = [self.adapter.encode(r.context) for r in requests]
         outputs: list[str] = [""] * len(requests)
-        # Batch only rows that need no padding (same length, same image layout), so a request's output never
-        # depends on what it was batched with.
+        # Greedy rows of any length share a left-padded batch where the family has an exact padded decoder
+        # (greedy.py); otherwise batch only rows that need no padding (same length, same image layout), so a
+        # request's output never depends on what it was batched with.
+        padded_greedy = self.padded_greedy and greedy.supported(self.adapter)
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, (request, enc) in enumerate(zip(requests, encoded, strict=True)):
             if request.constrained:
                 outputs[i] = self._constrained(request, enc)
+            elif padded_greedy and request.num_beams == 1:
+                groups[("padded", request.max_new_tokens, 1)].append(i)
             else:
                 groups[(self.adapter.group_key(enc), request.max_new_tokens, request.num_beams)].append(i)
-        for (_, max_new_tokens, num_beams), members in groups.items():
+        for (layout, max_new_tokens, num_beams), members in groups.items():
+            rows = [encoded[i] for i in members]
             try:
                 with torch.inference_mode():
-                    new_tokens = self.adapter.generate([encoded[i] for i in members], max_new_tokens, num_beams)
+                    if layout == "padded":
+                        new_tokens = greedy.greedy_left_padded(self.adapter, rows, max_new_tokens)  # type: ignore[arg-type]
+                    else:
+                        new_tokens = self.adapter.generate(rows, max_new_tokens, num_beams)
             except torch.OutOfMemoryError as exc:
                 raise BackendOutOfMemory(str(exc)) from exc
             for i, tokens in zip(members, new_tokens, strict=True):
