@@ -2,7 +2,12 @@
 
 Requests are split by kind (rank / generate), ordered longest first (so padding is small and an
 out-of-memory shows up on the first batch, not after an hour), and cut into batches. With batch size `auto`
-a batch that does not fit is halved and retried; nothing already computed is lost.
+a batch that does not fit is halved and retried; at one request per batch the backend is asked to shrink its
+own forward passes (`reduce_memory`). Nothing already computed is lost, and since backends give results
+independent of batch composition, the outputs are the same as without the out-of-memory.
+
+Backends that decode images may offer `prefetch(requests)`: the next batch is handed to it before the current
+one runs, so decoding overlaps the model.
 """
 
 from __future__ import annotations
@@ -44,20 +49,35 @@ class Batcher:
 
     def _run_kind(self, kind: type, batch_requests: list[Request], indices: list[int], outputs: list) -> None:
         call = self.backend.rank if kind is RankRequest else self.backend.generate
+        prefetch = getattr(self.backend, "prefetch", None)
         start = 0
         while start < len(batch_requests):
             chunk = batch_requests[start : start + self.batch_size]
+            if prefetch is not None:
+                prefetch(batch_requests[start : start + 2 * self.batch_size])  # this batch and the next
             try:
                 results = call(chunk)  # type: ignore[arg-type]
             except BackendOutOfMemory:
-                if not self.auto or self.batch_size == 1:
-                    hint = "use --batch-size auto or a smaller value" if not self.auto else "the model does not fit"
-                    raise UserError(f"Out of memory at batch size {self.batch_size}: {hint}") from None
-                self.batch_size = max(1, self.batch_size // 2)
-                log.warning("out of memory: retrying with batch size %d", self.batch_size)
+                self._back_off()
                 continue
             if len(results) != len(chunk):
                 raise RuntimeError(f"backend returned {len(results)} outputs for {len(chunk)} requests")
             for offset, result in enumerate(results):
                 outputs[indices[start + offset]] = result
             start += len(chunk)
+
+    def _back_off(self) -> None:
+        """Halve the batch, or at one request ask the backend for smaller forward passes; else give up."""
+        if not self.auto:
+            raise UserError(
+                f"Out of memory at batch size {self.batch_size}: use --batch-size auto or a smaller value"
+            ) from None
+        if self.batch_size > 1:
+            self.batch_size //= 2
+            log.warning("out of memory: retrying with batch size %d", self.batch_size)
+            return
+        reduce_memory = getattr(self.backend, "reduce_memory", None)
+        if reduce_memory is not None and reduce_memory():
+            log.warning("out of memory at batch size 1: retrying with smaller forward passes")
+            return
+        raise UserError("Out of memory at batch size 1: the model does not fit on this device") from None

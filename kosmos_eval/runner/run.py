@@ -36,6 +36,7 @@ from kosmos_eval.runner.results import RunFolder, slug
 log = logging.getLogger(__name__)
 
 EXAMPLES_PER_STEP_MIN = 4
+BATCHES_PER_STEP = 4  # a step is built, run and saved together: several batches, so image decoding overlaps
 
 
 @dataclass(frozen=True)
@@ -211,11 +212,11 @@ def _compute(
     try:
         start = 0
         while start < len(pending):
-            # a step is enough examples to fill about one batch (at least a few), built once
+            # a step is enough examples to fill a few batches (at least a few examples), built once
             chunk: list[Example] = []
             requests_per_example, demos_per_example = [], []
             while start + len(chunk) < len(pending) and (
-                len(chunk) < EXAMPLES_PER_STEP_MIN or sum(map(len, requests_per_example)) < batcher.batch_size
+                len(chunk) < EXAMPLES_PER_STEP_MIN or sum(map(len, requests_per_example)) < BATCHES_PER_STEP * batcher.batch_size
             ):
                 example = pending[start + len(chunk)]
                 demos = sampler.sample(example, config.shots) if sampler is not None else []
