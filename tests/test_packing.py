@@ -28,31 +28,46 @@ def test_trie_layout_by_hand():
     #                \ 7 - 8        subtree ends  8    8    6    4    6    6    8    8
     items = [PackItem(0, [1, 2, 3], [1, 2, 3], [[4], [5, 6]]), PackItem(1, [1, 2, 7], [1, 2, 7], [[8]])]
     (only,) = pack(items, max_tokens=100)
-    assert only.ids == [1, 2, 3, 4, 5, 6, 7, 8]
-    assert only.positions == [0, 1, 2, 3, 3, 4, 2, 3]
-    assert only.subtree_end == [8, 8, 6, 4, 6, 6, 8, 8]
-    # token 4 is predicted by the output at "3" (index 2); token 6 by the output at "5" (index 4)
-    assert [(s.request, s.continuation, s.predictors, s.targets) for s in only.scored] == [
-        (0, 0, [2], [4]),
-        (0, 1, [2, 4], [5, 6]),
-        (1, 0, [6], [8]),
-    ]
-    assert only.requests == [0, 1]
+    assert only.ids.tolist() == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert only.positions.tolist() == [0, 1, 2, 3, 3, 4, 2, 3]
+    assert only.subtree_end.tolist() == [8, 8, 6, 4, 6, 6, 8, 8]
+    # token 4 is predicted by the output at "3" (index 2); 5 also by "3", 6 by "5" (index 4); 8 by "7" (index 6)
+    assert only.predictors.tolist() == [2, 2, 4, 6]
+    assert only.targets.tolist() == [4, 5, 6, 8]
+    assert only.spans == [(0, 0, 1), (0, 1, 2), (1, 0, 1)]
+    assert only.requests == [0, 1] and only.special == []
 
 
 def test_keys_keep_equal_ids_apart_and_budget_splits_a_request():
     # equal ids with different keys (two images' slots) are not merged
     items = [PackItem(0, ["a", "b"], [9, 9], [[1]]), PackItem(1, ["a", "c"], [9, 9], [[1]])]
     (only,) = pack(items, max_tokens=100)
-    assert only.ids == [9, 9, 1, 9, 1] and only.positions == [0, 1, 2, 1, 2]
+    assert only.ids.tolist() == [9, 9, 1, 9, 1] and only.positions.tolist() == [0, 1, 2, 1, 2]
+    assert only.special == [(0, "a"), (1, "b"), (3, "c")]
     # a request with four continuations and a budget of 5 tokens: context (2) + 3 one-token continuations,
     # then the context again with the last one
     split = pack([PackItem(0, [1, 2], [1, 2], [[3], [4], [5], [6]])], max_tokens=5)
-    assert [p.ids for p in split] == [[1, 2, 3, 4, 5], [1, 2, 6]]
-    assert [[s.continuation for s in p.scored] for p in split] == [[0, 1, 2], [3]]
+    assert [p.ids.tolist() for p in split] == [[1, 2, 3, 4, 5], [1, 2, 6]]
+    assert [[c for _, c, _ in p.spans] for p in split] == [[0, 1, 2], [3]]
     # without sharing across requests, identical contexts still get a pack each
     separate = pack([PackItem(0, [1], [1], [[2]]), PackItem(1, [1], [1], [[3]])], 100, share_across_requests=False)
-    assert [p.ids for p in separate] == [[1, 2], [1, 3]]
+    assert [p.ids.tolist() for p in separate] == [[1, 2], [1, 3]]
+
+
+def test_many_continuations_take_the_cached_chain_layout_and_equal_the_trie_layout():
+    """Over `shared_limit` continuation tokens a request is laid out as a chain plus a cached forest; the
+    result is the same pack the trie gives (context [1, 2], names [3], [3, 4], [5, 6] -> 1 2 3 4 5 6)."""
+    item = PackItem(0, [1, "s"], [1, 2], [[3], [3, 4], [5, 6]])
+    (chain,) = pack([item], 100, shared_limit=0)
+    (trie,) = pack([item], 100)
+    for field in ("ids", "positions", "subtree_end", "predictors", "targets"):
+        assert getattr(chain, field).tolist() == getattr(trie, field).tolist(), field
+    assert chain.positions.tolist() == [0, 1, 2, 3, 2, 3]
+    assert chain.predictors.tolist() == [1, 1, 2, 1, 4]  # 3 <- "2"; 3 <- "2", 4 <- "3"; 5 <- "2", 6 <- "5"
+    assert chain.spans == trie.spans == [(0, 0, 1), (0, 1, 2), (0, 2, 2)]
+    assert chain.special == trie.special == [(1, "s")]
+    # a budget of 4 tokens leaves 2 below the context: [3] and [3, 4] share "3" (2 tokens), then [5, 6]
+    assert [p.ids.tolist() for p in pack([item], 4, shared_limit=0)] == [[1, 2, 3, 4], [1, 2, 5, 6]]
 
 
 @pytest.mark.parametrize("side", ["left", "right"])

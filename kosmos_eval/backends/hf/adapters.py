@@ -231,10 +231,9 @@ class Kosmos2Adapter(Adapter):
         wanted: list[tuple[str, int]] = []
         images: dict[str, ImageInput] = {}
         for row, (p, offset) in enumerate(zip(batch.packs, batch.offsets, strict=True)):
-            for index, key in enumerate(p.keys):
-                if isinstance(key, tuple):
-                    slot_mask[row, offset + index] = True
-                    wanted.append((key[1], key[2]))
+            for index, key in p.special:  # ("slot", image key, slot number)
+                slot_mask[row, offset + index] = True
+                wanted.append((key[1], key[2]))
         for p in batch.packs:
             for request in p.requests:
                 images.update((image.key, image) for image in contexts[request].images)

@@ -167,29 +167,23 @@ class HFBackend:
         return scores
 
     def _score_packs(self, packs: list[Pack], contexts: list[Encoded]) -> dict[tuple[int, int], tuple[float, bool]]:
-        rows, cols, targets, scored = [], [], [], []
-        for row, one in enumerate(packs):
-            for item in one.scored:
-                scored.append(item)
-                rows += [row] * len(item.predictors)
-                targets += item.targets
         try:
             with torch.inference_mode():
                 batch = batch_packs(
                     packs, self.adapter.pad_id, self.loaded.model.dtype, self.loaded.device, self.padding_side
                 )
-                for row, one in enumerate(packs):
-                    cols += [batch.offsets[row] + p for item in one.scored for p in item.predictors]
+                rows = np.concatenate([np.full(len(p.targets), row) for row, p in enumerate(packs)])
+                cols = np.concatenate([p.predictors + offset for p, offset in zip(packs, batch.offsets, strict=True)])
+                targets = np.concatenate([p.targets for p in packs])
                 device = self.loaded.device
                 outputs = self.adapter.packed_outputs(
-                    batch, contexts, torch.tensor(rows, device=device), torch.tensor(cols, device=device)
+                    batch, contexts, torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)
                 )
                 token_lp, greedy = self._gather(outputs, targets)
         except torch.OutOfMemoryError as exc:
             raise BackendOutOfMemory(str(exc)) from exc
-        return self._sum_spans(
-            token_lp, greedy, [(s.request, s.continuation) for s in scored], [len(s.targets) for s in scored]
-        )
+        spans = [span for p in packs for span in p.spans]
+        return self._sum_spans(token_lp, greedy, [(r, c) for r, c, _ in spans], [n for _, _, n in spans])
 
     def _rank_rows(
         self, contexts: list[Encoded], continuations: list[list[list[int]]]
@@ -230,10 +224,12 @@ class HFBackend:
             token_lp, greedy, [(r, c) for r, c, _, _ in chunk], [len(row.ids) - start for _, _, row, start in chunk]
         )
 
-    def _gather(self, outputs: torch.Tensor, targets: list[int], head: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def _gather(
+        self, outputs: torch.Tensor, targets: list[int] | np.ndarray, head: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Log-probability of each target token and whether it is the argmax, computed in slices so no
         (tokens x vocabulary) tensor larger than HEAD_ROWS rows exists; one device-to-host copy at the end."""
-        target = torch.tensor(targets, device=outputs.device)
+        target = torch.as_tensor(np.asarray(targets, dtype=np.int64), device=outputs.device)
         token_lp, greedy = [], []
         for start in range(0, len(targets), HEAD_ROWS):
             part = outputs[start : start + HEAD_ROWS]

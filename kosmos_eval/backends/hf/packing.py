@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 
@@ -37,24 +38,17 @@ class PackItem:
     continuations: Sequence[Sequence[int]]
 
 
-@dataclass(frozen=True)
-class Scored:
-    """Where continuation `continuation` of request `request` is read from a pack: the pack positions whose
-    output predicts each of its tokens, and the tokens themselves."""
-
-    request: int
-    continuation: int
-    predictors: list[int]
-    targets: list[int]
-
-
 @dataclass
 class Pack:
-    ids: list[int]
-    keys: list[Hashable]
-    positions: list[int]  # depth from the root: the position the token has in its own plain sequence
-    subtree_end: list[int]  # one past the last descendant, in depth-first order
-    scored: list[Scored]
+    """One packed sequence, as arrays (a pack may hold thousands of tokens; nothing here is per-token Python)."""
+
+    ids: np.ndarray
+    positions: np.ndarray  # depth from the root: the position the token has in its own plain sequence
+    subtree_end: np.ndarray  # one past the last descendant, in depth-first order
+    special: list[tuple[int, Hashable]]  # (index, key) of tokens whose key is not their id: image slots
+    predictors: np.ndarray  # per scored token: the index whose output predicts it
+    targets: np.ndarray  # per scored token: its id
+    spans: list[tuple[int, int, int]]  # (request, continuation, tokens) in the order of `targets`
     requests: list[int]  # requests with at least one continuation in this pack, in order
 
     def __len__(self) -> int:
@@ -95,38 +89,123 @@ class _Trie:
             node = child
         return path
 
+    def layout(self) -> tuple[list[int], dict[int, int], dict[int, int]]:
+        """Nodes in depth-first order, with each node's depth and subtree end (in that order's indices)."""
+        order: list[int] = []
+        depth_of: dict[int, int] = {}
+        end_of: dict[int, int] = {}
+        stack: list[tuple[int, int, bool]] = [(child, 0, False) for child in reversed(self.children[0].values())]
+        while stack:
+            node, depth, done = stack.pop()
+            if done:
+                end_of[node] = len(order)
+                continue
+            depth_of[node] = depth
+            order.append(node)
+            stack.append((node, depth, True))
+            stack.extend((child, depth + 1, False) for child in reversed(self.children[node].values()))
+        return order, depth_of, end_of
 
-def _layout(trie: _Trie, scored: list[Scored], requests: list[int]) -> Pack:
-    """Depth-first order of the trie's tokens, with depths and subtree ends, and `scored` renumbered."""
-    order: list[int] = []
-    depth_of: dict[int, int] = {}
-    end_of: dict[int, int] = {}
-    stack: list[tuple[int, int, bool]] = [(child, 0, False) for child in reversed(trie.children[0].values())]
-    while stack:
-        node, depth, done = stack.pop()
-        if done:
-            end_of[node] = len(order)
-            continue
-        depth_of[node] = depth
-        order.append(node)
-        stack.append((node, depth, True))
-        stack.extend((child, depth + 1, False) for child in reversed(trie.children[node].values()))
+
+def _trie_pack(trie: _Trie, scored: list[tuple[int, int, list[int], list[int]]], requests: list[int]) -> Pack:
+    """A pack from a trie and its scored paths (request, continuation, predictor nodes, targets)."""
+    order, depth_of, end_of = trie.layout()
     new_index = {node: i for i, node in enumerate(order)}
+    keys = [trie.keys[n] for n in order]
     return Pack(
-        ids=[trie.ids[n] for n in order],
-        keys=[trie.keys[n] for n in order],
-        positions=[depth_of[n] for n in order],
-        subtree_end=[end_of[n] for n in order],
-        scored=[Scored(s.request, s.continuation, [new_index[p] for p in s.predictors], s.targets) for s in scored],
+        ids=np.array([trie.ids[n] for n in order], dtype=np.int64),
+        positions=np.array([depth_of[n] for n in order], dtype=np.int64),
+        subtree_end=np.array([end_of[n] for n in order], dtype=np.int64),
+        special=[(i, key) for i, key in enumerate(keys) if not isinstance(key, int)],
+        predictors=np.array([new_index[p] for _, _, path, _ in scored for p in path], dtype=np.int64),
+        targets=np.array([t for _, _, _, targets in scored for t in targets], dtype=np.int64),
+        spans=[(request, index, len(targets)) for request, index, _, targets in scored],
         requests=requests,
     )
 
 
-def pack(items: Sequence[PackItem], max_tokens: int, share_across_requests: bool = True) -> list[Pack]:
+@dataclass(frozen=True)
+class _Forest:
+    """Part of a continuation set laid out below a context, positions relative to the context's end
+    (predictor -1 is the context's last token). Computed once per set: ImageNet repeats one set 50,000 times."""
+
+    ids: np.ndarray
+    depth: np.ndarray
+    end: np.ndarray
+    predictors: np.ndarray
+    targets: np.ndarray
+    spans: list[tuple[int, int]]  # (continuation, tokens)
+
+
+_FORESTS: dict[tuple, list[_Forest]] = {}
+
+
+def _forests(continuations: Sequence[Sequence[int]], budget: int) -> list[_Forest]:
+    key = (budget, tuple(map(tuple, continuations)))
+    cached = _FORESTS.get(key)
+    if cached is not None:
+        return cached
+    forests: list[_Forest] = []
+    pending = list(enumerate(continuations))
+    while pending:
+        trie, scored = _Trie(), []
+        for index, tokens in pending:
+            if scored and trie.size + trie.missing(0, tokens) > budget:
+                break
+            path = trie.insert(0, tokens, tokens)
+            scored.append((0, index, [0, *path[:-1]], list(tokens)))
+        pending = pending[len(scored) :]
+        laid = _trie_pack(trie, [(r, i, [p for p in path if p], t) for r, i, path, t in scored], [])
+        # the root (node 0) is not in the layout: a first token's predictor is the context's last token
+        first = np.cumsum([0] + [n for _, _, n in laid.spans])[:-1]
+        inner = np.ones(len(laid.targets), dtype=bool)
+        inner[first] = False
+        predictors = np.full(len(laid.targets), -1, dtype=np.int64)
+        predictors[inner] = laid.predictors
+        forests.append(
+            _Forest(
+                laid.ids, laid.positions, laid.subtree_end, predictors, laid.targets, [(i, n) for _, i, n in laid.spans]
+            )
+        )
+    if len(_FORESTS) > 64:
+        _FORESTS.clear()
+    _FORESTS[key] = forests
+    return forests
+
+
+def _context_packs(item: PackItem, max_tokens: int) -> list[Pack]:
+    """The context as a plain chain with a cached continuation forest below it, repeated per forest."""
+    size = len(item.context_ids)
+    context = np.asarray(item.context_ids, dtype=np.int64)
+    special = [(i, key) for i, key in enumerate(item.context_keys) if not isinstance(key, int)]
+    packs = []
+    for forest in _forests(item.continuations, max(1, max_tokens - size)):
+        total = size + len(forest.ids)
+        packs.append(
+            Pack(
+                ids=np.concatenate([context, forest.ids]),
+                positions=np.concatenate([np.arange(size), size + forest.depth]),
+                subtree_end=np.concatenate([np.full(size, total), size + forest.end]),
+                special=special,
+                predictors=np.where(forest.predictors < 0, size - 1, size + forest.predictors),
+                targets=forest.targets,
+                spans=[(item.request, index, n) for index, n in forest.spans],
+                requests=[item.request],
+            )
+        )
+    return packs
+
+
+def pack(
+    items: Sequence[PackItem], max_tokens: int, share_across_requests: bool = True, shared_limit: int = 256
+) -> list[Pack]:
     """Packs of at most `max_tokens` tokens (more only when one context plus one continuation is longer).
 
-    With `share_across_requests` off, every pack holds continuations of one request only (models whose image
-    inputs are tied to a row, not to tokens, need this).
+    Requests with at most `shared_limit` continuation tokens go into one trie, so contexts that share a
+    prefix (Raven's panels, few-shot demonstrations) share it; a request with more (ImageNet's 1,000 names)
+    gets packs of its own, its context as a chain above a cached layout of its continuations. With
+    `share_across_requests` off, every request gets packs of its own (models whose image inputs belong to a
+    row, not to tokens, need this).
     """
     packs: list[Pack] = []
     trie, scored, requests = _Trie(), [], []
@@ -134,29 +213,28 @@ def pack(items: Sequence[PackItem], max_tokens: int, share_across_requests: bool
     def flush() -> None:
         nonlocal trie, scored, requests
         if scored:
-            packs.append(_layout(trie, scored, requests))
+            packs.append(_trie_pack(trie, scored, requests))
         trie, scored, requests = _Trie(), [], []
 
     for item in items:
         if not item.context_ids:
             raise ValueError(f"request {item.request}: an empty context cannot be scored (no token predicts the first)")
-        if not share_across_requests:
-            flush()
+        if not share_across_requests or sum(map(len, item.continuations)) > shared_limit:
+            packs.extend(_context_packs(item, max_tokens))
+            continue
         pending = list(enumerate(item.continuations))
         while pending:
-            first = pending[0][1]
-            needed = trie.missing(0, item.context_keys) + len(first)
+            needed = trie.missing(0, item.context_keys) + len(pending[0][1])
             if trie.size and trie.size + needed > max_tokens:
                 flush()
-            context_path = trie.insert(0, item.context_keys, item.context_ids)
-            tail = context_path[-1]
+            tail = trie.insert(0, item.context_keys, item.context_ids)[-1]
             requests.append(item.request)
             taken = 0
             for index, tokens in pending:
                 if taken and trie.size + trie.missing(tail, tokens) > max_tokens:
                     break
                 path = trie.insert(tail, tokens, tokens)
-                scored.append(Scored(item.request, index, [tail, *path[:-1]], list(tokens)))
+                scored.append((item.request, index, [tail, *path[:-1]], list(tokens)))
                 taken += 1
             pending = pending[taken:]
             if pending:
@@ -185,19 +263,21 @@ def batch_packs(
     if padding_side not in ("left", "right"):
         raise ValueError(f"padding_side must be left or right, not {padding_side!r}")
     width = max(len(p) for p in packs)
-    ids = torch.full((len(packs), width), pad_id, dtype=torch.long)
-    positions = torch.zeros((len(packs), width), dtype=torch.long)
+    ids = np.full((len(packs), width), pad_id, dtype=np.int64)
+    positions = np.zeros((len(packs), width), dtype=np.int64)
     # ancestor test per row: key j is visible from query i iff start_j <= i < end_j (start_j = j for real tokens)
-    starts = torch.arange(width).repeat(len(packs), 1)
+    starts = np.tile(np.arange(width), (len(packs), 1))
     ends = starts + 1  # padding: only itself
     offsets = []
     for row, p in enumerate(packs):
         offset = width - len(p) if padding_side == "left" else 0
         offsets.append(offset)
         span = slice(offset, offset + len(p))
-        ids[row, span] = torch.tensor(p.ids)
-        positions[row, span] = torch.tensor(p.positions)
-        ends[row, span] = torch.tensor(p.subtree_end) + offset
+        ids[row, span] = p.ids
+        positions[row, span] = p.positions
+        ends[row, span] = p.subtree_end + offset
+    ids, positions = torch.from_numpy(ids), torch.from_numpy(positions)
+    starts, ends = torch.from_numpy(starts), torch.from_numpy(ends)
     starts, ends = starts.to(device), ends.to(device)
     query = torch.arange(width, device=device)[None, :, None]
     visible = (starts[:, None, :] <= query) & (query < ends[:, None, :])
