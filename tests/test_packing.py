@@ -98,7 +98,7 @@ def requests() -> list[RankRequest]:
         # Raven-like: candidate contexts sharing the same panels, one continuation each
         *[
             RankRequest(
-                Context.of("Here are four images:", panels, " The following image is:", image_input(c), " Is it correct?"),
+                Context.of("Here are four images:", panels, " The following image is:", image_input(c), " Correct?"),
                 (" Yes",),
             )
             for c in (10, 11, 12)

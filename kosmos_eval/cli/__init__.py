@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from kosmos_eval.cli import report, results, run, score, tools  # noqa: F401  (register their commands)
+from kosmos_eval.cli import invariance, report, results, run, score, tools  # noqa: F401  (register their commands)
 from kosmos_eval.cli.app import app
 from kosmos_eval.cli.prepare import prepare_app
 

@@ -215,9 +215,7 @@ def _compute(
             # a step is enough examples to fill a few batches (at least a few examples), built once
             chunk: list[Example] = []
             requests_per_example, demos_per_example = [], []
-            while start + len(chunk) < len(pending) and (
-                len(chunk) < EXAMPLES_PER_STEP_MIN or sum(map(len, requests_per_example)) < BATCHES_PER_STEP * batcher.batch_size
-            ):
+            while start + len(chunk) < len(pending) and step_wants_more(len(chunk), requests_per_example, batcher):
                 example = pending[start + len(chunk)]
                 demos = sampler.sample(example, config.shots) if sampler is not None else []
                 chunk.append(example)
@@ -245,6 +243,13 @@ def _compute(
             start += len(chunk)
     finally:
         bar.close()
+
+
+def step_wants_more(examples: int, requests_per_example: list[list[Request]], batcher: Batcher) -> bool:
+    """Whether a step of `examples` examples should take another: at least a few, and until their requests
+    fill a few batches (a step is built, run and saved together; `check-invariance` steps the same way)."""
+    requests = sum(map(len, requests_per_example))
+    return examples < EXAMPLES_PER_STEP_MIN or requests < BATCHES_PER_STEP * batcher.batch_size
 
 
 MAX_STORED_CONTINUATIONS = 64  # ImageNet's 1,000 scores per image would make samples.jsonl gigabytes
