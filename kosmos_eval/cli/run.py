@@ -131,9 +131,14 @@ def run(
         if suite_source is not None:
             _run_suite(suite_source, config, seeds is not None, seed_list, skip_missing, progress, model)
             return
-        outcomes, seed_summaries = evaluate_sweep(config, shot_list, seed_list, progress=progress)
+        from kosmos_eval.runner.distributed import current_world
+
+        main_process = current_world().is_main  # under torchrun / accelerate only rank 0 reports
+        outcomes, seed_summaries = evaluate_sweep(config, shot_list, seed_list, progress=progress and main_process)
     except (Exception, KeyboardInterrupt) as exc:
         fail(exc)
+        return
+    if not main_process:
         return
     for outcome in outcomes:
         _print_outcome(outcome, model)

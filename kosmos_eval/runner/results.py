@@ -3,6 +3,10 @@
 samples.jsonl gets one line per finished example, flushed and fsynced as examples finish, so a crash loses
 at most the examples in flight. A line cut short by a crash is dropped on the next start. summary.json is
 written to a temporary file and renamed into place, so it is either the old or the new summary, never half.
+
+In a data-parallel run each rank appends to samples.rank<N>.jsonl; every file is read on resume, and rank 0
+merges them into samples.jsonl at the end (written whole and renamed, then the rank files removed; a crash
+in between leaves duplicates of identical records, which loading tolerates).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,7 @@ from kosmos_eval.errors import UserError
 log = logging.getLogger(__name__)
 
 SAMPLES = "samples.jsonl"
+RANK_SAMPLES = "samples.rank*.jsonl"
 SUMMARY = "summary.json"
 RUN_META = "run.json"
 
@@ -41,12 +46,35 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 class RunFolder:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, rank: int | None = None) -> None:
+        """`rank` set: this process appends to its own samples.rank<rank>.jsonl (data-parallel runs)."""
         self.path = path
+        self.rank = rank
 
     @property
     def samples_path(self) -> Path:
-        return self.path / SAMPLES
+        return self.path / (SAMPLES if self.rank is None else f"samples.rank{self.rank}.jsonl")
+
+    def has_rank_files(self) -> bool:
+        return any(self.path.glob(RANK_SAMPLES))
+
+    def sample_files(self) -> list[Path]:
+        return [p for p in [self.path / SAMPLES, *sorted(self.path.glob(RANK_SAMPLES))] if p.exists()]
+
+    def merge_rank_files(self, order: Sequence[str]) -> None:
+        """Rewrite samples.jsonl with every record, in `order` (ids) first, then any others; drop rank files."""
+        records = self.load_records(repair=False)
+        ordered = [records[i] for i in order if i in records]
+        ordered += [r for i, r in records.items() if i not in set(order)]
+        tmp = self.path / f".{SAMPLES}.tmp"
+        with tmp.open("w") as handle:
+            for record in ordered:
+                handle.write(json.dumps(record, default=str) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path / SAMPLES)
+        for path in self.path.glob(RANK_SAMPLES):
+            path.unlink()
 
     def prepare(self, identity: dict[str, Any]) -> None:
         """Create the folder, or check that an existing one was made for the same identity."""
@@ -67,13 +95,19 @@ class RunFolder:
         meta.update(fields)
         write_json_atomic(self.path / RUN_META, meta)
 
-    def load_records(self) -> dict[str, dict[str, Any]]:
-        """Finished records by id. A truncated last line (crash mid-write) is dropped from the file."""
-        if not self.samples_path.exists():
-            return {}
+    def load_records(self, repair: bool = True) -> dict[str, dict[str, Any]]:
+        """Finished records by id from every samples file. A truncated last line (crash mid-write) is
+        dropped, and with `repair` cut from the file."""
+        records: dict[str, dict[str, Any]] = {}
+        for path in self.sample_files():
+            records.update(self._read_samples(path, repair))
+        return records
+
+    @staticmethod
+    def _read_samples(path: Path, repair: bool) -> dict[str, dict[str, Any]]:
         records: dict[str, dict[str, Any]] = {}
         good_bytes = 0
-        with self.samples_path.open("rb") as handle:
+        with path.open("rb") as handle:
             for number, raw in enumerate(handle, start=1):
                 try:
                     record = json.loads(raw)
@@ -81,18 +115,18 @@ class RunFolder:
                     rest = handle.read()
                     if rest.strip():
                         raise UserError(
-                            f"{self.samples_path}:{number}: corrupt line in the middle of the file; "
+                            f"{path}:{number}: corrupt line in the middle of the file; "
                             "move the file away to start this run over"
                         ) from None
-                    log.warning("%s: dropping a line cut short by an interrupted run", self.samples_path)
+                    log.warning("%s: dropping a line cut short by an interrupted run", path)
                     break
                 if not raw.endswith(b"\n"):
-                    log.warning("%s: dropping a line cut short by an interrupted run", self.samples_path)
+                    log.warning("%s: dropping a line cut short by an interrupted run", path)
                     break
                 records[str(record["id"])] = record
                 good_bytes += len(raw)
-        if good_bytes != self.samples_path.stat().st_size:
-            with self.samples_path.open("r+b") as handle:
+        if repair and good_bytes != path.stat().st_size:
+            with path.open("r+b") as handle:
                 handle.truncate(good_bytes)
         return records
 

@@ -30,6 +30,7 @@ from kosmos_eval.fewshot.rices import FeatureStore, RicesSampler
 from kosmos_eval.metrics import MetricValue
 from kosmos_eval.reporting.runs import model_name
 from kosmos_eval.runner.batcher import Batcher
+from kosmos_eval.runner.distributed import current_world
 from kosmos_eval.runner.provenance import harness_commit, package_versions
 from kosmos_eval.runner.results import RunFolder, slug
 
@@ -55,7 +56,8 @@ def make_task(config: RunConfig) -> Task:
 
 def make_backend(config: RunConfig) -> Backend:
     backend_cls = BACKENDS.get(config.backend)
-    return backend_cls(seed=config.seed, device=config.device, **config.model_args)
+    # under torchrun / accelerate each process takes its own GPU
+    return backend_cls(seed=config.seed, device=current_world().device(config.device), **config.model_args)
 
 
 def model_slug(config: RunConfig) -> str:
@@ -123,41 +125,59 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
         raise DataError(f"{task.name}: example ids are not unique in {data_dir}")
 
     identity = config.identity(task.prompt.sha256, split)
+    world = current_world()
     folder = RunFolder(
         Path(config.output_dir)
-        / f"{task.name}_{model_slug(config)}_{config.shots}shot_{RunConfig.identity_hash(identity)}"
+        / f"{task.name}_{model_slug(config)}_{config.shots}shot_{RunConfig.identity_hash(identity)}",
+        rank=world.rank if world.size > 1 else None,
     )
-    records = folder.load_records()
-    pending = [e for e in examples if e.id not in records]
-    resumed = len(examples) - len(pending)
-    if resumed:
+    # rank 0 reads first (and cuts a line an interrupted run left half-written), then the others
+    records = folder.load_records() if world.is_main else {}
+    world.barrier()
+    if not world.is_main:
+        records = folder.load_records(repair=False)
+    unfinished = [e for e in examples if e.id not in records]
+    pending = world.shard(unfinished)
+    resumed = len(examples) - len(unfinished)
+    if resumed and world.is_main:
         log.info("resuming %s: %d of %d examples already done", folder.path, resumed, len(examples))
-    if pending:
+    if unfinished:
         # before the folder exists: a model that fails to load leaves nothing behind
         if backend is None:
             backend = make_backend(config)
         elif not hasattr(backend, "rank"):
             backend = backend(config)
-    folder.prepare(identity)
+    if world.is_main:
+        folder.prepare(identity)
+    world.barrier()
+    if not world.is_main:
+        folder.prepare(identity)  # checks only: rank 0 created it
 
     fingerprint = folder.read_meta().get("fingerprint")
-    if pending:
+    if unfinished:
         current = backend.fingerprint()
         if fingerprint is not None and fingerprint != current:
             raise UserError(
                 f"{folder.path} was started with a different model ({fingerprint}); now {current}. "
                 "Use another --output to keep both runs"
             )
-        if fingerprint is None:
+        if fingerprint is None and world.is_main:
             folder.update_meta(fingerprint=current)
         fingerprint = current
-        sampler = make_demo_sampler(task, config, data_dir, backend, progress)
-        _compute(task, backend, config, sampler, pending, folder, records, progress)
+    if pending:
+        sampler = make_demo_sampler(task, config, data_dir, backend, progress and world.is_main)
+        _compute(task, backend, config, sampler, pending, folder, records, progress and world.is_main)
+    world.barrier()
+    if world.is_main and (world.size > 1 or folder.has_rank_files()):
+        folder.merge_rank_files([e.id for e in examples])
+    world.barrier()
+    if world.size > 1:
+        records = folder.load_records(repair=False)
 
     selected = [records[e.id] for e in examples]
     scores = task.aggregate(selected)
     metrics = scores.metrics
-    exports = task.export(selected, folder.path, split)
+    exports = task.export(selected, folder.path, split) if world.is_main else {}
     wall = time.perf_counter() - started
     summary = {
         "task": task.name,
@@ -183,14 +203,16 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
         "harness": harness_commit(),
         "timing": {
             "wall_seconds": round(wall, 3),
-            "examples_computed": len(pending),
+            "examples_computed": len(unfinished),
             "examples_resumed": resumed,
-            "examples_per_second": round(len(pending) / wall, 3) if pending and wall > 0 else None,
+            "examples_per_second": round(len(unfinished) / wall, 3) if unfinished and wall > 0 else None,
+            "processes": world.size,
         },
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    folder.write_summary(summary)
-    return RunOutcome(folder.path, metrics, scores, summary, resumed, len(pending))
+    if world.is_main:
+        folder.write_summary(summary)
+    return RunOutcome(folder.path, metrics, scores, summary, resumed, len(unfinished))
 
 
 def _compute(

@@ -17,6 +17,7 @@ from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.registry import BACKENDS
 from kosmos_eval.errors import UserError
+from kosmos_eval.runner.distributed import current_world
 from kosmos_eval.runner.results import write_json_atomic
 from kosmos_eval.runner.run import RunOutcome, evaluate, make_backend, model_slug
 
@@ -76,18 +77,19 @@ def seed_summary(outcomes: list[RunOutcome], base: RunConfig, shots: int) -> See
     identity = {k: v for k, v in outcomes[0].summary["identity"].items() if k != "seed"}
     name = f"{base.task}_{model_slug(base)}_{shots}shot_seeds_{RunConfig.identity_hash(identity)}.json"
     path = Path(base.output_dir) / name
-    write_json_atomic(
-        path,
-        {
-            "task": base.task,
-            "shots": shots,
-            "seeds": seeds,
-            "headline": outcomes[0].summary["headline"],
-            "metrics": metrics,
-            "runs": [str(o.run_dir) for o in outcomes],
-            "identity_without_seed": identity,
-        },
-    )
+    if current_world().is_main:  # data-parallel: every rank has the same merged outcomes; one writes
+        write_json_atomic(
+            path,
+            {
+                "task": base.task,
+                "shots": shots,
+                "seeds": seeds,
+                "headline": outcomes[0].summary["headline"],
+                "metrics": metrics,
+                "runs": [str(o.run_dir) for o in outcomes],
+                "identity_without_seed": identity,
+            },
+        )
     return SeedSummary(shots, seeds, metrics, path)
 
 
