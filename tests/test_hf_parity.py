@@ -207,3 +207,24 @@ def test_fingerprint_pins_local_weights(kosmos2_backend, tiny_kosmos2):
     assert fingerprint["model"] == str(tiny_kosmos2)
     assert fingerprint["dtype"] == "float32"
     assert len(fingerprint["weights_sha256"]) == 64
+
+
+def test_device_map_auto_loads_through_accelerate_and_scores_the_same(kosmos2_backend, tiny_kosmos2, monkeypatch):
+    """device_map=auto (for models larger than one GPU) places this tiny model on the CPU; the inputs follow the
+    input embeddings' device and every score equals the plainly loaded model's."""
+    import transformers
+
+    from kosmos_eval.backends.hf.backend import HFBackend
+
+    seen = {}
+    original = transformers.Kosmos2ForConditionalGeneration.from_pretrained.__func__
+
+    def spy(cls, *args, **kwargs):
+        seen.update(kwargs)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.Kosmos2ForConditionalGeneration, "from_pretrained", classmethod(spy))
+    mapped = HFBackend(pretrained=str(tiny_kosmos2), dtype="float32", device_map="auto")
+    assert seen["device_map"] == "auto" and mapped.loaded.device == "cpu"
+    for a, b in zip(mapped.rank(requests()), kosmos2_backend.rank(requests()), strict=True):
+        assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs, strict=True)) < TOL

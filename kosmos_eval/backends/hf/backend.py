@@ -30,6 +30,7 @@ MODEL_ARGS = {
     "dtype": "float32 | bfloat16 | float16 | auto (bf16 on GPU, fp32 on CPU; default auto)",
     "device": "cpu | cuda | cuda:N | auto (default: --device, else auto)",
     "trust_remote_code": "true to allow custom model code from the hub (default false)",
+    "device_map": "auto (or balanced, sequential): spread a model too large for one GPU over all visible GPUs",
     "attn_implementation": "eager | sdpa | flash_attention_2 (default: transformers' choice; packing needs eager/sdpa)",
     "packing": "true | false: score ranking continuations in shared-prefix packs (default true where supported)",
     "padded_greedy": "true | false: batch greedy prompts of different lengths with left padding (default true)",
@@ -74,6 +75,7 @@ class HFBackend:
             device=model_args.get("device") or device,
             trust_remote_code=_bool(model_args.get("trust_remote_code", "false"), "trust_remote_code"),
             attn_implementation=model_args.get("attn_implementation"),
+            device_map=model_args.get("device_map"),
         )
         workers = model_args.get("image_workers", "4")
         self._attach(loaded, image_workers=0 if workers == "0" else _positive(workers, "image_workers"))

@@ -104,7 +104,10 @@ def load_model(
     device: str | None,
     trust_remote_code: bool = False,
     attn_implementation: str | None = None,
+    device_map: str | None = None,
 ) -> LoadedModel:
+    """`device_map` (e.g. "auto") spreads the model over every visible GPU (then CPU) for models larger than
+    one GPU; inputs then go to the device of the input embeddings."""
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor, Kosmos2ForConditionalGeneration
 
     device = resolve_device(device)
@@ -113,6 +116,8 @@ def load_model(
     extra: dict[str, Any] = {"dtype": torch_dtype}
     if attn_implementation:
         extra["attn_implementation"] = attn_implementation
+    if device_map:
+        extra["device_map"] = device_map
 
     def load(local_files_only: bool) -> tuple[Any, Any, Any]:
         config = AutoConfig.from_pretrained(pretrained, local_files_only=local_files_only, **common)
@@ -144,7 +149,11 @@ def load_model(
             config, model, processor = load(local_files_only=False)
         except (OSError, ValueError) as exc2:
             raise _unavailable(pretrained, exc2) from exc2
-    model.to(device).eval()
+    if device_map:
+        model.eval()
+        device = str(model.get_input_embeddings().weight.device)
+    else:
+        model.to(device).eval()
     local = Path(pretrained)
     return LoadedModel(
         model=model,
