@@ -48,6 +48,25 @@ def parse_batch_size(text: str | int) -> int | None:
     return value
 
 
+# Model args that change only where and how fast a model runs; results are equal with and without them (the hf
+# backend's packing and batching are pinned to the naive computation by tests), so they are not run identity.
+SPEED_ONLY_MODEL_ARGS = frozenset(
+    {
+        "device",
+        "device_map",
+        "packing",
+        "padded_greedy",
+        "max_pack_tokens",
+        "max_forward_tokens",
+        "padding_side",
+        "image_workers",
+        "max_concurrency",
+        "timeout",
+        "max_retries",
+    }
+)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     task: str
@@ -68,9 +87,9 @@ class RunConfig:
     def identity(self, prompt_hash: str, split: str) -> dict[str, Any]:
         """The fields that decide what a run computes. Same identity -> same run folder -> resume.
 
-        `limit`, `example_ids`, batch size, device and output folder are left out on purpose: they change how
-        much or how fast is computed, not what each record holds, so a run can be extended or resumed on another
-        machine.
+        `limit`, `example_ids`, batch size, device, the model args in SPEED_ONLY_MODEL_ARGS and the output folder
+        are left out on purpose: they change how much or how fast is computed, not what each record holds, so a
+        run can be extended or resumed on another machine.
         """
         identity = {
             "task": self.task,
@@ -78,7 +97,7 @@ class RunConfig:
             "shots": self.shots,
             "seed": self.seed,
             "backend": self.backend,
-            "model_args": {k: v for k, v in sorted(self.model_args.items()) if k not in {"device"}},
+            "model_args": {k: v for k, v in sorted(self.model_args.items()) if k not in SPEED_ONLY_MODEL_ARGS},
             "data_dir": str(Path(self.data_dir).resolve()) if self.data_dir else None,
             "task_options": dict(sorted(self.task_options.items())),
             "prompt_hash": prompt_hash,

@@ -89,3 +89,17 @@ def test_a_different_model_never_writes_into_an_existing_run(tmp_path):
     (outcome.run_dir / "run.json").write_text(json.dumps(meta))
     with pytest.raises(UserError, match="different model"):
         evaluate(RunConfig(task="raven", backend="chance", output_dir=str(tmp_path), limit=5), progress=False)
+
+
+def test_speed_settings_are_not_run_identity():
+    """Packing budgets, image workers, padding side and the like change how fast, not what: same folder."""
+    plain = RunConfig(task="raven", backend="hf", model_args={"pretrained": "m"})
+    tuned = RunConfig(
+        task="raven",
+        backend="hf",
+        model_args={"pretrained": "m", "max_pack_tokens": "256", "image_workers": "0", "padding_side": "left"},
+    )
+    other = RunConfig(task="raven", backend="hf", model_args={"pretrained": "m", "dtype": "bfloat16"})
+    key = RunConfig.identity_hash
+    assert key(plain.identity("p", "test")) == key(tuned.identity("p", "test"))
+    assert key(plain.identity("p", "test")) != key(other.identity("p", "test"))
