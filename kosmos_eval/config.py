@@ -63,6 +63,8 @@ SPEED_ONLY_MODEL_ARGS = frozenset(
         "max_concurrency",
         "timeout",
         "max_retries",
+        "max_wait",
+        "api_key_env",
     }
 )
 

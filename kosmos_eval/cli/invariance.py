@@ -20,7 +20,12 @@ SHOWN_CHANGES = 5  # examples named per line of the table; --json holds them all
 @app.command("check-invariance")
 def check_invariance_command(
     task: Annotated[str, typer.Argument(help="Task whose slice is re-scored (see `kosmos-eval list`).")],
-    model: Annotated[str, typer.Option(help="Backend: 'hf' (transformers checkpoint) or 'chance'.")] = "hf",
+    model: Annotated[
+        str,
+        typer.Option(
+            help="Backend: 'hf' (transformers checkpoint), 'openai' (an OpenAI-compatible server) or 'chance'."
+        ),
+    ] = "hf",
     model_args: Annotated[
         str | None,
         typer.Option(

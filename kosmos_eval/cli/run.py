@@ -39,7 +39,13 @@ def run(
         ),
     ] = "random",
     model: Annotated[
-        str, typer.Option(help="Backend: 'hf' (transformers checkpoint) or 'chance' (the paper's random baseline).")
+        str,
+        typer.Option(
+            help=(
+                "Backend: 'hf' (transformers checkpoint), 'openai' (an OpenAI-compatible server such as vLLM; "
+                "see docs/scaling.md) or 'chance' (the paper's random baseline)."
+            )
+        ),
     ] = "hf",
     model_args: Annotated[
         str | None,

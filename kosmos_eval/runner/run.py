@@ -317,8 +317,12 @@ def run_stages(
     across all examples of the step; an example is done when the task asks for nothing more."""
     outputs: list[list[RankResult | str]] = [[] for _ in examples]
     requests = first_requests
+    check = getattr(batcher.backend, "check_requests", None)
     while any(requests):
-        flat = batcher.run([request for own in requests for request in own])
+        flat = [request for own in requests for request in own]
+        if check is not None:
+            check(flat)  # e.g. a server without prompt log-probs refuses ranking before any request is sent
+        flat = batcher.run(flat)
         cursor = 0
         for index, own in enumerate(requests):
             outputs[index].extend(flat[cursor : cursor + len(own)])
