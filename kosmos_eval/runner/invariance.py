@@ -30,16 +30,14 @@ from tqdm import tqdm
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.task import Task
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
-from kosmos_eval.data.locate import resolve_data_dir
-from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.errors import UserError
 from kosmos_eval.runner.batcher import Batcher
 from kosmos_eval.runner.run import (
     BackendSource,
+    load_slice,
     make_backend,
     make_demo_sampler,
-    make_task,
     run_stages,
-    select_ids,
     step_wants_more,
 )
 
@@ -191,22 +189,7 @@ def _load_slice(config: RunConfig) -> tuple[Task, str, Path | None, list[Example
     """The task and the examples a run of `config` would evaluate, with the same checks `evaluate` makes."""
     if config.limit is not None and config.limit < 1:
         raise UserError(f"--limit must be at least 1, got {config.limit}")
-    task = make_task(config)
-    task.check_shots(config.shots)
-    split = config.split or task.default_split
-    task.check_split(split)
-    task.check_environment()
-    data_dir, _origin = resolve_data_dir(task.name, config.data_dir)
-    examples = task.load(split, data_dir)
-    if config.example_ids is not None:
-        examples = select_ids(examples, config.example_ids, task.name, split)
-    if config.limit is not None:
-        examples = examples[: config.limit]
-    if not examples:
-        raise DataError(f"{task.name}: no examples found in {data_dir}")
-    ids = [example.id for example in examples]
-    if len(set(ids)) != len(ids):
-        raise DataError(f"{task.name}: example ids are not unique in {data_dir}")
+    task, split, data_dir, _origin, examples = load_slice(config)
     return task, split, data_dir, examples
 
 

@@ -101,10 +101,9 @@ def select_ids(examples: list[Example], wanted: tuple[str, ...], task: str, spli
 BackendSource = Backend | Callable[[RunConfig], Backend] | None
 
 
-def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = True) -> RunOutcome:
-    """Evaluate `config`. `backend` may be a loaded backend (tests) or a factory called only when there is work
-    to do (sweeps that share one loaded model across shots and seeds)."""
-    started = time.perf_counter()
+def load_slice(config: RunConfig) -> tuple[Task, str, Path | None, str, list[Example]]:
+    """The task, split, data folder (and where it came from) and the examples a run of `config` evaluates,
+    after every check that can fail before a model loads (`check-invariance` builds the same slice)."""
     task = make_task(config)
     task.check_shots(config.shots)
     if config.shots == 0 and config.sampler != "random":
@@ -123,6 +122,14 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     ids = [e.id for e in examples]
     if len(set(ids)) != len(ids):
         raise DataError(f"{task.name}: example ids are not unique in {data_dir}")
+    return task, split, data_dir, origin, examples
+
+
+def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = True) -> RunOutcome:
+    """Evaluate `config`. `backend` may be a loaded backend (tests) or a factory called only when there is work
+    to do (sweeps that share one loaded model across shots and seeds)."""
+    started = time.perf_counter()
+    task, split, data_dir, origin, examples = load_slice(config)
 
     identity = config.identity(task.prompt.sha256, split)
     world = current_world()
