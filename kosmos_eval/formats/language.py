@@ -350,12 +350,13 @@ def load_choice_items(dataset: str, split: str, data_dir: Path | None, hub: str 
     if data_dir is not None:
         rows = local_rows(Path(data_dir), split, hf_split, spec.local_patterns.get(split, ()))
     else:
-        hub_id, config = _hub_target(dataset, spec, hub)
+        hub_id, config = hub_target(dataset, spec, hub)
         rows = hub_rows(dataset, hub_id, config, hf_split, split)
     return _convert_rows(dataset, spec, rows, split)
 
 
-def _hub_target(dataset: str, spec: DatasetSpec, hub: str | None) -> tuple[str, str | None]:
+def hub_target(dataset: str, spec: DatasetSpec, hub: str | None) -> tuple[str, str | None]:
+    """The hub id and config a dataset is read from: `hub` ("id" or "id:config") when given, else its default."""
     if hub is not None:
         hub_id, _, config = hub.partition(":")
         if not hub_id.strip():

@@ -25,8 +25,9 @@ from typing import Any, ClassVar
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.task import DataStatus
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
+from kosmos_eval.data.hub import hub_status
 from kosmos_eval.errors import DataError
-from kosmos_eval.formats.language import ChoiceItem, DatasetSpec, dataset_spec, load_choice_items
+from kosmos_eval.formats.language import ChoiceItem, DatasetSpec, dataset_spec, hub_target, load_choice_items
 from kosmos_eval.formats.language_sources import candidate_files
 from kosmos_eval.tasks.ranking import RankingTask
 
@@ -66,12 +67,10 @@ class LanguageTask(RankingTask):
     def data_status(self, data_dir: Path | None) -> DataStatus:
         spec = self.spec
         if data_dir is None:
-            if self.hub:
-                return DataStatus(True, f"hub {self.hub} (via datasets; cached copy needed offline)")
-            if spec.hub_id is None:
-                return DataStatus(False, f"missing: {spec.no_hub}")
-            config = f" ({spec.config})" if spec.config else ""
-            return DataStatus(True, f"hub {spec.hub_id}{config} (via datasets; cached copy needed offline)")
+            if spec.hub_id is None and not self.hub:
+                return DataStatus(False, f"missing: {spec.no_hub} (or use --sample)")
+            hub_id, config = hub_target(self.dataset, spec, self.hub)
+            return hub_status(hub_id, config, "pass --data-dir with the dataset's files (docs/data_language.md)")
         split = self.default_split
         patterns = spec.local_patterns.get(split, ())
         saved = (data_dir / split).is_dir() or (data_dir / "dataset_dict.json").is_file()

@@ -20,6 +20,7 @@ from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
 from kosmos_eval.core.task import DataStatus, Scores, Task
 from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankResult, Request
+from kosmos_eval.data.hub import hub_status
 from kosmos_eval.errors import UserError
 from kosmos_eval.formats import hateful_memes, rendered_sst2
 from kosmos_eval.metrics import mean_metric
@@ -61,7 +62,7 @@ class RenderedSst2Task(Task):
     def data_status(self, data_dir: Path | None) -> DataStatus:
         if data_dir is None:
             hub = self.task_options.get("hub", DEFAULT_SST2_HUB)
-            return DataStatus(True, f"hub {hub} (via datasets; cached copy needed offline)")
+            return hub_status(hub, None, "pass --data-dir with CLIP's rendered-sst2 folders (docs/data.md)")
         layout = rendered_sst2.detect_layout(data_dir)
         if layout is None:
             return DataStatus(False, f"no rendered-sst2/<split>/<label>/*.png folders or saved dataset in {data_dir}")
