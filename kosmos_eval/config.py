@@ -85,13 +85,15 @@ class RunConfig:
     task_options: dict[str, str] = field(default_factory=dict)
     sampler: str = "random"  # few-shot demo sampler (kosmos_eval.fewshot.SAMPLERS)
     example_ids: tuple[str, ...] | None = None  # a fixed slice (suite files): only these examples, in this order
+    sample: bool = False  # --sample: the task's bundled synthetic sample instead of real data
 
-    def identity(self, prompt_hash: str, split: str) -> dict[str, Any]:
+    def identity(self, prompt_hash: str, split: str, on_sample: bool = False) -> dict[str, Any]:
         """The fields that decide what a run computes. Same identity -> same run folder -> resume.
 
         `limit`, `example_ids`, batch size, device, the model args in SPEED_ONLY_MODEL_ARGS and the output folder
         are left out on purpose: they change how much or how fast is computed, not what each record holds, so a
-        run can be extended or resumed on another machine.
+        run can be extended or resumed on another machine. `on_sample`: the data is the bundled sample (asked
+        for with --sample, or a task's fallback), which a run on real data must never resume.
         """
         identity = {
             "task": self.task,
@@ -106,6 +108,8 @@ class RunConfig:
         }
         if self.shots > 0:  # zero-shot runs draw no demos: their identity (and folder) ignores the sampler
             identity["sampler"] = self.sampler
+        if on_sample:  # a run on the bundled sample never shares a folder with one on real data
+            identity["data"] = "bundled sample"
         return identity
 
     @staticmethod

@@ -169,3 +169,13 @@ def test_unreachable_hub_fails_fast_with_one_line(tmp_path, monkeypatch):
     )
     assert "cannot be reached" in message and "--model chance" in message
     assert time.perf_counter() - started < 15
+
+
+def test_device_in_model_args_as_the_readme_writes_it(tmp_path, tiny_kosmos2):
+    args = ["run", "raven", "--limit", "2", "--output", str(tmp_path), "--no-progress", "--model-args"]
+    result = run_cli(*args, f"pretrained={tiny_kosmos2},dtype=float32,device=cpu")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(next(tmp_path.glob("*/summary.json")).read_text())
+    assert summary["n"] == 2
+    clash = run_cli(*args, f"pretrained={tiny_kosmos2},device=cpu", "--device", "cuda")
+    assert "--device cuda and --model-args device=cpu disagree" in one_line_error(clash)

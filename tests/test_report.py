@@ -16,6 +16,7 @@ from kosmos_eval.reporting.sample_view import Thumbnails, gold_text, is_error, p
 from kosmos_eval.reporting.svg import nice_axis
 from kosmos_eval.runner.run import evaluate
 from tests.datasets import write_vqav2
+from tests.runs import chance_run, tiny_raven_run
 
 VQA_QUESTIONS = [
     ("What color is the cat?", ["red"] * 10, "other"),
@@ -45,10 +46,8 @@ def runs_root(tmp_path_factory, tiny_kosmos2) -> Path:
             task="vqav2", shots=shots, split="val", backend="chance", data_dir=str(vqa), output_dir=str(out)
         )
         evaluate(config, progress=False)
-    evaluate(RunConfig(task="raven", backend="chance", limit=RAVEN_LIMIT, output_dir=str(out)), progress=False)
-    tiny = {"pretrained": str(tiny_kosmos2), "dtype": "float32"}
-    config = RunConfig(task="raven", backend="hf", model_args=tiny, device="cpu", limit=3, output_dir=str(out))
-    evaluate(config, progress=False)
+    chance_run(out, limit=RAVEN_LIMIT)
+    tiny_raven_run(out, tiny_kosmos2)
     return out
 
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from kosmos_eval.cli import app
 from kosmos_eval.config import RunConfig
 from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.generators.raven import write_problem_set
 from kosmos_eval.reporting.paper import paper_numbers
 from kosmos_eval.reporting.runs import find_runs
 from kosmos_eval.runner.suite import load_suite, plan
@@ -48,6 +49,7 @@ def write_suite(tmp_path: Path, body: str) -> Path:
 def test_suite_file_runs_fixed_slices_and_prints_one_table(tmp_path):
     data = tmp_path / "data"
     write_vqav2(data / "vqav2", "val", VQA_QUESTIONS)
+    write_problem_set(data / "raven", n=6)  # the user's own IQ50-layout folder (not the bundled sample)
     (tmp_path / "ids.txt").write_text("30\n10\n")  # question ids are image id x 10
     suite = write_suite(
         tmp_path,

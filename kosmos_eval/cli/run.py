@@ -9,9 +9,11 @@ import typer
 
 from kosmos_eval.cli.app import app, fail, parse_task_options, setup
 from kosmos_eval.config import DEFAULT_MODEL_ID, RunConfig, parse_batch_size, parse_model_args
+from kosmos_eval.data.locate import SAMPLE_NOTE, is_sample_summary
 from kosmos_eval.errors import UserError
 
 if TYPE_CHECKING:
+    from kosmos_eval.core.task import Task
     from kosmos_eval.runner.run import RunOutcome
 
 
@@ -57,10 +59,19 @@ def run(
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            help="The task's data folder, or a data root with one folder per task. Default: "
-            "$KOSMOS_EVAL_DATA/<task>, else the sample bundled with the package."
+            help="The task's data folder, or a data root with one folder per task (docs/data.md). Default: "
+            "$KOSMOS_EVAL_DATA/<task>; language tasks and Rendered SST-2 then read their Hugging Face copy."
         ),
     ] = None,
+    sample: Annotated[
+        bool,
+        typer.Option(
+            "--sample",
+            help="Run on the task's bundled synthetic sample: offline, in seconds, in the official file format. "
+            "A smoke test of the pipeline, never a benchmark: the run is marked as a sample run and is not "
+            "shown beside the paper's numbers. `kosmos-eval run kosmos1 --sample` runs every task's sample.",
+        ),
+    ] = False,
     split: Annotated[str | None, typer.Option(help="Dataset split (default: the split the paper reports).")] = None,
     limit: Annotated[int | None, typer.Option(help="Evaluate only the first N examples (stable order).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for candidate order, tie-breaks, demos, bootstrap CIs.")] = 1234,
@@ -85,7 +96,8 @@ def run(
         Path | None,
         typer.Option(
             help="A suite file (YAML: runs of task, shots, seeds, split, limit or fixed ids, options) instead of "
-            "TASK; see docs/suites.md. The model, data, output and batch options apply to every run."
+            "TASK; the format is in docs/results.md (Suites). The model, data, output and batch options apply to "
+            "every run."
         ),
     ] = None,
     skip_missing: Annotated[
@@ -111,6 +123,8 @@ def run(
         if task is not None and suite is not None:
             raise UserError(f"give either TASK ({task}) or --suite ({suite}), not both")
         suite_source: str | Path | None = suite if suite is not None else (task if task in builtin_suites() else None)
+        if sample and data_dir is not None:
+            raise UserError(f"--sample and --data-dir ({data_dir}) ask for different data: give one of them")
         if limit is not None and limit < 1:
             raise UserError(f"--limit must be at least 1, got {limit}")
         from kosmos_eval.fewshot import SAMPLERS
@@ -133,6 +147,7 @@ def run(
             batch_size=parse_batch_size(batch_size),
             device=device,
             task_options=parse_task_options(task_option),
+            sample=sample,
         )
         if suite_source is not None:
             _run_suite(suite_source, config, seeds is not None, seed_list, skip_missing, progress, model)
@@ -185,6 +200,8 @@ def _run_suite(
     planned = [item for item in planned if item.config.task not in skipped]
     total = sum(len(item.shots) * len(item.seeds) for item in planned)
     typer.echo(f"suite {suite.name}: {total} runs" + (f" ({len(skipped)} tasks skipped: no data)" if skipped else ""))
+    if config.sample:
+        typer.echo(f"suite {suite.name}: {SAMPLE_NOTE}")
     outcomes, failures = run_suite(planned, progress=progress)
     _print_suite_table(outcomes, model)
     for failure in failures:
@@ -204,7 +221,12 @@ def _print_suite_table(outcomes: list[RunOutcome], model: str) -> None:
         summary = outcome.summary
         headline = summary["headline"]
         value = outcome.metrics.get(headline)
-        paper = reference(summary["task"], headline, summary["shots"], summary.get("variant", ""))
+        # a sample run is a smoke test: its numbers are never set beside the paper's
+        paper = (
+            None
+            if is_sample_summary(summary)
+            else reference(summary["task"], headline, summary["shots"], summary.get("variant", ""))
+        )
         rows.append(
             (
                 summary["task"],
@@ -231,9 +253,10 @@ def _percent(value: float) -> str:
 
 def _print_outcome(outcome: RunOutcome, model: str) -> None:
     summary = outcome.summary
+    data = " (bundled sample, not a benchmark)" if is_sample_summary(summary) else ""
     typer.echo(
         f"{summary['task']} | {model} | {summary['shots']}-shot | seed {summary['seed']} | "
-        f"split {summary['split']} | n={summary['n']}"
+        f"split {summary['split']}{data} | n={summary['n']}"
     )
     width = max((len(name) for name in outcome.metrics), default=0)
     for name, value in outcome.metrics.items():
@@ -250,30 +273,26 @@ def list_tasks(
     data_dir: Annotated[
         Path | None, typer.Option(help="A data root to look in (one folder per task), as for `run`.")
     ] = None,
+    sample: Annotated[
+        bool,
+        typer.Option("--sample", help="Show the bundled samples (what `run TASK --sample` reads) instead."),
+    ] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """List every registered task with its metrics, shot settings and whether its data is found."""
+    """List every registered task with its metrics, shot settings and whether its data is found.
+
+    "found" means a run will find it: a local folder, or for the hub-backed tasks a copy in the `datasets`
+    cache or a reachable hub. Every task also ships a small synthetic sample (`--sample`)."""
     setup(debug)
     try:
         import kosmos_eval.tasks  # noqa: F401
         from kosmos_eval.core.registry import TASKS
-        from kosmos_eval.data.locate import resolve_data_dir
 
         rows = []
         for name in TASKS.names():
             task = TASKS.get(name)()
-            root = data_dir if data_dir and (data_dir / name).is_dir() else None
-            folder, _ = resolve_data_dir(name, root)
-            status = task.data_status(folder)
-            rows.append(
-                (
-                    name,
-                    task.family,
-                    ", ".join(task.metrics),
-                    ",".join(str(s) for s in task.shots),
-                    ("found: " if status.found else "") + status.where,
-                )
-            )
+            data = _sample_status(task) if sample else _data_status(task, data_dir)
+            rows.append((name, task.family, ", ".join(task.metrics), ",".join(str(s) for s in task.shots), data))
     except Exception as exc:
         fail(exc)
         return
@@ -288,3 +307,28 @@ def list_tasks(
         f"suites: {', '.join(sorted(builtin_suites()))} (kosmos-eval run kosmos1: every task and shot setting "
         "of the paper); your own with --suite FILE, see docs/results.md"
     )
+    if not sample:
+        typer.echo("every task runs offline on its bundled synthetic sample: kosmos-eval run TASK --sample")
+
+
+def _data_status(task: Task, data_dir: Path | None) -> str:
+    from kosmos_eval.data.locate import resolve_data_dir
+
+    root = data_dir if data_dir and (data_dir / task.name).is_dir() else None
+    folder, _ = resolve_data_dir(task.name, root, fallback_to_sample=task.sample_fallback)
+    status = task.data_status(folder)
+    return ("found: " if status.found else "") + status.where
+
+
+def _sample_status(task: Task) -> str:
+    """What the bundled sample holds: examples of the default split, the demo pool, size on disk."""
+    from kosmos_eval.data.locate import bundled_sample
+
+    folder = bundled_sample(task.name)
+    if folder is None:
+        return "no bundled sample in this installation"
+    parts = [f"{len(task.load(task.default_split, folder))} {task.default_split}"]
+    if task.demo_split and task.demo_split != task.default_split and max(task.shots) > 0:
+        parts.append(f"{len(task.load_demos(folder))} {task.demo_split} (demos)")
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return f"sample: {' + '.join(parts)} examples, {size / 1024:.0f} KB ({folder})"

@@ -49,6 +49,9 @@ class Task(ABC):
     scoring_options: ClassVar[tuple[str, ...]] = ()  # options that change scoring only (`kosmos-eval score` may)
     demo_split: ClassVar[str | None] = None  # where few-shot demonstrations come from (the training split)
     label_field: ClassVar[str | None] = None  # classification tasks: the field `--sampler balanced` balances
+    # read the bundled sample when no data is configured (Raven only: the README's first run needs no data);
+    # every other task reads its sample only on `--sample`, so a forgotten --data-dir never yields a score
+    sample_fallback: ClassVar[bool] = False
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         self.seed = seed

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from kosmos_eval.generators.samples import sample_writer
+
 PANEL_SIZE = 80
 SHAPES = ("triangle", "square", "pentagon", "hexagon", "circle")  # ordered by number of sides
 SIZES = (0.35, 0.45, 0.55, 0.65, 0.75, 0.85)
@@ -192,3 +194,9 @@ def write_problem_set(out_dir: Path, n: int = 50, seed: int = 0) -> list[dict]:
         json.dumps({"generator": "kosmos_eval.generators.raven", "seed": seed, "n": n, "problems": manifest}, indent=1)
     )
     return manifest
+
+
+@sample_writer("raven")
+def write_raven_sample(task: str, folder: Path) -> None:
+    """The bundled Raven sample: 50 problems with IQ50's mix of panel counts."""
+    write_problem_set(folder)

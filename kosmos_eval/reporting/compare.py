@@ -18,7 +18,7 @@ from kosmos_eval.metrics.resample import DEFAULT_RESAMPLES, ExampleMetric, paire
 from kosmos_eval.reporting.runs import Run
 
 SCALE = 100.0  # deltas and allowed drops are in the paper's points (metric x 100)
-PAIR_FIELDS = ("task", "variant", "shots", "split", "seed")
+PAIR_FIELDS = ("task", "variant", "shots", "split", "seed", "sample")
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,26 @@ def pair_runs(baseline: Sequence[Run], candidate: Sequence[Run]) -> tuple[list[t
         pairs.append((match, run))
         used.add(key(run))
     notes += [f"only in the baseline: {run.label}" for k, run in by_key.items() if k not in used]
+    paired = {id(run) for pair in pairs for run in pair}
+    for run in candidate:  # a setting found only on the other kind of data is a mistake, never "only in"
+        twin = next((b for b in baseline if id(b) not in paired and _same_setting_other_data(b, run)), None)
+        if id(run) not in paired and twin is not None:
+            raise UserError(_sample_mix(twin, run))
     return pairs, notes
+
+
+def _same_setting_other_data(a: Run, b: Run) -> bool:
+    return a.sample != b.sample and all(getattr(a, f) == getattr(b, f) for f in PAIR_FIELDS if f != "sample")
+
+
+def _sample_mix(baseline: Run, candidate: Run) -> str:
+    which = "baseline" if baseline.sample else "candidate"
+    sample_run = baseline if baseline.sample else candidate
+    return (
+        f"refusing to compare a run on the bundled sample with a run on real data: the {which} "
+        f"{sample_run.path} was computed on the synthetic sample (--sample), which proves a pipeline runs and "
+        "measures nothing; gate real runs against real runs"
+    )
 
 
 def check_pair(baseline: Run, candidate: Run) -> list[str]:
@@ -145,6 +164,8 @@ def compare_runs(
         raise UserError("no run of the candidate matches a baseline run (same task, variant, shots, split, seed)")
     result = Comparison(notes=notes)
     for base, cand in pairs:
+        if base.sample != cand.sample:  # not even --force: the numbers would mean nothing
+            raise UserError(_sample_mix(base, cand))
         differences = check_pair(base, cand)
         if differences and not force:
             raise UserError(

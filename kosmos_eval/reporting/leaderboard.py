@@ -36,7 +36,9 @@ COLUMNS = [
     "date",
     "run_dir",
 ]
-RUN_KEY = ["model", "task", "variant", "shots", "split", "seed"]
+# a run on a bundled sample is its own source ("sample"), so it never replaces or averages with a real run
+RUN_KEY = ["source", "model", "task", "variant", "shots", "split", "seed"]
+SOURCE_ORDER = {"run": 0, "sample": 1, "paper": 2}
 
 
 def run_rows(runs: Sequence[Run]) -> pd.DataFrame:
@@ -50,7 +52,7 @@ def run_rows(runs: Sequence[Run]) -> pd.DataFrame:
         for metric, value in summary.get("metrics", {}).items():
             rows.append(
                 {
-                    "source": "run",
+                    "source": "sample" if run.sample else "run",
                     "model": run.model,
                     "fingerprint": run.fingerprint,
                     "task": run.task,
@@ -142,7 +144,8 @@ def paper_rows(paper: pd.DataFrame) -> pd.DataFrame:
 
 def leaderboard(runs: Sequence[Run], paper: pd.DataFrame | None = None, all_runs: bool = False) -> pd.DataFrame:
     """The tidy leaderboard: the runs (latest per setting unless `all_runs`, seeds averaged) then the paper's
-    reference rows for the tasks the runs cover (all of them when there are no runs)."""
+    reference rows for the tasks the runs on real data cover (all of them when there are no runs at all). Runs
+    on a bundled sample have source "sample" and bring no paper rows: their numbers are not comparable."""
     frame = run_rows(runs)
     if not frame.empty:
         if all_runs:
@@ -153,7 +156,7 @@ def leaderboard(runs: Sequence[Run], paper: pd.DataFrame | None = None, all_runs
     if paper is not None and not paper.empty:
         reference = paper_rows(paper)
         if not frame.empty:
-            reference = reference[reference["task"].isin(set(frame["task"]))]
+            reference = reference[reference["task"].isin(set(frame.loc[frame["source"] == "run", "task"]))]
         parts.append(reference)
     if not parts:
         return pd.DataFrame(columns=[*COLUMNS, "headline"])
@@ -162,7 +165,7 @@ def leaderboard(runs: Sequence[Run], paper: pd.DataFrame | None = None, all_runs
         table[column] = pd.to_numeric(table[column]).astype("float64")
     table["n"] = pd.to_numeric(table["n"]).astype("Int64")
     # the user's runs first within each task/variant/shots, then the paper's models beside them
-    table["_source"] = table["source"].map({"run": 0, "paper": 1})
+    table["_source"] = table["source"].map(SOURCE_ORDER)
     table = table.sort_values(by=["task", "variant", "shots", "_source", "model"], kind="stable")
     return table[[*COLUMNS, "headline"]].reset_index(drop=True)
 
@@ -210,7 +213,7 @@ def wide(
     pivot = pivot.reindex(columns=[column_label(*key) for key in keys])
     pivot = pivot.reset_index()
     # the user's runs first, then the paper's models, each in first-seen order
-    pivot["_order"] = pivot["source"].map({"run": 0, "paper": 1})
+    pivot["_order"] = pivot["source"].map(SOURCE_ORDER)
     return pivot.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
 
 

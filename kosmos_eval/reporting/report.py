@@ -127,12 +127,17 @@ def _metrics_table(runs: Sequence[Run], paper: pd.DataFrame, paper_model: str) -
         metrics = run.summary.get("metrics") or {}
         headline = str(run.summary.get("headline") or next(iter(metrics), ""))
         main = metrics.get(headline, {})
-        theirs = reference(run.task, headline, run.shots, run.variant, paper_model)
+
+        # a run on a bundled sample is a smoke test: no paper number stands beside it
+        def paper_value(metric: str, run: Run = run) -> float | None:
+            return None if run.sample else reference(run.task, metric, run.shots, run.variant, paper_model)
+
+        theirs = paper_value(headline)
         others = []
         for name, value in metrics.items():
             if name == headline:
                 continue
-            theirs_other = reference(run.task, name, run.shots, run.variant, paper_model)
+            theirs_other = paper_value(name)
             against = (
                 f" · paper {fmt_paper(theirs_other)} ({fmt_delta(value.get('value'), theirs_other)})"
                 if theirs_other is not None
@@ -140,7 +145,8 @@ def _metrics_table(runs: Sequence[Run], paper: pd.DataFrame, paper_model: str) -
             )
             others.append(f"<div>{escape(name)} {fmt(value.get('value'))} {_ci(value)}{against}</div>")
         task_link = f'<a href="#{_anchor(index)}">{escape(run.task)}</a>'
-        cells = [escape(run.model), task_link, escape(run.variant), run.shots, run.seed, escape(run.split)]
+        split = escape(run.split) + (' <span class="sample">(bundled sample)</span>' if run.sample else "")
+        cells = [escape(run.model), task_link, escape(run.variant), run.shots, run.seed, split]
         cells.append(run.summary.get("n", ""))
         rows.append(
             f'<tr class="metrics-row" data-task="{escape(run.task)}">'
@@ -170,18 +176,18 @@ def _ci(value: dict[str, Any]) -> str:
 
 def _curves(runs: Sequence[Run], paper: pd.DataFrame) -> str:
     """Headline metric vs shots per (model, task, variant) run at 2+ shot settings, with the paper's series."""
-    groups: dict[tuple[str, str, str], list[Run]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, bool], list[Run]] = defaultdict(list)
     for run in runs:
-        groups[(run.model, run.task, run.variant)].append(run)
+        groups[(run.model, run.task, run.variant, run.sample)].append(run)
     charts = []
-    for (model, task, variant), members in sorted(groups.items()):
+    for (model, task, variant, sample), members in sorted(groups.items()):
         by_shots: dict[int, list[Run]] = defaultdict(list)
         for run in members:
             by_shots[run.shots].append(run)
         if len(by_shots) < 2:
             continue
         headline = str(members[0].summary.get("headline"))
-        ours = Series(f"{model} (runs)")
+        ours = Series(f"{model} ({'bundled sample' if sample else 'runs'})")
         for shots, same in sorted(by_shots.items()):
             values = [r.summary["metrics"].get(headline, {}) for r in same]
             points = [float(v["value"]) * SCALE for v in values if v.get("value") is not None]
@@ -199,6 +205,8 @@ def _curves(runs: Sequence[Run], paper: pd.DataFrame) -> str:
             )
         series = [ours]
         reported = paper[(paper["task"] == task) & (paper["metric"] == headline) & (paper["variant"] == variant)]
+        if sample:  # sample numbers are not comparable with the paper's
+            reported = reported.iloc[0:0]
         for paper_name, rows in reported.groupby("model", sort=False):
             rows = rows.drop_duplicates("shots").sort_values("shots")
             series.append(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kosmos_eval.core.task import Task
+from kosmos_eval.data.locate import SAMPLE_NOTE, is_sample_summary, resolve_data_dir
 from kosmos_eval.errors import UserError
 from kosmos_eval.reporting.runs import Run, load_run
 from kosmos_eval.runner.provenance import harness_commit, package_versions
@@ -60,7 +61,7 @@ def rescore(
         "variant": task.variant,
         "metrics": {name: value.to_dict() for name, value in scores.metrics.items()},
         "breakdowns": scores.breakdowns,
-        "notes": scores.notes,
+        "notes": ([SAMPLE_NOTE] if is_sample_summary(base) else []) + scores.notes,
         "n": len(records),
         "versions": package_versions(),
         "harness": harness_commit(),
@@ -82,15 +83,16 @@ def rescore(
 def rescore_records(task: Task, run: Run, data_dir: Path | None) -> tuple[list[dict[str, Any]], str]:
     """The run's records with per-sample scores recomputed where possible, and how: "recomputed", or why the
     recorded per-sample scores were kept."""
-    from kosmos_eval.data.locate import resolve_data_dir
     from kosmos_eval.runner.run import restore_outputs
 
     records = run.records
     if not all("outputs" in record for record in records):
         return records, "kept: the records have no raw outputs (written by an older harness, or rankings too large)"
     folder = data_dir or run.summary.get("data", {}).get("dir")
+    # a sample run reads the sample of this installation (the recorded path may be another machine's)
+    from_sample = data_dir is None and is_sample_summary(run.summary)
     try:
-        resolved, _ = resolve_data_dir(task.name, folder)
+        resolved, _ = resolve_data_dir(task.name, None if from_sample else folder, sample=from_sample)
         examples = {e.id: e for e in task.load(run.split, resolved)}
     except Exception as exc:  # gold data gone or unreadable: corpus metrics can still be recomputed
         return records, f"kept: the gold data could not be read ({exc}); pass --data-dir"

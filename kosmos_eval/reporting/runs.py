@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from kosmos_eval.data.locate import is_sample_summary
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.runner.results import SAMPLES, RunFolder
 
@@ -109,6 +110,11 @@ class Run:
         return str(self.summary.get("identity", {}).get("prompt_hash", ""))
 
     @property
+    def sample(self) -> bool:
+        """Computed on a bundled synthetic sample: never set beside the paper's numbers or gated against real data."""
+        return is_sample_summary(self.summary)
+
+    @property
     def task_options(self) -> dict[str, str]:
         return dict(self.summary.get("config", {}).get("task_options") or {})
 
@@ -116,7 +122,8 @@ class Run:
     def label(self) -> str:
         """How messages name the run: task, shots, variant and folder."""
         variant = f" [{self.variant}]" if self.variant else ""
-        return f"{self.task} {self.shots}-shot{variant} ({self.path})"
+        sample = " on the bundled sample" if self.sample else ""
+        return f"{self.task} {self.shots}-shot{variant}{sample} ({self.path})"
 
     @cached_property
     def records(self) -> list[dict[str, Any]]:

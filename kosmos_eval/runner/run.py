@@ -23,7 +23,7 @@ from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.registry import BACKENDS, TASKS
 from kosmos_eval.core.task import Scores, Task
 from kosmos_eval.core.types import Example, RankResult, Request
-from kosmos_eval.data.locate import resolve_data_dir
+from kosmos_eval.data.locate import SAMPLE_NOTE, SAMPLE_ORIGIN, bundled_sample, resolve_data_dir
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.fewshot import DemoSampler, make_sampler
 from kosmos_eval.fewshot.rices import FeatureStore, RicesSampler
@@ -56,8 +56,13 @@ def make_task(config: RunConfig) -> Task:
 
 def make_backend(config: RunConfig) -> Backend:
     backend_cls = BACKENDS.get(config.backend)
+    # the device may come from --device or from --model-args device= (as the README writes it), not both
+    args = dict(config.model_args)
+    device = args.pop("device", None) or config.device
+    if config.device and config.model_args.get("device") and config.model_args["device"] != config.device:
+        raise UserError(f"--device {config.device} and --model-args device={config.model_args['device']} disagree")
     # under torchrun / accelerate each process takes its own GPU
-    return backend_cls(seed=config.seed, device=current_world().device(config.device), **config.model_args)
+    return backend_cls(seed=config.seed, device=current_world().device(device), **args)
 
 
 def model_slug(config: RunConfig) -> str:
@@ -111,8 +116,13 @@ def load_slice(config: RunConfig) -> tuple[Task, str, Path | None, str, list[Exa
     split = config.split or task.default_split
     task.check_split(split)
     task.check_environment()
-    data_dir, origin = resolve_data_dir(task.name, config.data_dir)
-    examples = task.load(split, data_dir)
+    data_dir, origin = resolve_data_dir(task.name, config.data_dir, config.sample, task.sample_fallback)
+    try:
+        examples = task.load(split, data_dir)
+    except UserError as exc:
+        if data_dir is None and bundled_sample(task.name) is not None:  # nothing configured: say what exists
+            raise type(exc)(f"{exc} (or --sample: the bundled synthetic sample, to try the pipeline)") from None
+        raise
     if config.example_ids is not None:
         examples = select_ids(examples, config.example_ids, task.name, split)
     if config.limit is not None:
@@ -131,7 +141,8 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     started = time.perf_counter()
     task, split, data_dir, origin, examples = load_slice(config)
 
-    identity = config.identity(task.prompt.sha256, split)
+    on_sample = origin == SAMPLE_ORIGIN
+    identity = config.identity(task.prompt.sha256, split, on_sample)
     world = current_world()
     folder = RunFolder(
         Path(config.output_dir)
@@ -198,14 +209,14 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
         "headline": task.metrics[0],
         "metrics": {name: value.to_dict() for name, value in metrics.items()},
         "breakdowns": scores.breakdowns,
-        "notes": scores.notes,
+        "notes": ([SAMPLE_NOTE] if on_sample else []) + scores.notes,
         "exports": exports,
         "n": len(selected),
         "config": config.to_dict(),
         "identity": identity,
         "run_dir": str(folder.path),
         "fingerprint": fingerprint,
-        "data": {"dir": str(data_dir) if data_dir else None, "origin": origin},
+        "data": {"dir": str(data_dir) if data_dir else None, "origin": origin, "sample": on_sample},
         "versions": package_versions(),
         "harness": harness_commit(),
         "timing": {

@@ -133,10 +133,13 @@ def _positive(value: Any, where: str) -> int | None:
 def entry_config(base: RunConfig, entry: SuiteEntry) -> RunConfig:
     """The run configuration of one suite entry: the command's model, output and batch settings with the
     entry's task, split, slice, options and sampler. In a suite, --data-dir is a data root: a task without its
-    own folder there reads $KOSMOS_EVAL_DATA or its bundled sample, unless the entry names a data_dir."""
+    own folder there reads $KOSMOS_EVAL_DATA (or, for Raven, its bundled sample), unless the entry names a
+    data_dir. With --sample every entry reads its task's bundled sample."""
     data_dir = entry.data_dir
     if data_dir is None and base.data_dir and (Path(base.data_dir) / entry.task).is_dir():
         data_dir = str(Path(base.data_dir) / entry.task)
+    if base.sample:
+        data_dir = None
     return replace(
         base,
         task=entry.task,
@@ -184,7 +187,7 @@ def missing_data(planned: list[PlannedRun]) -> list[str]:
         config = item.config
         task = TASKS.get(config.task)(seed=config.seed, options=config.task_options)
         try:
-            folder, _ = resolve_data_dir(task.name, config.data_dir)
+            folder, _ = resolve_data_dir(task.name, config.data_dir, config.sample, task.sample_fallback)
             status = task.data_status(folder)
         except UserError as exc:
             lines.append(f"{task.name}: {exc}")

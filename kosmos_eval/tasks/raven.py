@@ -18,7 +18,7 @@ from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
 from kosmos_eval.core.task import DataStatus, Scores, Task
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
-from kosmos_eval.data.locate import bundled_sample
+from kosmos_eval.data.locate import SAMPLE_ORIGIN, bundled_sample
 from kosmos_eval.errors import UserError
 from kosmos_eval.formats.raven import detect_layout, read_raven
 from kosmos_eval.metrics import mean_metric
@@ -33,6 +33,7 @@ class RavenTask(Task):
     shots = (0,)
     splits = ("test",)
     default_split = "test"
+    sample_fallback = True
 
     def data_status(self, data_dir: Path | None) -> DataStatus:
         if data_dir is None:
@@ -40,7 +41,7 @@ class RavenTask(Task):
         layout = detect_layout(data_dir)
         if layout is None:
             return DataStatus(False, f"no IQ50 or RAVEN .npz data under {data_dir}")
-        where = "bundled sample" if data_dir == bundled_sample(self.name) else str(data_dir)
+        where = SAMPLE_ORIGIN if data_dir == bundled_sample(self.name) else str(data_dir)
         return DataStatus(True, f"{where} ({layout})")
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:

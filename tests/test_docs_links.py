@@ -1,0 +1,42 @@
+"""Every link in the README and docs resolves, and every docs/ page the code or docs name exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), *sorted((ROOT / "benchmarks").glob("*.md"))]
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+DOCS_MENTION = re.compile(r"\bdocs/[\w./-]+?\.md\b")
+
+
+def _relative_links(page: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.DOTALL)  # code blocks hold no links
+    return [t for t in LINK.findall(text) if not re.match(r"[a-z][a-z0-9+.-]*:", t) and not t.startswith("#")]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_resolves(page):
+    broken = [t for t in _relative_links(page) if not (page.parent / t.split("#", 1)[0]).exists()]
+    assert broken == [], f"{page.relative_to(ROOT)} links to missing files"
+
+
+def test_every_docs_page_named_in_code_or_docs_exists():
+    sources = [*PAGES, *sorted((ROOT / "kosmos_eval").rglob("*.py")), *sorted((ROOT / "prompts").glob("*.yaml"))]
+    missing = sorted(
+        f"{source.relative_to(ROOT)}: {name}"
+        for source in sources
+        for name in DOCS_MENTION.findall(source.read_text(encoding="utf-8"))
+        if not (ROOT / name).exists()
+    )
+    assert missing == []
+
+
+def test_the_link_check_finds_links(tmp_path):
+    page = tmp_path / "page.md"
+    links = "[ok](page.md) [gone](nothere.md#part) [web](https://example.org) [anchor](#x)"
+    page.write_text(f"{links}\n```\n[no](x.md)\n```")
+    assert _relative_links(page) == ["page.md", "nothere.md#part"]
