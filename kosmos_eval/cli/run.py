@@ -331,4 +331,4 @@ def _sample_status(task: Task) -> str:
     if task.demo_split and task.demo_split != task.default_split and max(task.shots) > 0:
         parts.append(f"{len(task.load_demos(folder))} {task.demo_split} (demos)")
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-    return f"sample: {' + '.join(parts)} examples, {size / 1024:.0f} KB ({folder})"
+    return f"sample: {' + '.join(parts)} examples, {size / 1024:.1f} KB ({folder})"
