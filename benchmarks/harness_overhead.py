@@ -50,6 +50,7 @@ import kosmos_eval.runner.run as run_module  # noqa: E402 (after the sys.path li
 from benchmarks.overhead_data import WRITERS  # noqa: E402
 from kosmos_eval.backends.chance import ChanceBackend  # noqa: E402
 from kosmos_eval.config import RunConfig  # noqa: E402
+from kosmos_eval.core.backend import Backend  # noqa: E402
 from kosmos_eval.core.registry import TASKS  # noqa: E402
 from kosmos_eval.errors import UserError  # noqa: E402
 from kosmos_eval.runner.run import evaluate  # noqa: E402
@@ -64,7 +65,7 @@ TASK_STAGES |= {"aggregate": "aggregate", "export": "export"}
 PROVENANCE = ("harness_commit", "package_versions")
 
 
-class TimedBackend:
+class TimedBackend(Backend):
     """Delegates to the chance backend and adds up the seconds spent inside it (the model's slot)."""
 
     def __init__(self, inner: ChanceBackend, clock: dict[str, float]) -> None:
@@ -85,6 +86,9 @@ class TimedBackend:
 
     def embed_images(self, images: list) -> Any:
         return self._timed("embed_images", images)
+
+    def prefetch(self, requests: list) -> None:
+        self.inner.prefetch(requests)
 
     def fingerprint(self) -> dict[str, Any]:
         return self.inner.fingerprint()

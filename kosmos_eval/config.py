@@ -6,9 +6,12 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kosmos_eval.errors import UserError
+
+if TYPE_CHECKING:
+    from kosmos_eval.core.backend import BackendInfo
 
 DEFAULT_MODEL_ID = "microsoft/kosmos-2-patch14-224"
 
@@ -48,27 +51,6 @@ def parse_batch_size(text: str | int) -> int | None:
     return value
 
 
-# Model args that change only where and how fast a model runs; results are equal with and without them (the hf
-# backend's packing and batching are pinned to the naive computation by tests), so they are not run identity.
-SPEED_ONLY_MODEL_ARGS = frozenset(
-    {
-        "device",
-        "device_map",
-        "packing",
-        "padded_greedy",
-        "max_pack_tokens",
-        "max_forward_tokens",
-        "padding_side",
-        "image_workers",
-        "max_concurrency",
-        "timeout",
-        "max_retries",
-        "max_wait",
-        "api_key_env",
-    }
-)
-
-
 @dataclass(frozen=True)
 class RunConfig:
     task: str
@@ -90,7 +72,7 @@ class RunConfig:
     def identity(self, prompt_hash: str, split: str, on_sample: bool = False) -> dict[str, Any]:
         """The fields that decide what a run computes. Same identity -> same run folder -> resume.
 
-        `limit`, `example_ids`, batch size, device, the model args in SPEED_ONLY_MODEL_ARGS and the output folder
+        `limit`, `example_ids`, batch size, device, the backend's speed-only model args and the output folder
         are left out on purpose: they change how much or how fast is computed, not what each record holds, so a
         run can be extended or resumed on another machine. `on_sample`: the data is the bundled sample (asked
         for with --sample, or a task's fallback), which a run on real data must never resume.
@@ -101,7 +83,7 @@ class RunConfig:
             "shots": self.shots,
             "seed": self.seed,
             "backend": self.backend,
-            "model_args": {k: v for k, v in sorted(self.model_args.items()) if k not in SPEED_ONLY_MODEL_ARGS},
+            "model_args": self.backend_info().identity_args(self.model_args),
             "data_dir": str(Path(self.data_dir).resolve()) if self.data_dir else None,
             "task_options": dict(sorted(self.task_options.items())),
             "prompt_hash": prompt_hash,
@@ -116,6 +98,18 @@ class RunConfig:
     def identity_hash(identity: dict[str, Any]) -> str:
         blob = json.dumps(identity, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:10]
+
+    def backend_info(self) -> BackendInfo:
+        """The registered backend this run uses (what its model args mean, which change only speed). A name
+        nobody registered is a backend object handed to `evaluate()` by a program: it has no model args of
+        its own (building one by that name fails with the registry's error)."""
+        import kosmos_eval.backends  # noqa: F401  (registers the backends)
+        from kosmos_eval.core.backend import BackendInfo
+        from kosmos_eval.core.registry import BACKENDS
+
+        if self.backend in BACKENDS:
+            return BACKENDS.get(self.backend)
+        return BackendInfo(name=self.backend, implementation="", description="a backend given to evaluate()")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

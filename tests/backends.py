@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.types import GenerateRequest, RankRequest, RankResult
 
 
-class ScriptedBackend:
+class ScriptedBackend(Backend):
     """Generates `answer(request)` for every request and records what it was asked."""
 
     name = "scripted"
@@ -31,7 +32,7 @@ class ScriptedBackend:
         return 4
 
 
-class ScriptedRanker:
+class ScriptedRanker(Backend):
     """Scores each continuation with `logprob(request, continuation)` (one token each)."""
 
     name = "scripted-ranker"

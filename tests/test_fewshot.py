@@ -9,6 +9,7 @@ import statistics
 import numpy as np
 import pytest
 
+from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.types import Example, ImageInput
 from kosmos_eval.errors import UserError
 from kosmos_eval.fewshot import BalancedSampler, FixedSampler, RandomSampler, make_sampler
@@ -78,7 +79,7 @@ def test_make_sampler_refuses_what_a_task_cannot_do() -> None:
         make_sampler("random", [], 0)
 
 
-class VectorBackend:
+class VectorBackend(Backend):
     """Features are given per image key; counts calls so the on-disk cache can be checked."""
 
     name = "vectors"
@@ -93,6 +94,11 @@ class VectorBackend:
 
     def fingerprint(self) -> dict[str, str]:
         return {"backend": "vectors"}
+
+    def rank(self, requests):
+        raise AssertionError("only image features are asked for")
+
+    generate = rank
 
 
 def image_example(key: str) -> Example:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from kosmos_eval.cli import app
 from kosmos_eval.config import RunConfig
+from kosmos_eval.core.backend import Backend, BackendInfo
 from kosmos_eval.core.registry import BACKENDS
 from kosmos_eval.core.types import GenerateRequest, RankRequest, RankResult
 from kosmos_eval.runner.invariance import (
@@ -50,7 +51,7 @@ def meme_of(request: RankRequest | GenerateRequest) -> str:
     return Path(image.key).stem
 
 
-class MemeRanker:
+class MemeRanker(Backend):
     """log P(" yes") = the meme's base + `shift_per_request` x (requests in the batch); log P(" no") = -1."""
 
     name = "meme-ranker"
@@ -137,7 +138,8 @@ def test_a_difference_within_the_tolerance_is_invariant_only_when_no_prediction_
 
 
 def run_cli(monkeypatch, tmp_path: Path, backend: type, *args: str):
-    monkeypatch.setitem(BACKENDS._entries, backend.name, backend)
+    info = BackendInfo(name=backend.name, implementation=backend, description="test backend")
+    monkeypatch.setitem(BACKENDS._entries, backend.name, info)
     tmp_path.mkdir(exist_ok=True)
     monkeypatch.chdir(tmp_path)
     data = write_memes(tmp_path / "memes")
@@ -180,7 +182,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(monkeypatch, tmp_path):
         assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith(message), result.output
 
 
-class RationaleModel:
+class RationaleModel(Backend):
     """Rendered SST-2 chain-of-thought: stage 1 generates a rationale, which for negative/b depends on the batch
     size; stage 2 ranks " negative" (-1) above " positive" (-2) whatever the batch."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kosmos_eval.config import RunConfig
+from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
 from kosmos_eval.core.types import RankResult
 from kosmos_eval.runner.run import evaluate
@@ -14,7 +15,7 @@ from tests.conftest import shared
 SNAPSHOT = Path(__file__).parent / "snapshots" / "raven_prompts.txt"
 
 
-class ConstantBackend:
+class ConstantBackend(Backend):
     """Gives every candidate exactly the same score: only tie-breaking decides."""
 
     name = "constant"

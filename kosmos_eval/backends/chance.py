@@ -12,19 +12,15 @@ from typing import Any
 
 import numpy as np
 
+from kosmos_eval.core.backend import Backend, BackendInfo
 from kosmos_eval.core.registry import register_backend
 from kosmos_eval.core.types import GenerateRequest, ImageInput, RankRequest, RankResult
-from kosmos_eval.errors import UserError
 
 
-@register_backend("chance")
-class ChanceBackend:
+class ChanceBackend(Backend):
     name = "chance"
-    seeded = True  # outputs depend on the run seed: a sweep builds one per seed
 
-    def __init__(self, seed: int = 1234, device: str | None = None, **model_args: str) -> None:
-        if model_args:
-            raise UserError(f"--model chance takes no --model-args (got {', '.join(sorted(model_args))})")
+    def __init__(self, seed: int = 1234, device: str | None = None) -> None:
         self.seed = seed
 
     def _rng(self, *parts: str) -> random.Random:
@@ -62,3 +58,13 @@ class ChanceBackend:
 
     def default_batch_size(self) -> int:
         return 256
+
+
+register_backend(
+    BackendInfo(
+        name="chance",
+        implementation=ChanceBackend,
+        description="the paper's random baseline: seeded uniform scores, no model",
+        seeded=True,  # outputs depend on the run seed: a sweep builds one per seed
+    )
+)

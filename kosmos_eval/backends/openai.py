@@ -44,6 +44,7 @@ from kosmos_eval.backends.openai_client import (
     chat_prompt_tokens,
     completion_prompt_tokens,
 )
+from kosmos_eval.core.backend import Backend, BackendInfo
 from kosmos_eval.core.registry import register_backend
 from kosmos_eval.core.text import cut_at_stop
 from kosmos_eval.core.types import Context, GenerateRequest, ImageInput, RankRequest, RankResult, Request
@@ -100,8 +101,7 @@ def image_data_url(image: ImageInput) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-@register_backend("openai")
-class OpenAIBackend:
+class OpenAIBackend(Backend):
     name = "openai"
 
     def __init__(
@@ -112,11 +112,7 @@ class OpenAIBackend:
         **model_args: str,
     ) -> None:
         """`seed` and `device` are the runner's; the server decides both. `sleep` is injectable for tests."""
-        unknown = set(model_args) - set(MODEL_ARGS)
-        if unknown:
-            raise UserError(
-                f"--model-args: unknown key {sorted(unknown)[0]!r} for --model openai (known: {', '.join(MODEL_ARGS)})"
-            )
+        OPENAI.validate(model_args)
         api_key = None
         if "api_key_env" in model_args:
             api_key = os.environ.get(model_args["api_key_env"])
@@ -375,3 +371,15 @@ class OpenAIBackend:
         except (KeyError, IndexError, TypeError):
             raise UserError(f"{self.base_url} answered without a generated text: {str(response)[:200]}") from None
         return cut_at_stop(text or "", request.stop).strip()
+
+
+OPENAI = register_backend(
+    BackendInfo(
+        name="openai",
+        implementation=OpenAIBackend,
+        description="any OpenAI-compatible server (vLLM ranks through prompt log-probabilities)",
+        model_args=MODEL_ARGS,
+        speed_only_args=frozenset({"max_concurrency", "timeout", "max_retries", "max_wait", "api_key_env"}),
+        model_arg="model",
+    )
+)

@@ -1,32 +1,137 @@
-"""The one contract every model backend fulfils.
+"""The one contract every model backend fulfils, and how the registry knows a backend before it is loaded.
 
 Backends only turn a batch of requests into numbers or text; the runner's batcher decides what goes into a
-batch and in which order, so the same batching logic serves every backend.
+batch and in which order, so the same batching logic serves every backend. Every hook the runner may call is
+declared here with a default that does nothing, so the runner never probes a backend for what it offers.
+
+`BackendInfo` is what the registry holds: the backend's name, where its implementation lives (imported only
+when a model is built, so `kosmos-eval list` and reports never import torch), its `--model-args` with their
+help, which of them change only speed (never part of a run's identity), whether its outputs depend on the
+run seed, and how its model is named in run folders and tables.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
 
-from kosmos_eval.core.types import GenerateRequest, RankRequest, RankResult
+import numpy as np
+
+from kosmos_eval.core.types import GenerateRequest, ImageInput, RankRequest, RankResult, Request
+from kosmos_eval.errors import UserError
+
+# --device is every backend's business and never part of what a run computes
+UNIVERSAL_SPEED_ONLY = frozenset({"device"})
 
 
-@runtime_checkable
-class Backend(Protocol):
-    name: str
+class Backend(ABC):
+    """A loaded model (or server, or baseline) that answers the two request kinds."""
 
+    name: ClassVar[str] = "backend"
+
+    def __init__(self, seed: int = 1234, device: str | None = None) -> None:
+        """Every backend is built as `Backend(seed=..., device=..., **model_args)` (BackendInfo.create);
+        its model args are the keyword arguments it declares in its BackendInfo."""
+        self.seed = seed
+        self.device = device
+
+    @abstractmethod
     def rank(self, requests: list[RankRequest]) -> list[RankResult]:
         """Summed log-probability and token count of every continuation of every request."""
-        ...
 
+    @abstractmethod
     def generate(self, requests: list[GenerateRequest]) -> list[str]:
         """Generated text per request, cut at the first stop string or end of sequence."""
-        ...
 
+    @abstractmethod
     def fingerprint(self) -> dict[str, Any]:
-        """What identifies the model exactly: id, revision or weight hash, dtype."""
-        ...
+        """What identifies the model exactly: everything that can change its numbers (weights, tokenizer,
+        processor, dtype, ...). A run folder refuses to be continued by a different fingerprint."""
 
     def default_batch_size(self) -> int:
-        """Requests per batch when the user asks for `--batch-size auto` (a start; OOM halves it)."""
-        ...
+        """Requests per batch when the user asks for `--batch-size auto` (a start; out-of-memory halves it)."""
+        return 8
+
+    # -- optional hooks: the defaults do nothing, so every backend can be called the same way -----------------
+    def check_requests(self, requests: Sequence[Request]) -> None:
+        """Refuse, with one UserError line, requests this backend cannot serve, before any is sent (e.g. a
+        server without prompt log-probabilities asked to rank). Called on each stage's requests."""
+        return None
+
+    def prefetch(self, requests: Sequence[Request]) -> None:
+        """Start preparing the inputs of upcoming requests (image decoding) while the current batch runs."""
+        return None
+
+    def reduce_memory(self) -> bool:
+        """After an out-of-memory at batch size 1: shrink internal forward passes and return True, or return
+        False when nothing is left to shrink (the runner then gives up)."""
+        return False
+
+    def embed_images(self, images: list[ImageInput]) -> np.ndarray:
+        """One feature vector per image (for `--sampler rices`)."""
+        raise UserError(f"--sampler rices needs image features, which the {self.name!r} backend does not give")
+
+
+def _local_name(model_id: str) -> str:
+    """A local folder goes by its name (no machine path in tables); a hub id stays whole (org/name)."""
+    local = Path(model_id).expanduser()
+    return local.resolve().name if local.is_absolute() or local.exists() else model_id
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """A registered backend: everything the runner and reporting need to know without loading it."""
+
+    name: str
+    implementation: str | type[Backend]  # a Backend subclass, or "module:Class" imported on first use
+    description: str
+    model_args: Mapping[str, str] = field(default_factory=dict)  # key -> help, shown by --help and errors
+    speed_only_args: frozenset[str] = frozenset()  # model args that change speed, never results
+    seeded: bool = False  # outputs depend on the run seed: a sweep builds one backend per seed
+    model_arg: str | None = None  # the model arg naming the model ("pretrained", "model")
+    default_model: str | None = None  # the model when `model_arg` is not given (else the backend's name)
+    model_may_be_folder: bool = False  # the model arg may name a local folder (shown by its name in tables)
+    check_args: Callable[[Mapping[str, str]], None] | None = None  # extra validation of the model args
+
+    def backend_class(self) -> type[Backend]:
+        if not self.implementation:  # not registered: the registry says so, with the known names
+            from kosmos_eval.core.registry import BACKENDS
+
+            BACKENDS.get(self.name)
+        if isinstance(self.implementation, str):
+            module, _, attr = self.implementation.partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return self.implementation
+
+    def validate(self, model_args: Mapping[str, str]) -> None:
+        unknown = sorted(set(model_args) - set(self.model_args) - UNIVERSAL_SPEED_ONLY)
+        if unknown:
+            known = ", ".join(self.model_args) or "none"
+            raise UserError(f"--model-args: unknown key {unknown[0]!r} for --model {self.name} (known: {known})")
+        if self.check_args is not None:
+            self.check_args(model_args)
+
+    def create(self, seed: int, device: str | None, model_args: Mapping[str, str]) -> Backend:
+        """The loaded backend (model args checked first, so a typo fails before anything loads)."""
+        self.validate(model_args)
+        return self.backend_class()(seed=seed, device=device, **dict(model_args))
+
+    def identity_args(self, model_args: Mapping[str, str]) -> dict[str, str]:
+        """The model args that decide what a run computes (the speed-only ones left out)."""
+        skip = self.speed_only_args | UNIVERSAL_SPEED_ONLY
+        return {key: value for key, value in sorted(model_args.items()) if key not in skip}
+
+    def model_id(self, model_args: Mapping[str, str]) -> str:
+        """The model as given (hub id, folder, server model name), for run folder names."""
+        if self.model_arg and model_args.get(self.model_arg):
+            return str(model_args[self.model_arg])
+        return self.default_model or self.name
+
+    def model_name(self, model_args: Mapping[str, str]) -> str:
+        """How the model goes by in tables: a local folder by its name, anything else as given."""
+        model = self.model_id(model_args)
+        return _local_name(model) if self.model_may_be_folder else model

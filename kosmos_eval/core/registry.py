@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from kosmos_eval.errors import UserError
 
@@ -30,6 +30,16 @@ class Registry(Generic[T]):
 
         return decorate
 
+    def add(self, name: str, entry: T) -> T:
+        """Register an entry that is not a class (e.g. a BackendInfo)."""
+        if name in self._entries and self._entries[name] is not entry:
+            raise ValueError(f"{self.kind} {name!r} is registered twice")
+        self._entries[name] = entry  # type: ignore[assignment]
+        return entry
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
     def get(self, name: str) -> type[T]:
         if name not in self._entries:
             close = difflib.get_close_matches(name, self._entries, n=1)
@@ -43,6 +53,10 @@ class Registry(Generic[T]):
 
 
 TASKS: Registry = Registry("task")
-BACKENDS: Registry = Registry("backend")
+BACKENDS: Registry = Registry("backend")  # name -> core.backend.BackendInfo
 register_task = TASKS.register
-register_backend = BACKENDS.register
+
+
+def register_backend(info: Any) -> Any:
+    """Register a core.backend.BackendInfo under its name."""
+    return BACKENDS.add(info.name, info)

@@ -38,10 +38,7 @@ class FeatureStore:
     """L2-normalised image features of one backend, cached on disk per set of image keys."""
 
     def __init__(self, backend: Any, progress: bool = True) -> None:
-        embed = getattr(backend, "embed_images", None)
-        if embed is None:
-            raise UserError(f"--sampler rices needs image features, which the {backend.name!r} backend cannot give")
-        self.embed: Callable[[list[ImageInput]], np.ndarray] = embed
+        self.embed: Callable[[list[ImageInput]], np.ndarray] = backend.embed_images
         self.folder = cache_root() / "features" / _digest(backend.fingerprint())
         self.progress = progress
 

@@ -24,18 +24,15 @@ SUMMARY_GLOB = "summary*.json"
 
 def model_name(summary: dict[str, Any]) -> str:
     """The name a run's model goes by in tables: the checkpoint id or folder name, else the backend's name."""
-    if summary.get("model"):
+    if summary.get("model"):  # every summary since the name was recorded
         return str(summary["model"])
-    config = summary.get("config", {})
-    args = config.get("model_args", {}) or {}
-    if config.get("backend") == "hf":
-        from kosmos_eval.config import DEFAULT_MODEL_ID
+    import kosmos_eval.backends  # noqa: F401  (registers the backends)
+    from kosmos_eval.core.registry import BACKENDS
 
-        name = args.get("pretrained", DEFAULT_MODEL_ID)
-        local = Path(name).expanduser()
-        # a local folder goes by its name (no machine path in tables); a hub id stays whole (org/name)
-        return local.resolve().name if local.is_absolute() or local.exists() else name
-    return str(args.get("model") or config.get("backend") or "unknown")
+    config = summary.get("config", {})
+    backend = str(config.get("backend") or "unknown")
+    args = config.get("model_args", {}) or {}
+    return BACKENDS.get(backend).model_name(args) if backend in BACKENDS else str(args.get("model") or backend)
 
 
 def fingerprint_id(fingerprint: dict[str, Any] | None) -> str:

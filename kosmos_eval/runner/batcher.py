@@ -49,12 +49,10 @@ class Batcher:
 
     def _run_kind(self, kind: type, batch_requests: list[Request], indices: list[int], outputs: list) -> None:
         call = self.backend.rank if kind is RankRequest else self.backend.generate
-        prefetch = getattr(self.backend, "prefetch", None)
         start = 0
         while start < len(batch_requests):
             chunk = batch_requests[start : start + self.batch_size]
-            if prefetch is not None:
-                prefetch(batch_requests[start : start + 2 * self.batch_size])  # this batch and the next
+            self.backend.prefetch(batch_requests[start : start + 2 * self.batch_size])  # this batch and the next
             try:
                 results = call(chunk)  # type: ignore[arg-type]
             except BackendOutOfMemory:
@@ -76,8 +74,7 @@ class Batcher:
             self.batch_size //= 2
             log.warning("out of memory: retrying with batch size %d", self.batch_size)
             return
-        reduce_memory = getattr(self.backend, "reduce_memory", None)
-        if reduce_memory is not None and reduce_memory():
+        if self.backend.reduce_memory():
             log.warning("out of memory at batch size 1: retrying with smaller forward passes")
             return
         raise UserError("Out of memory at batch size 1: the model does not fit on this device") from None

@@ -28,6 +28,7 @@ from typing import Any
 from tqdm import tqdm
 
 from kosmos_eval.config import RunConfig
+from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.task import Task
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
 from kosmos_eval.errors import UserError
@@ -140,7 +141,7 @@ def check_invariance(
     task, split, data_dir, examples = _load_slice(config)
     if backend is None:
         backend = make_backend(config)
-    elif not hasattr(backend, "rank"):
+    elif not isinstance(backend, Backend):
         backend = backend(config)
     batched = Batcher(backend, batch_size)
     if batched.batch_size < 2:
@@ -164,7 +165,7 @@ def check_invariance(
         split=split,
         shots=config.shots,
         seed=config.seed,
-        backend=getattr(backend, "name", config.backend),
+        backend=backend.name,
         examples=len(examples),
         batch_size=batched.batch_size,
         tolerance=tolerance,

@@ -20,7 +20,7 @@ import kosmos_eval.backends
 import kosmos_eval.tasks  # noqa: F401  (registers tasks)
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend
-from kosmos_eval.core.registry import BACKENDS, TASKS
+from kosmos_eval.core.registry import TASKS
 from kosmos_eval.core.task import Scores, Task
 from kosmos_eval.core.types import Example, RankResult, Request
 from kosmos_eval.data.locate import SAMPLE_NOTE, SAMPLE_ORIGIN, bundled_sample, resolve_data_dir
@@ -28,7 +28,6 @@ from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.fewshot import DemoSampler, make_sampler
 from kosmos_eval.fewshot.rices import FeatureStore, RicesSampler
 from kosmos_eval.metrics import MetricValue
-from kosmos_eval.reporting.runs import model_name
 from kosmos_eval.runner.batcher import Batcher
 from kosmos_eval.runner.distributed import current_world
 from kosmos_eval.runner.provenance import harness_commit, package_versions
@@ -55,22 +54,17 @@ def make_task(config: RunConfig) -> Task:
 
 
 def make_backend(config: RunConfig) -> Backend:
-    backend_cls = BACKENDS.get(config.backend)
     # the device may come from --device or from --model-args device= (as the README writes it), not both
     args = dict(config.model_args)
     device = args.pop("device", None) or config.device
     if config.device and config.model_args.get("device") and config.model_args["device"] != config.device:
         raise UserError(f"--device {config.device} and --model-args device={config.model_args['device']} disagree")
     # under torchrun / accelerate each process takes its own GPU
-    return backend_cls(seed=config.seed, device=current_world().device(device), **args)
+    return config.backend_info().create(config.seed, current_world().device(device), args)
 
 
 def model_slug(config: RunConfig) -> str:
-    if config.backend == "hf":
-        from kosmos_eval.config import DEFAULT_MODEL_ID
-
-        return slug(config.model_args.get("pretrained", DEFAULT_MODEL_ID))
-    return slug(config.model_args.get("model", config.backend))
+    return slug(config.backend_info().model_id(config.model_args))
 
 
 def make_demo_sampler(
@@ -163,7 +157,7 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
         # before the folder exists: a model that fails to load leaves nothing behind
         if backend is None:
             backend = make_backend(config)
-        elif not hasattr(backend, "rank"):
+        elif not isinstance(backend, Backend):
             backend = backend(config)
     if world.is_main:
         folder.prepare(identity)
@@ -200,7 +194,7 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     summary = {
         "task": task.name,
         "family": task.family,
-        "model": model_name({"config": config.to_dict()}),
+        "model": config.backend_info().model_name(config.model_args),
         "variant": task.variant,
         "split": split,
         "shots": config.shots,
@@ -335,11 +329,9 @@ def run_stages(
     across all examples of the step; an example is done when the task asks for nothing more."""
     outputs: list[list[RankResult | str]] = [[] for _ in examples]
     requests = first_requests
-    check = getattr(batcher.backend, "check_requests", None)
     while any(requests):
         flat = [request for own in requests for request in own]
-        if check is not None:
-            check(flat)  # e.g. a server without prompt log-probs refuses ranking before any request is sent
+        batcher.backend.check_requests(flat)  # e.g. a server without prompt log-probs refuses ranking up front
         flat = batcher.run(flat)
         cursor = 0
         for index, own in enumerate(requests):

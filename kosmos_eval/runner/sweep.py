@@ -15,7 +15,6 @@ from typing import Any
 
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend
-from kosmos_eval.core.registry import BACKENDS
 from kosmos_eval.errors import UserError
 from kosmos_eval.runner.distributed import current_world
 from kosmos_eval.runner.results import write_json_atomic
@@ -55,7 +54,7 @@ class SharedBackend:
 
     def __call__(self, config: RunConfig) -> Backend:
         key: tuple = (config.backend, tuple(sorted(config.model_args.items())), config.device)
-        if getattr(BACKENDS.get(config.backend), "seeded", False):
+        if config.backend_info().seeded:
             key += (config.seed,)
         if key not in self.loaded:
             self.loaded[key] = make_backend(config)

@@ -1,20 +1,49 @@
-"""The transformers backend. torch and transformers are imported only when a model is actually loaded, so
-`kosmos-eval list` and the chance baseline start fast."""
+"""The transformers backend. Registered here without importing torch or transformers: the implementation
+(backend.HFBackend) is imported only when a model is actually loaded, so `kosmos-eval list`, reports and the
+chance baseline start fast."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from kosmos_eval.config import DEFAULT_MODEL_ID
+from kosmos_eval.core.backend import BackendInfo
 from kosmos_eval.core.registry import register_backend
 
+MODEL_ARGS = {
+    "pretrained": f"hub id or local folder (default {DEFAULT_MODEL_ID})",
+    "revision": "hub revision (branch, tag or commit)",
+    "dtype": "float32 | bfloat16 | float16 | auto (bf16 on GPU, fp32 on CPU; default auto)",
+    "device": "cpu | cuda | cuda:N | auto (default: --device, else auto)",
+    "trust_remote_code": "true to allow custom model code from the hub (default false)",
+    "device_map": "auto (or balanced, sequential): spread a model too large for one GPU over all visible GPUs",
+    "attn_implementation": "eager | sdpa | flash_attention_2 (default: transformers' choice; packing needs eager/sdpa)",
+    "packing": "true | false: score ranking continuations in shared-prefix packs (default true where supported)",
+    "padded_greedy": "true | false: batch greedy prompts of different lengths with left padding (default true)",
+    "max_pack_tokens": "longest packed sequence (default 1024 on GPU, 512 on CPU)",
+    "max_forward_tokens": "tokens (batch x padded length) per forward pass (default 32768 on GPU, 4096 on CPU)",
+    "padding_side": "left | right: where packed rows are padded (results do not depend on it; default right)",
+    "image_workers": "background threads decoding images ahead of the model (default 4; 0 = none)",
+}
 
-@register_backend("hf")
-class HF:
-    """Factory registered as `--model hf`; builds the real backend (backend.HFBackend) on demand."""
-
-    name = "hf"
-
-    def __new__(cls, seed: int = 1234, device: str | None = None, **model_args: str) -> Any:
-        from kosmos_eval.backends.hf.backend import HFBackend
-
-        return HFBackend(seed=seed, device=device, **model_args)
+HF = register_backend(
+    BackendInfo(
+        name="hf",
+        implementation="kosmos_eval.backends.hf.backend:HFBackend",
+        description="transformers checkpoints: Kosmos-2 and the declared model families (hub id or folder)",
+        model_args=MODEL_ARGS,
+        # equal results with and without them (packing and batching are pinned to the naive computation by tests)
+        speed_only_args=frozenset(
+            {
+                "device_map",
+                "packing",
+                "padded_greedy",
+                "max_pack_tokens",
+                "max_forward_tokens",
+                "padding_side",
+                "image_workers",
+            }
+        ),
+        model_arg="pretrained",
+        default_model=DEFAULT_MODEL_ID,
+        model_may_be_folder=True,
+    )
+)

@@ -14,31 +14,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from kosmos_eval.backends.hf import greedy
+from kosmos_eval.backends.hf import HF, greedy
 from kosmos_eval.backends.hf.adapters import Encoded, make_adapter
 from kosmos_eval.backends.hf.constrained import constrained_beam_search
 from kosmos_eval.backends.hf.loading import LoadedModel, describe, load_model
 from kosmos_eval.backends.hf.packing import Pack, PackItem, batch_packs, pack
 from kosmos_eval.config import DEFAULT_MODEL_ID
+from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.text import cut_at_stop
 from kosmos_eval.core.types import GenerateRequest, ImageInput, RankRequest, RankResult
 from kosmos_eval.errors import BackendOutOfMemory, UserError
 
-MODEL_ARGS = {
-    "pretrained": f"hub id or local folder (default {DEFAULT_MODEL_ID})",
-    "revision": "hub revision (branch, tag or commit)",
-    "dtype": "float32 | bfloat16 | float16 | auto (bf16 on GPU, fp32 on CPU; default auto)",
-    "device": "cpu | cuda | cuda:N | auto (default: --device, else auto)",
-    "trust_remote_code": "true to allow custom model code from the hub (default false)",
-    "device_map": "auto (or balanced, sequential): spread a model too large for one GPU over all visible GPUs",
-    "attn_implementation": "eager | sdpa | flash_attention_2 (default: transformers' choice; packing needs eager/sdpa)",
-    "packing": "true | false: score ranking continuations in shared-prefix packs (default true where supported)",
-    "padded_greedy": "true | false: batch greedy prompts of different lengths with left padding (default true)",
-    "max_pack_tokens": "longest packed sequence (default 1024 on GPU, 512 on CPU)",
-    "max_forward_tokens": "tokens (batch x padded length) per forward pass (default 32768 on GPU, 4096 on CPU)",
-    "padding_side": "left | right: where packed rows are padded (results do not depend on it; default right)",
-    "image_workers": "background threads decoding images ahead of the model (default 4; 0 = none)",
-}
 HEAD_ROWS = 2048  # output-head rows per slice: 2,048 x 65k vocabulary x 4 bytes = 0.5 GB of logits at most
 MIN_PACK_TOKENS = 64
 
@@ -57,15 +43,11 @@ def _positive(value: str, key: str) -> int:
     return int(value)
 
 
-class HFBackend:
+class HFBackend(Backend):
     name = "hf"
 
     def __init__(self, seed: int = 1234, device: str | None = None, **model_args: str) -> None:
-        unknown = set(model_args) - set(MODEL_ARGS)
-        if unknown:
-            raise UserError(
-                f"--model-args: unknown key {sorted(unknown)[0]!r} for --model hf (known: {', '.join(MODEL_ARGS)})"
-            )
+        HF.validate(model_args)
         if device and model_args.get("device") and model_args["device"] != device:
             raise UserError(f"--device {device} and --model-args device={model_args['device']} disagree; give one")
         loaded = load_model(
