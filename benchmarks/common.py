@@ -6,7 +6,7 @@ computed in the same run. Two sizes:
 
 * real (default): `Kosmos2Config()` defaults (24-layer 2048-wide decoder, 65,037-token output head, ViT-L/14
   at 224, 64 image slots) in bfloat16 on CUDA. Only these numbers are benchmarks.
-* `--tiny`: the 2-layer 64-wide model of kosmos_eval/tiny.py in float32 on CPU, so every script can be
+* `--tiny`: the 2-layer 64-wide model of kosmos_eval/tiny in float32 on CPU, so every script can be
   smoke-tested on a laptop and in CI. Its timings mean nothing; its equality checks do.
 
 The reference computations here (`prompt_layout`, `continuation_ids`, `naive_logprob`) are written from the
@@ -41,7 +41,7 @@ from kosmos_eval.errors import UserError
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "results" / "benchmarks"
 TINY_NOTE = "--tiny run: a 2-layer model in float32 on CPU; the timings are NOT benchmarks, only the checks count"
-PATCH_INDEX_TOKENS = 16  # as kosmos_eval/tiny.py: the benchmark never decodes boxes, so a few are enough
+PATCH_INDEX_TOKENS = 16  # as kosmos_eval/tiny: the benchmark never decodes boxes, so a few are enough
 
 T = TypeVar("T")
 
@@ -80,7 +80,7 @@ class Bench:
 
 # -- building the model ------------------------------------------------------------------------------------
 def model_config(tiny: bool, vocab_size: int) -> Any:
-    """Kosmos-2's real defaults, or the tiny shape of kosmos_eval/tiny.py (text vocab = the tokenizer's)."""
+    """Kosmos-2's real defaults, or the tiny shape of kosmos_eval/tiny (text vocab = the tokenizer's)."""
     from transformers import Kosmos2Config
 
     if not tiny:
@@ -112,16 +112,18 @@ def build_bench(tiny: bool, seed: int = 0) -> Bench:
     from transformers import Kosmos2ForConditionalGeneration, Kosmos2Processor
 
     from kosmos_eval.backends.hf.backend import HFBackend
+    from kosmos_eval.backends.hf.families import family_for
     from kosmos_eval.backends.hf.loading import LoadedModel
-    from kosmos_eval.tiny import _image_processor, train_tokenizer
+    from kosmos_eval.tiny import clip_image_processor
+    from kosmos_eval.tiny.tokenizer import xlmr_tokenizer
 
     if not tiny and not torch.cuda.is_available():
         raise UserError("no CUDA GPU is visible: run the real-size benchmark on the GPU machine, or add --tiny")
     device = "cpu" if tiny else "cuda"
     dtype = torch.float32 if tiny else torch.bfloat16
     processor = Kosmos2Processor(
-        image_processor=_image_processor(32 if tiny else 224),  # the vision configs' image_size below
-        tokenizer=train_tokenizer(),
+        image_processor=clip_image_processor(32 if tiny else 224),  # the vision configs' image_size below
+        tokenizer=xlmr_tokenizer(),
         num_patch_index_tokens=PATCH_INDEX_TOKENS,
     )
     vocab = len(processor.tokenizer)
@@ -136,6 +138,7 @@ def build_bench(tiny: bool, seed: int = 0) -> Bench:
         LoadedModel(
             model=model,
             processor=processor,
+            family=family_for("kosmos-2"),
             model_type="kosmos-2",
             pretrained="random-kosmos2-tiny" if tiny else "random-kosmos2",
             revision=None,

@@ -33,7 +33,7 @@ def test_padded_greedy_tokens_equal_the_naive_loop_and_generate(kosmos2_backend)
     adapter = kosmos2_backend.adapter
     with_images = [c for c in CONTEXTS if c.images]
     with torch.inference_mode():
-        batched = greedy.greedy_left_padded(adapter, [adapter.encode(c) for c in with_images], 6)
+        batched = adapter.greedy_padded([adapter.encode(c) for c in with_images], 6)
         via_generate = [adapter.generate([adapter.encode(c)], 6, 1)[0] for c in with_images]
     for context, tokens, reference in zip(with_images, batched, via_generate, strict=True):
         assert tokens == naive_greedy_kosmos2(kosmos2_backend, context, 6)

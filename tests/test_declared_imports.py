@@ -61,3 +61,17 @@ def test_tests_may_use_the_dev_extra(tmp_path):
     (root / "tests").mkdir()
     (root / "tests" / "test_x.py").write_text("import pytest\n")
     assert undeclared_imports(root) == []
+
+
+def test_every_package_of_the_source_tree_is_installed():
+    """pyproject.toml lists packages by hand; one left out works in a development install and is missing
+    from a wheel."""
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(path.parent.relative_to(ROOT).parts) for path in (ROOT / "kosmos_eval").rglob("__init__.py")}
+    assert found - listed == set()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from kosmos_eval.backends.hf.adapters import Kosmos2Adapter
+from kosmos_eval.backends.hf.families.kosmos2 import Kosmos2Adapter
 from kosmos_eval.core.types import Context, GenerateRequest, RankRequest
 from tests.images import image_input, make_image
 
@@ -142,7 +142,10 @@ def naive_greedy_kosmos2(backend, context: Context, max_new_tokens: int) -> list
         mask = torch.zeros_like(tensor, dtype=torch.bool)
         mask[0, encoded.image_slots] = True
         with torch.no_grad():
-            logits = model(input_ids=tensor, image_embeds=torch.cat(feats), image_embeds_position_mask=mask).logits
+            if feats:
+                logits = model(input_ids=tensor, image_embeds=torch.cat(feats), image_embeds_position_mask=mask).logits
+            else:  # the full model insists on images
+                logits = model.text_model(input_ids=tensor).logits
         token = int(logits[0, -1].argmax())
         new.append(token)
         if token == adapter.tokenizer.eos_token_id:

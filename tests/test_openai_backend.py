@@ -84,7 +84,9 @@ def test_ranking_and_generation_through_the_server_equal_hf(server, llava_backen
         requests.append(RankRequest(context, (*CONTINUATIONS, greedy, " " + greedy)))
     got, want = backend.rank(requests), llava_backend.rank(requests)
     assert_same_ranking(got, want)
-    assert [r.is_greedy[3:] for r in got] == [(False, True), (True, False), (True, False)]  # rank 1 at every token
+    # the model's own greedy text is rank 1 at every token in exactly one of its two spellings (with or without
+    # the leading space that generation strips), and the server says which as the model does
+    assert all(sum(r.is_greedy[3:]) == 1 for r in got)
     assert backend.generate(generate_requests()) == llava_backend.generate(generate_requests())
     assert backend.fingerprint() == {
         "backend": "openai",

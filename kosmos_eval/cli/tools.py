@@ -12,14 +12,18 @@ from kosmos_eval.cli.app import app, fail, setup
 
 @app.command("tiny-model")
 def tiny_model(
-    architecture: Annotated[str, typer.Argument(help="kosmos2 or llava.")],
+    architecture: Annotated[
+        str, typer.Argument(help="A declared model family with a tiny builder (see the error for the list).")
+    ],
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the model and processor to.")],
     seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Write a tiny random model (2 layers, width 64) loadable with --model hf --model-args pretrained=OUT_DIR.
 
-    For smoke-testing a pipeline without downloading weights; its scores mean nothing.
+    One per declared model family (kosmos2, llava, ...; the README's supported-models table lists them), built
+    offline with a deterministic tokenizer, so a rebuild writes the same files. For smoke-testing a pipeline
+    without downloading weights; its scores mean nothing.
     """
     setup(debug)
     try:

@@ -1,27 +1,28 @@
 """Model-family adapters: how a Context becomes token ids and image inputs, and how a model is run on them.
 
 The backend (backend.py) owns everything shared: continuation splitting, padding, log-prob gathering, stop
-strings. An adapter knows only its family's input format:
+strings. An adapter knows only its family's input format, as its Family entry (families/) declares it:
 
-* Kosmos2Adapter builds the interleaved sequence itself, `<s> text <image> [N image slots] </image> text ...`,
-  with a position mask for the image slots, because Kosmos-2's processor only puts one image at the start.
-  Images are encoded once per batch (by key) and spliced into the embedding sequence at their slots.
-* ProcessorAdapter serves any AutoModelForImageTextToText model: the context is written as text with the
-  processor's image token at each image's place, and the processor expands tokens and prepares pixels.
+* ProcessorAdapter serves the processor-based families: the context is written as text with the family's
+  image text at each image's place, the processor expands tokens and prepares pixels, and the per-token
+  outputs the family names (token type ids, cross-attention masks) are extended over continuations and padded
+  with the ids, so every row the model sees is what its own processor and `generate` would give it.
+* Families that need their own code subclass Adapter in their module (families/kosmos2.py).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from kosmos_eval.backends.hf.families import ExtendRule, Family
 from kosmos_eval.backends.hf.images import ImagePipeline
 from kosmos_eval.backends.hf.packing import PackedBatch
 from kosmos_eval.core.types import Context, ImageInput
+from kosmos_eval.errors import UserError
 
 
 @dataclass
@@ -32,9 +33,19 @@ class Encoded:
     images: list[ImageInput] = field(default_factory=list)
     image_slots: list[int] = field(default_factory=list)  # Kosmos-2: positions that take image embeddings
     extras: dict[str, torch.Tensor] = field(default_factory=dict)  # processor outputs besides ids and mask
+    # extras with one entry per token (dim 1) and how each extends over continuation tokens
+    per_token: Mapping[str, ExtendRule] = field(default_factory=dict)
 
     def extended(self, more: Sequence[int]) -> Encoded:
-        return Encoded(list(self.ids) + list(more), self.images, self.image_slots, self.extras)
+        extras = dict(self.extras)
+        for key, rule in self.per_token.items():
+            value = extras[key]
+            if rule == "last":
+                tail = value[:, -1:].expand(value.shape[0], len(more), *value.shape[2:])
+            else:
+                tail = torch.full((value.shape[0], len(more), *value.shape[2:]), rule, dtype=value.dtype)
+            extras[key] = torch.cat([value, tail], dim=1)
+        return Encoded(list(self.ids) + list(more), self.images, self.image_slots, extras, self.per_token)
 
 
 def text_runs(context: Context) -> list[str | ImageInput]:
@@ -59,7 +70,8 @@ class Adapter:
     can_pack = False
     share_across_requests = False
 
-    def __init__(self, model: Any, processor: Any, device: str, image_workers: int = 4) -> None:
+    def __init__(self, family: Family, model: Any, processor: Any, device: str, image_workers: int = 4) -> None:
+        self.family = family
         self.model = model
         self.processor = processor
         self.tokenizer = processor.tokenizer
@@ -127,6 +139,16 @@ class Adapter:
         """New token ids per row; rows in a batch have equal length and compatible inputs (no padding)."""
         raise NotImplementedError
 
+    @property
+    def generation_config(self) -> Any:
+        """The generation config `generate` would apply (decides whether an exact custom loop may stand in)."""
+        return getattr(self.model, "generation_config", None)
+
+    def greedy_padded(self, batch: list[Encoded], max_new_tokens: int) -> list[list[int]]:
+        """Greedy decoding over left-padded rows of any length, equal to batch size 1 (families that declare
+        `padded_greedy` implement it)."""
+        raise NotImplementedError
+
     def decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)
 
@@ -157,185 +179,54 @@ class Adapter:
         return ids.to(self.device), mask.to(self.device)
 
 
-GROUNDING_TOKEN = re.compile(
-    r"<patch_index_\d+>|</?(?:phrase|object|chunk|doc|line)>|<grounding>|</?delimiter_of_multi_objects/?>"
-)
-
-
-class Kosmos2Adapter(Adapter):
-    can_pack = True
-    share_across_requests = True
-
-    def __init__(self, model: Any, processor: Any, device: str, image_workers: int = 4) -> None:
-        super().__init__(model, processor, device, image_workers)
-        self.num_slots = model.config.latent_query_num
-        self.boi = self.tokenizer.convert_tokens_to_ids("<image>")
-        self.eoi = self.tokenizer.convert_tokens_to_ids("</image>")
-        # Kosmos-2's processor fills image slots with the ids that follow <unk> (they are overwritten by image
-        # embeddings, but positions are computed from ids, so they must not be the padding id).
-        first = self.tokenizer.unk_token_id + 1
-        self.slot_ids = list(range(first, first + self.num_slots))
-        # grounding markup (<patch_index_0006>, <phrase>, <object>, ...) is not text: drop it from generations,
-        # as Kosmos2Processor.post_process_generation does
-        vocab = self.tokenizer.get_vocab()
-        self.markup_ids = {i for token, i in vocab.items() if GROUNDING_TOKEN.fullmatch(token)}
-
-    def decode(self, tokens: list[int]) -> str:
-        return self.tokenizer.decode([t for t in tokens if t not in self.markup_ids], skip_special_tokens=True)
-
-    def encode(self, context: Context) -> Encoded:
-        ids = [self.tokenizer.bos_token_id]
-        images: list[ImageInput] = []
-        slots: list[int] = []
-        for run in text_runs(context):
-            if isinstance(run, str):
-                ids += self.tokenizer(run, add_special_tokens=False)["input_ids"]
-            else:
-                ids.append(self.boi)
-                slots += range(len(ids), len(ids) + self.num_slots)
-                ids += self.slot_ids
-                ids.append(self.eoi)
-                images.append(run)
-        return Encoded(ids=ids, images=images, image_slots=slots)
-
-    def _prepare_image(self, image: ImageInput) -> torch.Tensor:
-        return self.processor.image_processor(image.load(), return_tensors="pt")["pixel_values"][0]
-
-    def _encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
-        pixels = pixels.to(self.device, self.model.dtype)
-        return self.model.get_image_features(pixels, return_dict=True).pooler_output  # (images, slots, dim)
-
-    def _image_embeds(self, batch: list[Encoded]) -> torch.Tensor | None:
-        """Embeddings of every image slot of the batch in row-major order; each distinct image encoded once."""
-        images = [image for encoded in batch for image in encoded.images]
-        if not images:
-            return None
-        features = self.images.features(images)
-        return torch.stack([features[image.key] for image in images])  # (total images, slots, dim)
-
-    def token_keys(self, encoded: Encoded) -> list[Hashable]:
-        # slot ids are the same for every image: a slot is identified by its image and its index instead
-        keys: list[Hashable] = list(encoded.ids)
-        for index, image in enumerate(encoded.images):
-            slots = encoded.image_slots[index * self.num_slots : (index + 1) * self.num_slots]
-            for slot, position in enumerate(slots):
-                keys[position] = ("slot", image.key, slot)
-        return keys
-
-    def packed_outputs(
-        self, batch: PackedBatch, contexts: Sequence[Encoded], rows: torch.Tensor, cols: torch.Tensor
-    ) -> torch.Tensor:
-        """The decoder run layer by layer with the packed mask: Kosmos-2's own forward always builds a causal
-        mask, so it is bypassed; embeddings, blocks and final norm are the model's own modules."""
-        slot_mask = torch.zeros(batch.ids.shape, dtype=torch.bool)
-        wanted: list[tuple[str, int]] = []
-        images: dict[str, ImageInput] = {}
-        for row, (p, offset) in enumerate(zip(batch.packs, batch.offsets, strict=True)):
-            for index, key in p.special:  # ("slot", image key, slot number)
-                slot_mask[row, offset + index] = True
-                wanted.append((key[1], key[2]))
-        for p in batch.packs:
-            for request in p.requests:
-                images.update((image.key, image) for image in contexts[request].images)
-        embeds = None
-        if wanted:
-            features = self.images.features(images[key] for key in dict.fromkeys(k for k, _ in wanted))
-            embeds = torch.stack([features[key][slot] for key, slot in wanted])
-        decoder = self.model.text_model.model
-        padding_idx = decoder.embed_positions.padding_idx
-        hidden = decoder.forward_embedding(
-            input_ids=batch.ids,
-            image_embeds=embeds,
-            img_input_mask=slot_mask.to(self.device) if embeds is not None else None,
-            position_ids=batch.positions + padding_idx + 1,  # Kosmos-2 numbers positions from padding_idx + 1
-        )
-        for layer in decoder.layers:
-            out = layer(hidden, batch.attention)
-            hidden = out[0] if isinstance(out, tuple) else out
-        return decoder.layer_norm(hidden[rows, cols])
-
-    def head(self, outputs: torch.Tensor) -> torch.Tensor:
-        return self.model.text_model.lm_head(outputs)
-
-    def image_features(self, images: list[ImageInput]) -> torch.Tensor:
-        """The CLIP vision tower's pooled output (before the resampler that makes the LM's image slots)."""
-        pixels = self.processor.image_processor([image.load() for image in images], return_tensors="pt")
-        pixel_values = pixels["pixel_values"].to(self.device, self.model.dtype)
-        return self.model.vision_model(pixel_values=pixel_values).pooler_output.float()
-
-    def _slot_mask(self, batch: list[Encoded], width: int) -> torch.Tensor:
-        mask = torch.zeros((len(batch), width), dtype=torch.bool)
-        for row, encoded in enumerate(batch):
-            if encoded.image_slots:
-                mask[row, encoded.image_slots] = True
-        return mask.to(self.device)
-
-    def logits_at(self, batch: list[Encoded], rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        ids, attention = self._padded(batch)
-        embeds = self._image_embeds(batch)
-        text_model = self.model.text_model
-        out = text_model.model(
-            input_ids=ids,
-            attention_mask=attention,
-            image_embeds=embeds,
-            image_embeds_position_mask=self._slot_mask(batch, ids.shape[1]) if embeds is not None else None,
-        )
-        # the output head only where log-probs are needed: no (B, T, vocab) tensor is ever built
-        return text_model.lm_head(out.last_hidden_state[rows, cols])
-
-    def generate(self, batch: list[Encoded], max_new_tokens: int, num_beams: int) -> list[list[int]]:
-        ids, attention = self._padded(batch)
-        embeds = self._image_embeds(batch)
-        kwargs: dict[str, Any] = {}
-        if embeds is not None:
-            # one row of slots per sequence, so beam expansion (repeat per row) keeps images with their rows
-            kwargs["image_embeds"] = embeds.reshape(len(batch), -1, embeds.shape[-1])
-            kwargs["image_embeds_position_mask"] = self._slot_mask(batch, ids.shape[1])
-        out = self.model.text_model.generate(
-            input_ids=ids,
-            attention_mask=attention,
-            max_new_tokens=max_new_tokens,
-            num_beams=num_beams,
-            do_sample=False,
-            pad_token_id=self.pad_id,
-            eos_token_id=self.tokenizer.eos_token_id,
-            **kwargs,
-        )
-        return [row[ids.shape[1] :].tolist() for row in out]
-
-
-# Families whose forward takes a custom 4D float mask and explicit positions unchanged, with images tied to
-# their tokens' order and plain causal attention over image tokens (PaliGemma and Gemma 3 attend
-# bidirectionally within images, Qwen2-VL needs 3D rope positions: they keep the row-per-continuation path).
-PACKABLE_FAMILIES = frozenset({"llava"})
-
-
 class ProcessorAdapter(Adapter):
     share_across_requests = False  # pixel inputs belong to a row, so a pack holds one request
 
-    def __init__(self, model: Any, processor: Any, device: str, image_workers: int = 4) -> None:
-        super().__init__(model, processor, device, image_workers)
-        self.image_token = getattr(processor, "image_token", None) or "<image>"
+    def __init__(self, family: Family, model: Any, processor: Any, device: str, image_workers: int = 4) -> None:
+        super().__init__(family, model, processor, device, image_workers)
+        image_token = getattr(processor, "image_token", None) or "<image>"
+        self.image_text = family.image_text.format(image=image_token)
         attention = getattr(model.config, "_attn_implementation", None)
-        self.can_pack = model.config.model_type in PACKABLE_FAMILIES and attention in (None, "eager", "sdpa")
+        # packing hands the model a custom 4D float mask, which only eager and sdpa attention take
+        self.can_pack = family.packing and attention in (None, "eager", "sdpa")
 
     def encode(self, context: Context) -> Encoded:
-        text = "".join(run if isinstance(run, str) else self.image_token for run in text_runs(context))
+        text = "".join(run if isinstance(run, str) else self.image_text for run in text_runs(context))
         images = context.images
+        if len(images) > 1 and not self.family.multi_image:
+            raise UserError(f"{self.family.label} takes one image per prompt; this task's prompts have {len(images)}")
         kwargs: dict[str, Any] = {"text": [text], "return_tensors": "pt"}
         if images:
             kwargs["images"] = [[self.images.prepared(image) for image in images]]
         out = self.processor(**kwargs)
         ids = out["input_ids"][0].tolist()
+        length = len(ids)
         if ids and ids[-1] == self.tokenizer.eos_token_id:
             ids = ids[:-1]  # a context is continued, never ended: drop an end-of-sequence the tokenizer added
-        extras = {k: v for k, v in out.items() if k not in ("input_ids", "attention_mask") and torch.is_tensor(v)}
-        return Encoded(ids=ids, images=images, extras=extras)
+        skip = {"input_ids", "attention_mask", *self.family.drop}
+        extras = {k: v for k, v in out.items() if k not in skip and torch.is_tensor(v)}
+        per_token = {key: rule for key, rule in self.family.extend.items() if key in extras}
+        for key, value in extras.items():
+            looks_per_token = not value.is_floating_point() and value.dim() >= 2 and value.shape[:2] == (1, length)
+            if key in per_token and value.shape[1] != length:
+                raise UserError(f"{self.family.label}: processor output {key!r} is not one entry per token")
+            if looks_per_token and key not in per_token and self.family.name == "generic":
+                raise UserError(
+                    f"model type {self.model.config.model_type!r} is not a declared family, and its processor "
+                    f"returns {key!r} per token, which the generic path cannot extend over a continuation"
+                )
+        for key in per_token:
+            extras[key] = extras[key][:, : len(ids)]
+        return Encoded(ids=ids, images=images, extras=extras, per_token=per_token)
 
-    def _extras(self, batch: list[Encoded]) -> dict[str, torch.Tensor]:
+    def _extras(self, batch: list[Encoded], width: int | None = None) -> dict[str, torch.Tensor]:
+        """The batch's processor outputs: per-image ones concatenated, per-token ones padded to `width`."""
         merged: dict[str, torch.Tensor] = {}
         for key in batch[0].extras:
-            merged[key] = torch.cat([e.extras[key] for e in batch], dim=0).to(self.device)
+            parts = [e.extras[key] for e in batch]
+            if key in batch[0].per_token and width is not None:
+                parts = [_pad_tokens(part, width) for part in parts]
+            merged[key] = torch.cat(parts, dim=0).to(self.device)
             if merged[key].is_floating_point():
                 merged[key] = merged[key].to(self.model.dtype)
         return merged
@@ -343,7 +234,7 @@ class ProcessorAdapter(Adapter):
     def logits_at(self, batch: list[Encoded], rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         # Generic models may post-process logits (scaling, soft-capping), so take the model's own logits.
         ids, attention = self._padded(batch)
-        out = self.model(input_ids=ids, attention_mask=attention, **self._extras(batch))
+        out = self.model(input_ids=ids, attention_mask=attention, **self._extras(batch, ids.shape[1]))
         return out.logits[rows, cols]
 
     def packed_outputs(
@@ -362,20 +253,34 @@ class ProcessorAdapter(Adapter):
             num_beams=num_beams,
             do_sample=False,
             pad_token_id=self.pad_id,
-            **self._extras(batch),
+            **self._extras(batch, ids.shape[1]),
         )
         return [row[ids.shape[1] :].tolist() for row in out]
 
     def batchable(self, batch: list[Encoded]) -> bool:
-        """Processor outputs concatenate along the batch only when their trailing shapes agree."""
-        first = batch[0].extras
+        """Per-image processor outputs concatenate along the batch only when their trailing shapes agree
+        (per-token ones are padded to the batch's width)."""
+        first = batch[0]
+        per_image = [key for key in first.extras if key not in first.per_token]
         return all(
-            e.extras.keys() == first.keys() and all(e.extras[k].shape[1:] == first[k].shape[1:] for k in first)
+            e.extras.keys() == first.extras.keys()
+            and all(e.extras[k].shape[1:] == first.extras[k].shape[1:] for k in per_image)
             for e in batch
         )
 
+    def group_key(self, encoded: Encoded) -> tuple:
+        per_image = tuple((k, tuple(v.shape)) for k, v in encoded.extras.items() if k not in encoded.per_token)
+        return (len(encoded.ids), len(encoded.images), per_image)
 
-def make_adapter(model_type: str, model: Any, processor: Any, device: str, image_workers: int = 4) -> Adapter:
-    if model_type == "kosmos-2":
-        return Kosmos2Adapter(model, processor, device, image_workers)
-    return ProcessorAdapter(model, processor, device, image_workers)
+
+def _pad_tokens(value: torch.Tensor, width: int) -> torch.Tensor:
+    """A per-token output right-padded with zeros to `width` (padded positions are masked out anyway)."""
+    if value.shape[1] >= width:
+        return value
+    pad = torch.zeros((value.shape[0], width - value.shape[1], *value.shape[2:]), dtype=value.dtype)
+    return torch.cat([value, pad], dim=1)
+
+
+def make_adapter(family: Family, model: Any, processor: Any, device: str, image_workers: int = 4) -> Adapter:
+    """The family's adapter around a loaded model."""
+    return family.adapter_class()(family, model, processor, device, image_workers)

@@ -74,7 +74,7 @@ class HFBackend(Backend):
 
     def _attach(self, loaded: LoadedModel, image_workers: int = 4) -> None:
         self.loaded = loaded
-        self.adapter = make_adapter(loaded.model_type, loaded.model, loaded.processor, loaded.device, image_workers)
+        self.adapter = make_adapter(loaded.family, loaded.model, loaded.processor, loaded.device, image_workers)
         self.tokenizer = self.adapter.tokenizer
         on_gpu = loaded.device.startswith("cuda")
         self.packing = True
@@ -272,7 +272,7 @@ class HFBackend(Backend):
             try:
                 with torch.inference_mode():
                     if layout == "padded":
-                        new_tokens = greedy.greedy_left_padded(self.adapter, rows, max_new_tokens)  # type: ignore[arg-type]
+                        new_tokens = self.adapter.greedy_padded(rows, max_new_tokens)
                     else:
                         new_tokens = self.adapter.generate(rows, max_new_tokens, num_beams)
             except torch.OutOfMemoryError as exc:

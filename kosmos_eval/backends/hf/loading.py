@@ -1,5 +1,9 @@
 """Loading a transformers checkpoint (hub id or local folder) and identifying it exactly.
 
+The checkpoint's model type selects its declared family (families/), which names the model class. The
+processor is loaded without its video part: image evaluation never needs it, and video processors need
+torchvision, which many CPU machines and CI images do not have (and which has no build for every torch).
+
 Every failure to get the weights becomes one ModelUnavailableError line that says why and what to do, since
 the most common case is simply "offline and not cached".
 """
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from kosmos_eval.backends.hf.families import Family, family_for
 from kosmos_eval.errors import ModelUnavailableError, UserError
 
 DTYPES = ("float32", "bfloat16", "float16", "auto")
@@ -24,6 +29,7 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 class LoadedModel:
     model: Any
     processor: Any
+    family: Family
     model_type: str
     pretrained: str
     revision: str | None
@@ -108,7 +114,7 @@ def load_model(
 ) -> LoadedModel:
     """`device_map` (e.g. "auto") spreads the model over every visible GPU (then CPU) for models larger than
     one GPU; inputs then go to the device of the input embeddings."""
-    from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor, Kosmos2ForConditionalGeneration
+    from transformers import AutoConfig
 
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
@@ -121,33 +127,39 @@ def load_model(
 
     def load(local_files_only: bool) -> tuple[Any, Any, Any]:
         config = AutoConfig.from_pretrained(pretrained, local_files_only=local_files_only, **common)
-        model_class = (
-            Kosmos2ForConditionalGeneration if config.model_type == "kosmos-2" else AutoModelForImageTextToText
-        )
+        family = family_for(config.model_type)
+        if family.refuse:
+            raise UserError(f"{family.label} ({pretrained}): {family.refuse}")
         try:
-            model = model_class.from_pretrained(pretrained, local_files_only=local_files_only, **common, **extra)
+            model = family.model_loader().from_pretrained(
+                pretrained, local_files_only=local_files_only, **common, **extra
+            )
         except ValueError as exc:
             if "Unrecognized configuration" in str(exc):
                 raise UserError(
                     f"Model {pretrained!r} (model_type {config.model_type!r}) is not an image-text-to-text model "
-                    "that transformers can load with AutoModelForImageTextToText"
+                    f"that transformers can load with {family.model_class}"
                 ) from exc
             raise
-        processor = AutoProcessor.from_pretrained(pretrained, local_files_only=local_files_only, **common)
+        processor = load_processor(pretrained, local_files_only=local_files_only, **common)
         return config, model, processor
 
     is_local = Path(pretrained).is_dir()
     try:
         # A local folder, or a hub id already in the cache: never touch the network.
         config, model, processor = load(local_files_only=True)
-    except (OSError, ValueError) as exc:
+    except UserError:
+        raise
+    except Exception as exc:  # a damaged or incomplete folder fails in many ways; each is one line naming it
         if is_local or hub_offline():
             raise _unavailable(pretrained, exc) from exc
         if not hub_reachable():
             raise _unavailable(pretrained, None) from exc
         try:
             config, model, processor = load(local_files_only=False)
-        except (OSError, ValueError) as exc2:
+        except UserError:
+            raise
+        except Exception as exc2:
             raise _unavailable(pretrained, exc2) from exc2
     if device_map:
         model.eval()
@@ -158,6 +170,7 @@ def load_model(
     return LoadedModel(
         model=model,
         processor=processor,
+        family=family_for(config.model_type),
         model_type=config.model_type,
         pretrained=pretrained,
         revision=getattr(config, "_commit_hash", None) or revision,
@@ -167,6 +180,39 @@ def load_model(
     )
 
 
+def without_video(processor_class: type) -> type:
+    """The processor class with its video sub-processor left out: the same class for images (its __call__ and
+    attributes are the class's own), loadable where torchvision is missing."""
+    kept = [name for name in processor_class.get_attributes() if "video" not in name]
+    if len(kept) == len(processor_class.get_attributes()):
+        return processor_class
+    return type(
+        processor_class.__name__,
+        (processor_class,),
+        {"get_attributes": classmethod(lambda cls: list(kept)), "__module__": processor_class.__module__},
+    )
+
+
+def processor_class_for(pretrained: str, **kwargs: Any) -> type:
+    """The processor class a checkpoint declares (processor_config.json), else its model type's default."""
+    from transformers import AutoConfig, ProcessorMixin
+    from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES, processor_class_from_name
+
+    name = ProcessorMixin.get_processor_dict(pretrained, **kwargs)[0].get("processor_class")
+    if name is None:
+        model_type = AutoConfig.from_pretrained(pretrained, **kwargs).model_type
+        name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    found = processor_class_from_name(name) if name else None
+    if found is None:
+        raise ValueError(f"no processor class is known for {pretrained}")
+    return found
+
+
+def load_processor(pretrained: str, **kwargs: Any) -> Any:
+    """The checkpoint's processor, without a video part (see the module docstring)."""
+    return without_video(processor_class_for(pretrained, **kwargs)).from_pretrained(pretrained, **kwargs)
+
+
 def describe(loaded: LoadedModel) -> dict[str, Any]:
     import transformers
 
@@ -174,6 +220,7 @@ def describe(loaded: LoadedModel) -> dict[str, Any]:
         "backend": "hf",
         "model": loaded.pretrained,
         "model_type": loaded.model_type,
+        "family": loaded.family.name,
         "architecture": loaded.model.__class__.__name__,
         "revision": loaded.revision,
         "weights_sha256": loaded.weights_sha256,

@@ -1,0 +1,106 @@
+"""Model families, declared in one place: what is true of each family's inputs, stated once.
+
+A checkpoint's `config.model_type` selects its family. The entry says which transformers class loads it, how
+an image is written into the prompt text, which per-token processor outputs must be extended over a ranking
+continuation (and with what), which outputs never reach the model, whether it takes several images per
+prompt, whether shared-prefix packing is exact for it, and which adapter turns a Context into its inputs.
+Families that need code (Kosmos-2 builds its own interleaved sequence) keep it in their own module here.
+
+A family counts as supported only when the conformance suite (tests/test_conformance.py) covers it:
+ranking equal to a naive forward, generation equal to the model's own `generate`, on a tiny random
+checkpoint built offline (kosmos_eval/tiny). Checkpoints of undeclared model types take the generic path
+(`GENERIC`), and an error there names the model type and says it is not a declared family.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# How a per-token processor output is extended over continuation tokens: a constant value (e.g. PaliGemma's
+# token_type_ids are 1 after the prompt), or "last" (repeat the context's last position, e.g. Mllama's
+# cross-attention mask: a continuation token sees the images its context's end sees).
+ExtendRule = int | Literal["last"]
+
+FAMILY_MODULES = (
+    "kosmos_eval.backends.hf.families.kosmos2",
+    "kosmos_eval.backends.hf.families.llava",
+    "kosmos_eval.backends.hf.families.llava_like",
+    "kosmos_eval.backends.hf.families.qwen",
+    "kosmos_eval.backends.hf.families.gemma",
+    "kosmos_eval.backends.hf.families.idefics",
+    "kosmos_eval.backends.hf.families.other",
+)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # short id, also the `kosmos-eval tiny-model` architecture name
+    label: str  # as people call it in tables
+    model_types: tuple[str, ...]  # config.model_type values this entry covers
+    model_class: str = "AutoModelForImageTextToText"  # the transformers class that loads it
+    adapter: str = "kosmos_eval.backends.hf.adapters:ProcessorAdapter"  # "module:Class"
+    # one image in the prompt text; {image} is the processor's image token (expanded by the processor)
+    image_text: str = "{image}"
+    extend: Mapping[str, ExtendRule] = field(default_factory=dict)  # per-token outputs and their extension
+    drop: frozenset[str] = frozenset({"labels"})  # processor outputs that must never reach the model
+    multi_image: bool = True  # several images in one prompt (Raven's panels, few-shot demos)
+    interleaved: bool = True  # images stay where the text puts them (False: the processor moves them)
+    packing: bool = False  # shared-prefix packing is exact (custom 4D mask and explicit positions honoured)
+    padded_greedy: bool = False  # the adapter has an exact greedy loop over left-padded rows of any length
+    encoder_decoder: bool = False
+    refuse: str | None = None  # why this family cannot be evaluated at all (said in one line at load time)
+    notes: str = ""  # what a user should know (shown in the README's supported-models table)
+
+    def adapter_class(self) -> type:
+        module, _, attr = self.adapter.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def model_loader(self) -> Any:
+        import transformers
+
+        return getattr(transformers, self.model_class)
+
+
+# Checkpoints of an undeclared model type: any AutoModelForImageTextToText with the processor's image token.
+# The per-token outputs listed here are the common ones whose continuation value is that of a text token.
+GENERIC = Family(
+    name="generic",
+    label="undeclared family (generic path)",
+    model_types=(),
+    extend={"token_type_ids": 0, "mm_token_type_ids": 0},
+    notes="not covered by the conformance suite: numbers are unverified",
+)
+
+_BY_MODEL_TYPE: dict[str, Family] = {}
+_BY_NAME: dict[str, Family] = {}
+
+
+def register_family(family: Family) -> Family:
+    for model_type in family.model_types:
+        if model_type in _BY_MODEL_TYPE:
+            raise ValueError(f"model type {model_type!r} is declared by {_BY_MODEL_TYPE[model_type].name} already")
+        _BY_MODEL_TYPE[model_type] = family
+    if family.name in _BY_NAME:
+        raise ValueError(f"family {family.name!r} is declared twice")
+    _BY_NAME[family.name] = family
+    return family
+
+
+def _load_modules() -> None:
+    for module in FAMILY_MODULES:
+        importlib.import_module(module)
+
+
+def family_for(model_type: str) -> Family:
+    """The declared family of a model type, else the generic path."""
+    _load_modules()
+    return _BY_MODEL_TYPE.get(model_type, GENERIC)
+
+
+def families() -> dict[str, Family]:
+    """Every declared family by name, in declaration order."""
+    _load_modules()
+    return dict(_BY_NAME)

@@ -1,0 +1,241 @@
+"""Kosmos-2 (KOSMOS-1's public successor): the harness builds the interleaved sequence itself.
+
+Kosmos-2's processor puts one image at the start only, so the adapter writes
+`<s> text <image> [N image slots] </image> text ...` with a mask of the slots, encodes every distinct image
+of a batch once and splices its embeddings into its slots. Packing runs the decoder layer by layer (its own
+forward always builds a causal mask), and greedy decoding has an exact left-padded loop (greedy.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import torch
+
+from kosmos_eval.backends.hf.adapters import Adapter, Encoded, text_runs
+from kosmos_eval.backends.hf.families import Family, register_family
+from kosmos_eval.backends.hf.packing import PackedBatch
+from kosmos_eval.core.types import Context, ImageInput
+
+KOSMOS2 = register_family(
+    Family(
+        name="kosmos2",
+        label="Kosmos-2",
+        model_types=("kosmos-2",),
+        model_class="Kosmos2ForConditionalGeneration",
+        adapter="kosmos_eval.backends.hf.families.kosmos2:Kosmos2Adapter",
+        packing=True,
+        padded_greedy=True,
+        notes="the paper's own interface (interleaved image embeddings); grounding markup dropped from outputs",
+    )
+)
+
+
+GROUNDING_TOKEN = re.compile(
+    r"<patch_index_\d+>|</?(?:phrase|object|chunk|doc|line)>|<grounding>|</?delimiter_of_multi_objects/?>"
+)
+
+
+class Kosmos2Adapter(Adapter):
+    can_pack = True
+    share_across_requests = True
+
+    def __init__(self, family: Family, model: Any, processor: Any, device: str, image_workers: int = 4) -> None:
+        super().__init__(family, model, processor, device, image_workers)
+        self.num_slots = model.config.latent_query_num
+        self.boi = self.tokenizer.convert_tokens_to_ids("<image>")
+        self.eoi = self.tokenizer.convert_tokens_to_ids("</image>")
+        # Kosmos-2's processor fills image slots with the ids that follow <unk> (they are overwritten by image
+        # embeddings, but positions are computed from ids, so they must not be the padding id).
+        first = self.tokenizer.unk_token_id + 1
+        self.slot_ids = list(range(first, first + self.num_slots))
+        # grounding markup (<patch_index_0006>, <phrase>, <object>, ...) is not text: drop it from generations,
+        # as Kosmos2Processor.post_process_generation does
+        vocab = self.tokenizer.get_vocab()
+        self.markup_ids = {i for token, i in vocab.items() if GROUNDING_TOKEN.fullmatch(token)}
+
+    def decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode([t for t in tokens if t not in self.markup_ids], skip_special_tokens=True)
+
+    def encode(self, context: Context) -> Encoded:
+        ids = [self.tokenizer.bos_token_id]
+        images: list[ImageInput] = []
+        slots: list[int] = []
+        for run in text_runs(context):
+            if isinstance(run, str):
+                ids += self.tokenizer(run, add_special_tokens=False)["input_ids"]
+            else:
+                ids.append(self.boi)
+                slots += range(len(ids), len(ids) + self.num_slots)
+                ids += self.slot_ids
+                ids.append(self.eoi)
+                images.append(run)
+        return Encoded(ids=ids, images=images, image_slots=slots)
+
+    def _prepare_image(self, image: ImageInput) -> torch.Tensor:
+        return self.processor.image_processor(image.load(), return_tensors="pt")["pixel_values"][0]
+
+    def _encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        pixels = pixels.to(self.device, self.model.dtype)
+        return self.model.get_image_features(pixels, return_dict=True).pooler_output  # (images, slots, dim)
+
+    def _image_embeds(self, batch: list[Encoded]) -> torch.Tensor | None:
+        """Embeddings of every image slot of the batch in row-major order; each distinct image encoded once."""
+        images = [image for encoded in batch for image in encoded.images]
+        if not images:
+            return None
+        features = self.images.features(images)
+        return torch.stack([features[image.key] for image in images])  # (total images, slots, dim)
+
+    def token_keys(self, encoded: Encoded) -> list[Hashable]:
+        # slot ids are the same for every image: a slot is identified by its image and its index instead
+        keys: list[Hashable] = list(encoded.ids)
+        for index, image in enumerate(encoded.images):
+            slots = encoded.image_slots[index * self.num_slots : (index + 1) * self.num_slots]
+            for slot, position in enumerate(slots):
+                keys[position] = ("slot", image.key, slot)
+        return keys
+
+    def packed_outputs(
+        self, batch: PackedBatch, contexts: Sequence[Encoded], rows: torch.Tensor, cols: torch.Tensor
+    ) -> torch.Tensor:
+        """The decoder run layer by layer with the packed mask: Kosmos-2's own forward always builds a causal
+        mask, so it is bypassed; embeddings, blocks and final norm are the model's own modules."""
+        slot_mask = torch.zeros(batch.ids.shape, dtype=torch.bool)
+        wanted: list[tuple[str, int]] = []
+        images: dict[str, ImageInput] = {}
+        for row, (p, offset) in enumerate(zip(batch.packs, batch.offsets, strict=True)):
+            for index, key in p.special:  # ("slot", image key, slot number)
+                slot_mask[row, offset + index] = True
+                wanted.append((key[1], key[2]))
+        for p in batch.packs:
+            for request in p.requests:
+                images.update((image.key, image) for image in contexts[request].images)
+        embeds = None
+        if wanted:
+            features = self.images.features(images[key] for key in dict.fromkeys(k for k, _ in wanted))
+            embeds = torch.stack([features[key][slot] for key, slot in wanted])
+        decoder = self.model.text_model.model
+        padding_idx = decoder.embed_positions.padding_idx
+        hidden = decoder.forward_embedding(
+            input_ids=batch.ids,
+            image_embeds=embeds,
+            img_input_mask=slot_mask.to(self.device) if embeds is not None else None,
+            position_ids=batch.positions + padding_idx + 1,  # Kosmos-2 numbers positions from padding_idx + 1
+        )
+        for layer in decoder.layers:
+            out = layer(hidden, batch.attention)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return decoder.layer_norm(hidden[rows, cols])
+
+    def head(self, outputs: torch.Tensor) -> torch.Tensor:
+        return self.model.text_model.lm_head(outputs)
+
+    def image_features(self, images: list[ImageInput]) -> torch.Tensor:
+        """The CLIP vision tower's pooled output (before the resampler that makes the LM's image slots)."""
+        pixels = self.processor.image_processor([image.load() for image in images], return_tensors="pt")
+        pixel_values = pixels["pixel_values"].to(self.device, self.model.dtype)
+        return self.model.vision_model(pixel_values=pixel_values).pooler_output.float()
+
+    def _slot_mask(self, batch: list[Encoded], width: int) -> torch.Tensor:
+        mask = torch.zeros((len(batch), width), dtype=torch.bool)
+        for row, encoded in enumerate(batch):
+            if encoded.image_slots:
+                mask[row, encoded.image_slots] = True
+        return mask.to(self.device)
+
+    def logits_at(self, batch: list[Encoded], rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        ids, attention = self._padded(batch)
+        embeds = self._image_embeds(batch)
+        text_model = self.model.text_model
+        out = text_model.model(
+            input_ids=ids,
+            attention_mask=attention,
+            image_embeds=embeds,
+            image_embeds_position_mask=self._slot_mask(batch, ids.shape[1]) if embeds is not None else None,
+        )
+        # the output head only where log-probs are needed: no (B, T, vocab) tensor is ever built
+        return text_model.lm_head(out.last_hidden_state[rows, cols])
+
+    def generate(self, batch: list[Encoded], max_new_tokens: int, num_beams: int) -> list[list[int]]:
+        ids, attention = self._padded(batch)
+        embeds = self._image_embeds(batch)
+        kwargs: dict[str, Any] = {}
+        if embeds is not None:
+            # one row of slots per sequence, so beam expansion (repeat per row) keeps images with their rows
+            kwargs["image_embeds"] = embeds.reshape(len(batch), -1, embeds.shape[-1])
+            kwargs["image_embeds_position_mask"] = self._slot_mask(batch, ids.shape[1])
+        out = self.model.text_model.generate(
+            input_ids=ids,
+            attention_mask=attention,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            do_sample=False,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+            **kwargs,
+        )
+        return [row[ids.shape[1] :].tolist() for row in out]
+
+    @property
+    def generation_config(self) -> Any:
+        return getattr(self.model.text_model, "generation_config", None)
+
+    def greedy_padded(self, batch: list[Encoded], max_new_tokens: int) -> list[list[int]]:
+        """New tokens per row (up to and including the end-of-sequence token): positions counted per row, padding
+        masked out, a KV cache; each row decodes as it would alone (see greedy.py)."""
+        adapter = self
+        from transformers import DynamicCache
+
+        text_model = adapter.model.text_model
+        decoder = text_model.model
+        padding_idx = decoder.embed_positions.padding_idx
+        width = max(len(e.ids) for e in batch)
+        ids = torch.full((len(batch), width), adapter.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(batch), width), dtype=torch.long)
+        positions = torch.full((len(batch), width), padding_idx, dtype=torch.long)
+        slots = torch.zeros((len(batch), width), dtype=torch.bool)
+        for row, encoded in enumerate(batch):
+            pad = width - len(encoded.ids)
+            ids[row, pad:] = torch.tensor(encoded.ids)
+            attention[row, pad:] = 1
+            positions[row, pad:] = torch.arange(len(encoded.ids)) + padding_idx + 1
+            if encoded.image_slots:
+                slots[row, [pad + s for s in encoded.image_slots]] = True
+        device = adapter.device
+        ids, attention, positions = ids.to(device), attention.to(device), positions.to(device)
+        embeds = adapter._image_embeds(batch)
+        cache = DynamicCache(config=text_model.config)
+        out = decoder(
+            input_ids=ids,
+            attention_mask=attention,
+            image_embeds=embeds,
+            image_embeds_position_mask=slots.to(device) if embeds is not None else None,
+            position_ids=positions,
+            cache=cache,
+            use_cache=True,
+        )
+        eos = adapter.tokenizer.eos_token_id
+        next_position = positions[:, -1:] + 1
+        finished = torch.zeros(len(batch), dtype=torch.bool, device=device)
+        steps: list[torch.Tensor] = []
+        for _ in range(max_new_tokens):
+            token = text_model.lm_head(out.last_hidden_state[:, -1]).argmax(dim=-1)
+            token = torch.where(finished, torch.full_like(token, adapter.pad_id), token)
+            steps.append(token)
+            finished |= token == eos
+            if len(steps) == max_new_tokens or bool(finished.all()):  # one host sync per step
+                break
+            attention = torch.cat([attention, torch.ones_like(attention[:, :1])], dim=1)
+            out = decoder(
+                input_ids=token[:, None],
+                attention_mask=attention,
+                position_ids=next_position,
+                cache=cache,
+                use_cache=True,
+            )
+            next_position = next_position + 1
+        tokens = torch.stack(steps, dim=1).cpu().tolist()
+        return [row[: row.index(eos) + 1] if eos in row else row for row in tokens]
