@@ -24,6 +24,7 @@ from kosmos_eval.backends.hf.backend import HFBackend
 from kosmos_eval.backends.hf.families import Family, families
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.types import Context, GenerateRequest, RankRequest
+from kosmos_eval.errors import UserError
 from kosmos_eval.runner.run import evaluate
 from kosmos_eval.tiny import architectures, build_tiny_model
 from tests.conformance import GENERATE, NAIVE, reference
@@ -31,7 +32,8 @@ from tests.images import image_input
 
 TOL = 1e-4
 FAMILIES = families()
-NAMES = list(FAMILIES)
+NAMES = [name for name, family in FAMILIES.items() if not family.refuse]  # evaluated families
+REFUSED = [name for name, family in FAMILIES.items() if family.refuse]
 
 
 def raven_context(panels: int) -> Context:
@@ -147,7 +149,16 @@ def reference_generate(backend: HFBackend, context: Context, max_new_tokens: int
 
 
 def test_every_declared_family_has_a_tiny_builder():
-    assert set(NAMES) <= set(architectures())
+    assert set(FAMILIES) <= set(architectures())
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_a_family_that_cannot_be_evaluated_refuses_in_one_line_at_load(name, checkpoints):
+    family = FAMILIES[name]
+    with pytest.raises(UserError) as refused:
+        HFBackend(pretrained=str(checkpoints(name)), dtype="float32", device="cpu")
+    assert str(refused.value).startswith(f"{family.label} (") and family.refuse in str(refused.value)
+    assert "\n" not in str(refused.value)
 
 
 def test_ranking_equals_a_naive_forward(backend, family):
@@ -187,9 +198,14 @@ def test_generation_equals_the_models_own_generate(backend, family, num_beams):
 
 @pytest.mark.parametrize(("task", "limit"), [("raven", 2), ("vqav2", 2)])
 def test_a_run_on_the_bundled_sample_completes(backend, family, task, limit, tmp_path):
-    if task == "raven" and not family.multi_image:
-        pytest.skip(f"{family.label} takes one image per prompt; Raven's prompts have several")
     config = RunConfig(task=task, backend="hf", sample=True, limit=limit, output_dir=str(tmp_path), device="cpu")
+    if task == "raven" and not family.multi_image:  # refused before any example runs, in one line
+        with pytest.raises(UserError, match=f"{family.label} takes one image per prompt"):
+            evaluate(config, backend, progress=False)
+        assert not list(tmp_path.glob("*/samples.jsonl")) or not any(
+            p.read_text() for p in tmp_path.glob("*/samples.jsonl")
+        )
+        return
     outcome = evaluate(config, backend, progress=False)
     assert outcome.summary["n"] == limit and outcome.summary["fingerprint"]["family"] == family.name
 

@@ -9,6 +9,7 @@ BackendOutOfMemory so the runner can shrink the batch and retry without losing w
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from kosmos_eval.backends.hf.packing import Pack, PackItem, batch_packs, pack
 from kosmos_eval.config import DEFAULT_MODEL_ID
 from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.text import cut_at_stop
-from kosmos_eval.core.types import GenerateRequest, ImageInput, RankRequest, RankResult
+from kosmos_eval.core.types import GenerateRequest, ImageInput, RankRequest, RankResult, Request
 from kosmos_eval.errors import BackendOutOfMemory, UserError
 
 HEAD_ROWS = 2048  # output-head rows per slice: 2,048 x 65k vocabulary x 4 bytes = 0.5 GB of logits at most
@@ -232,6 +233,19 @@ class HFBackend(Backend):
         sums = np.add.reduceat(token_lp, starts)
         all_greedy = np.logical_and.reduceat(greedy, starts)
         return {name: (float(sums[i]), bool(all_greedy[i])) for i, name in enumerate(names)}
+
+    def check_requests(self, requests: Sequence[Request]) -> None:
+        """A family that takes one image per prompt refuses a task whose prompts have more, before any runs."""
+        family = self.loaded.family
+        if family.multi_image:
+            return
+        crowded = next((r for r in requests if len(r.context.images) > 1), None)
+        if crowded is not None:
+            raise UserError(
+                f"{family.label} takes one image per prompt, and this task's prompts have "
+                f"{len(crowded.context.images)} (several images or few-shot demos): choose a single-image task "
+                "or --shots 0"
+            )
 
     # -- memory ------------------------------------------------------------------------------------------------
     def prefetch(self, requests: list[RankRequest | GenerateRequest]) -> None:
