@@ -96,6 +96,9 @@ class BackendInfo:
     default_model: str | None = None  # the model when `model_arg` is not given (else the backend's name)
     model_may_be_folder: bool = False  # the model arg may name a local folder (shown by its name in tables)
     check_args: Callable[[Mapping[str, str]], None] | None = None  # extra validation of the model args
+    # the parts of `Backend.fingerprint()` knowable without loading the model (files of a local folder), so a
+    # finished run can still notice a changed model; None where nothing is (the default)
+    static_fingerprint: Callable[[Mapping[str, str]], dict[str, Any] | None] | None = None
 
     def backend_class(self) -> type[Backend]:
         if not self.implementation:  # not registered: the registry says so, with the known names
@@ -135,3 +138,20 @@ class BackendInfo:
         """How the model goes by in tables: a local folder by its name, anything else as given."""
         model = self.model_id(model_args)
         return _local_name(model) if self.model_may_be_folder else model
+
+
+def fingerprint_changes(before: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """What differs between two model fingerprints, in words. Only keys both have are compared, so a
+    fingerprint computed without loading the model (`BackendInfo.static_fingerprint`) compares with a full
+    one, and a key an older harness did not record is not a change. `files` (name -> hash) is compared file
+    by file, so the refusal can say "tokenizer.json changed"."""
+    changes = []
+    for key in sorted(set(before) & set(now)):
+        if key == "files" and isinstance(before[key], Mapping) and isinstance(now[key], Mapping):
+            old, new = before[key], now[key]
+            changes += [f"{name} changed" for name in sorted(set(old) & set(new)) if old[name] != new[name]]
+            changes += [f"{name} added" for name in sorted(set(new) - set(old))]
+            changes += [f"{name} removed" for name in sorted(set(old) - set(new))]
+        elif before[key] != now[key]:
+            changes.append(f"{key} {before[key]!r} -> {now[key]!r}")
+    return changes

@@ -19,7 +19,7 @@ from tqdm import tqdm
 import kosmos_eval.backends
 import kosmos_eval.tasks  # noqa: F401  (registers tasks)
 from kosmos_eval.config import RunConfig
-from kosmos_eval.core.backend import Backend
+from kosmos_eval.core.backend import Backend, fingerprint_changes
 from kosmos_eval.core.registry import TASKS
 from kosmos_eval.core.task import Scores, Task
 from kosmos_eval.core.types import Example, RankResult, Request
@@ -168,14 +168,16 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     fingerprint = folder.read_meta().get("fingerprint")
     if unfinished:
         current = backend.fingerprint()
-        if fingerprint is not None and fingerprint != current:
-            raise UserError(
-                f"{folder.path} was started with a different model ({fingerprint}); now {current}. "
-                "Use another --output to keep both runs"
-            )
+        if fingerprint is not None:
+            _refuse_other_model(folder.path, fingerprint, current)
         if fingerprint is None and world.is_main:
             folder.update_meta(fingerprint=current)
         fingerprint = current
+    elif fingerprint is not None:  # nothing to compute, but a finished run must not stand for a changed model
+        info = config.backend_info()
+        static = info.static_fingerprint(config.model_args) if info.static_fingerprint else None
+        if static is not None:
+            _refuse_other_model(folder.path, fingerprint, static)
     if pending:
         sampler = make_demo_sampler(task, config, data_dir, backend, progress and world.is_main)
         _compute(task, backend, config, sampler, pending, folder, records, progress and world.is_main)
@@ -225,6 +227,16 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     if world.is_main:
         folder.write_summary(summary)
     return RunOutcome(folder.path, metrics, scores, summary, resumed, len(unfinished))
+
+
+def _refuse_other_model(run_dir: Path, recorded: dict[str, Any], now: dict[str, Any]) -> None:
+    changes = fingerprint_changes(recorded, now)
+    if changes:
+        shown = "; ".join(changes[:4]) + (f"; and {len(changes) - 4} more" if len(changes) > 4 else "")
+        raise UserError(
+            f"{run_dir} was computed with a different model ({shown}): its records would not be this model's. "
+            "Use another --output to keep both runs"
+        )
 
 
 def _compute(

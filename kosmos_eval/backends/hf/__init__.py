@@ -4,6 +4,7 @@ chance baseline start fast."""
 
 from __future__ import annotations
 
+from kosmos_eval.backends.hf.files import static_fingerprint
 from kosmos_eval.config import DEFAULT_MODEL_ID
 from kosmos_eval.core.backend import BackendInfo
 from kosmos_eval.core.registry import register_backend
@@ -45,5 +46,6 @@ HF = register_backend(
         model_arg="pretrained",
         default_model=DEFAULT_MODEL_ID,
         model_may_be_folder=True,
+        static_fingerprint=static_fingerprint,
     )
 )

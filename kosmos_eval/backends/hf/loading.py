@@ -10,7 +10,6 @@ the most common case is simply "offline and not cached".
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 from dataclasses import dataclass
@@ -19,10 +18,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 from kosmos_eval.backends.hf.families import Family, family_for
+from kosmos_eval.backends.hf.files import checkpoint_files
 from kosmos_eval.errors import ModelUnavailableError, UserError
 
 DTYPES = ("float32", "bfloat16", "float16", "auto")
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,7 @@ class LoadedModel:
     weights_sha256: str | None
     dtype: str
     device: str
+    files: dict[str, str] | None = None  # SHA-256 of every other file of a local folder (files.py)
 
 
 def resolve_device(requested: str | None) -> str:
@@ -89,18 +89,6 @@ def _unavailable(pretrained: str, exc: Exception | None) -> ModelUnavailableErro
         f"(`hf download {pretrained}`), pass --model-args pretrained=LOCAL_FOLDER, "
         "or run the random baseline with --model chance."
     )
-
-
-def weights_sha256(folder: Path) -> str:
-    """SHA-256 over the weight files of a local checkpoint (names and bytes), so local models are pinned."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES)
-    for path in files:
-        digest.update(path.name.encode())
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 22):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_model(
@@ -174,7 +162,7 @@ def load_model(
         model_type=config.model_type,
         pretrained=pretrained,
         revision=getattr(config, "_commit_hash", None) or revision,
-        weights_sha256=weights_sha256(local) if local.is_dir() else None,
+        **(checkpoint_files(local) if local.is_dir() else {"weights_sha256": None}),
         dtype=str(torch_dtype).replace("torch.", ""),
         device=device,
     )
@@ -224,6 +212,7 @@ def describe(loaded: LoadedModel) -> dict[str, Any]:
         "architecture": loaded.model.__class__.__name__,
         "revision": loaded.revision,
         "weights_sha256": loaded.weights_sha256,
+        "files": loaded.files,
         "dtype": loaded.dtype,
         "transformers": transformers.__version__,
     }
