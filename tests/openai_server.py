@@ -37,10 +37,11 @@ from PIL import Image
 from kosmos_eval.core.types import Context, GenerateRequest, ImageInput
 
 # A chat template that writes the content parts in order with no markup, so `transformers serve` lays a prompt
-# out exactly as HFBackend lays out the same Context (BOS, text, the processor's image token at each image).
+# out exactly as HFBackend lays out the same Context (BOS, text, and LLaVA's image text, <image> and a newline,
+# at each image).
 RAW_CHAT_TEMPLATE = (
     "{{ bos_token }}{% for message in messages %}{% if message.content is string %}{{ message.content }}"
-    "{% else %}{% for part in message.content %}{% if part.type == 'text' %}{{ part.text }}{% else %}<image>"
+    "{% else %}{% for part in message.content %}{% if part.type == 'text' %}{{ part.text }}{% else %}<image>\n"
     "{% endif %}{% endfor %}{% endif %}{% endfor %}"
 )
 

@@ -34,6 +34,7 @@ TOL = 1e-4
 FAMILIES = families()
 NAMES = [name for name, family in FAMILIES.items() if not family.refuse]  # evaluated families
 REFUSED = [name for name, family in FAMILIES.items() if family.refuse]
+PACKING = [name for name in NAMES if FAMILIES[name].packing]
 
 
 def raven_context(panels: int) -> Context:
@@ -171,9 +172,10 @@ def test_ranking_equals_a_naive_forward(backend, family):
             assert abs(result.logprobs[i] - expected) < TOL, (family.name, name, continuation)
 
 
-def test_packed_ranking_equals_rows(backend, family):
-    if not family.packing:
-        pytest.skip(f"{family.label} does not declare shared-prefix packing")
+@pytest.mark.parametrize("name", PACKING)
+def test_packed_ranking_equals_rows(name, checkpoints):
+    family = FAMILIES[name]
+    backend = HFBackend(pretrained=str(checkpoints(name)), dtype="float32", device="cpu")
     assert backend.adapter.can_pack
     requests = [RankRequest(context, continuations) for _, context, continuations in cases(RANK_CASES, family)]
     backend.packing = True

@@ -44,7 +44,7 @@ def naive_kosmos2(backend, context: Context, continuation: str) -> tuple[float, 
 def naive_llava(backend, context: Context, continuation: str, num_tokens: int) -> float:
     processor = backend.loaded.processor
     model = backend.loaded.model
-    text = "".join(s if isinstance(s, str) else processor.image_token for s in context.segments) + continuation
+    text = "".join(s if isinstance(s, str) else backend.adapter.image_text for s in context.segments) + continuation
     kwargs = {"text": [text], "return_tensors": "pt"}
     if context.images:
         kwargs["images"] = [[image.load() for image in context.images]]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from kosmos_eval.backends.hf.families import Family, family_for
+from kosmos_eval.backends.hf.families import Family, family_for, processor_standin
 from kosmos_eval.backends.hf.files import checkpoint_files
 from kosmos_eval.errors import ModelUnavailableError, UserError
 
@@ -190,6 +190,9 @@ def processor_class_for(pretrained: str, **kwargs: Any) -> type:
     if name is None:
         model_type = AutoConfig.from_pretrained(pretrained, **kwargs).model_type
         name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    standin = processor_standin(name) if name else None
+    if standin is not None:
+        return standin
     found = processor_class_from_name(name) if name else None
     if found is None:
         raise ValueError(f"no processor class is known for {pretrained}")
@@ -197,7 +200,8 @@ def processor_class_for(pretrained: str, **kwargs: Any) -> type:
 
 
 def load_processor(pretrained: str, **kwargs: Any) -> Any:
-    """The checkpoint's processor, without a video part (see the module docstring)."""
+    """The checkpoint's processor, without a video part (see the module docstring), or the image-only stand-in
+    a family registered for its class (families.register_processor_standin)."""
     return without_video(processor_class_for(pretrained, **kwargs)).from_pretrained(pretrained, **kwargs)
 
 

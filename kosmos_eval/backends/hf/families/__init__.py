@@ -76,6 +76,24 @@ GENERIC = Family(
 
 _BY_MODEL_TYPE: dict[str, Family] = {}
 _BY_NAME: dict[str, Family] = {}
+# Processor classes that transformers cannot build for images here (a required video processor, a torchvision or
+# num2words import images never use), by class name -> "module:function" returning an image-only stand-in built
+# on the class itself. Keyed by class, not family: LLaVA checkpoints with a Pixtral tower declare PixtralProcessor.
+_PROCESSOR_STANDINS: dict[str, str] = {}
+
+
+def register_processor_standin(class_name: str, loader: str) -> None:
+    _PROCESSOR_STANDINS[class_name] = loader
+
+
+def processor_standin(class_name: str) -> type | None:
+    """The image-only stand-in for a processor class, or None where the class itself loads."""
+    _load_modules()
+    loader = _PROCESSOR_STANDINS.get(class_name)
+    if loader is None:
+        return None
+    module, _, attr = loader.partition(":")
+    return getattr(importlib.import_module(module), attr)()
 
 
 def register_family(family: Family) -> Family:
