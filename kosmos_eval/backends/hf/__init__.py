@@ -17,6 +17,8 @@ MODEL_ARGS = {
     "trust_remote_code": "true to allow custom model code from the hub (default false)",
     "device_map": "auto (or balanced, sequential): spread a model too large for one GPU over all visible GPUs",
     "attn_implementation": "eager | sdpa | flash_attention_2 (default: transformers' choice; packing needs eager/sdpa)",
+    "chat_template": "true: render prompts through the checkpoint's chat template, for instruct checkpoints "
+    "(default false: the paper's plain interleaved text; docs/models.md)",
     "packing": "true | false: score ranking continuations in shared-prefix packs (default true where supported)",
     "padded_greedy": "true | false: batch greedy prompts of different lengths with left padding (default true)",
     "max_pack_tokens": "longest packed sequence (default 1024 on GPU, 512 on CPU)",

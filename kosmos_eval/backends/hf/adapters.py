@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from kosmos_eval.backends.hf import chat
 from kosmos_eval.backends.hf.families import ExtendRule, Family
 from kosmos_eval.backends.hf.images import ImagePipeline
 from kosmos_eval.backends.hf.packing import PackedBatch
@@ -69,9 +70,14 @@ class Adapter:
     # whose image inputs follow its tokens; `share_across_requests` also needs images identified per token.
     can_pack = False
     share_across_requests = False
+    # whether prompts can go through the checkpoint's chat template (`--model-args chat_template=true`, chat.py);
+    # adapters that write a family's prompt layout themselves cannot
+    supports_chat = False
 
     def __init__(self, family: Family, model: Any, processor: Any, device: str, image_workers: int = 4) -> None:
         self.family = family
+        self.chat_template: str | None = None  # set by use_chat_template
+        self._rendered: dict[Context, str] = {}
         self.model = model
         self.processor = processor
         self.tokenizer = processor.tokenizer
@@ -89,13 +95,39 @@ class Adapter:
         pad = self.tokenizer.pad_token_id
         return pad if pad is not None else self.tokenizer.eos_token_id
 
+    def use_chat_template(self, checkpoint: str) -> None:
+        """Render every prompt through the checkpoint's chat template from now on (chat.py)."""
+        if not self.supports_chat:
+            raise UserError(
+                f"--model-args chat_template=true: {self.family.label} prompts are laid out by the harness in the "
+                "family's own format, not through a chat template; leave the option off"
+            )
+        self.chat_template = chat.require_template(self.processor, self.family.label, checkpoint)
+
+    def prompt_tail(self, context: Context) -> str:
+        """The text a continuation follows: the context's last text, or with a chat template the whole
+        rendered prompt (which ends with the start of the assistant turn)."""
+        return self.rendered(context) if self.chat_template else trailing_text(context)
+
+    def rendered(self, context: Context) -> str:
+        """The chat template's rendering of `context`, cached (ImageNet asks after the same prompt 1,000 times)."""
+        text = self._rendered.get(context)
+        if text is None:
+            if len(self._rendered) > 4096:
+                self._rendered.clear()
+            text = self._rendered[context] = chat.render(self.processor, context)
+        return text
+
     def continuation_ids(self, context: Context, continuation: str) -> list[int]:
         """Tokens of the continuation as they fall when written right after the context's last text.
 
         As in lm-evaluation-harness: tokenise (last text + continuation) and (last text) and take the
         difference, so a continuation such as " Yes" gets the token the model would see in running text.
+        With a chat template the continuation is the assistant's answer, its leading whitespace removed.
         """
-        tail = trailing_text(context)
+        tail = self.prompt_tail(context)
+        if self.chat_template:
+            continuation = chat.answer_text(continuation)
         cached = self._continuations.get((tail, continuation))
         if cached is not None:  # ImageNet asks for the same 1,000 names after the same prompt 50,000 times
             return cached
@@ -181,6 +213,7 @@ class Adapter:
 
 class ProcessorAdapter(Adapter):
     share_across_requests = False  # pixel inputs belong to a row, so a pack holds one request
+    supports_chat = True
 
     def __init__(self, family: Family, model: Any, processor: Any, device: str, image_workers: int = 4) -> None:
         super().__init__(family, model, processor, device, image_workers)
@@ -190,12 +223,21 @@ class ProcessorAdapter(Adapter):
         # packing hands the model a custom 4D float mask, which only eager and sdpa attention take
         self.can_pack = family.packing and attention in (None, "eager", "sdpa")
 
+    def prompt_text(self, context: Context) -> str:
+        """The context as the processor's text: the family's image text at each image, or the chat template's
+        rendering of it."""
+        if self.chat_template:
+            return self.rendered(context)
+        return "".join(run if isinstance(run, str) else self.image_text for run in text_runs(context))
+
     def encode(self, context: Context) -> Encoded:
-        text = "".join(run if isinstance(run, str) else self.image_text for run in text_runs(context))
+        text = self.prompt_text(context)
         images = context.images
         if len(images) > 1 and not self.family.multi_image:
             raise UserError(f"{self.family.label} takes one image per prompt; this task's prompts have {len(images)}")
         kwargs: dict[str, Any] = {"text": [text], "return_tensors": "pt"}
+        if self.chat_template:  # the template writes its own special tokens, as apply_chat_template tokenises
+            kwargs["add_special_tokens"] = False
         if images:
             kwargs["images"] = [[self.images.prepared(image) for image in images]]
         out = self.processor(**kwargs)

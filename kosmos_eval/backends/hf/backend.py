@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kosmos_eval.backends.hf import HF, greedy
+from kosmos_eval.backends.hf import HF, chat, greedy
 from kosmos_eval.backends.hf.adapters import Encoded, make_adapter
 from kosmos_eval.backends.hf.constrained import constrained_beam_search
 from kosmos_eval.backends.hf.loading import LoadedModel, describe, load_model
@@ -62,6 +62,8 @@ class HFBackend(Backend):
         )
         workers = model_args.get("image_workers", "4")
         self._attach(loaded, image_workers=0 if workers == "0" else _positive(workers, "image_workers"))
+        if _bool(model_args.get("chat_template", "false"), "chat_template"):
+            self.adapter.use_chat_template(loaded.pretrained)
         self.packing = _bool(model_args.get("packing", "true"), "packing")
         self.padded_greedy = _bool(model_args.get("padded_greedy", "true"), "padded_greedy")
         if "max_pack_tokens" in model_args:
@@ -94,7 +96,10 @@ class HFBackend(Backend):
         return backend
 
     def fingerprint(self) -> dict[str, Any]:
-        return describe(self.loaded)
+        described = describe(self.loaded)
+        if self.adapter.chat_template:  # prompts went through this template: another one is another run
+            described["chat_template_sha256"] = chat.template_sha256(self.adapter.chat_template)
+        return described
 
     def default_batch_size(self) -> int:
         return 32 if self.loaded.device.startswith("cuda") else 8
