@@ -127,3 +127,18 @@ def test_script_runs_as_a_file_and_rejects_bad_options_in_one_line():
     assert done.returncode == 2
     assert "expected positive integers such as 1,16,64, got '0'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_rank_families_packs_each_family_exactly(tmp_path):
+    from benchmarks import rank_families
+
+    out = tmp_path / "rank_families.json"
+    data = rank_families.main(
+        ["--families", "llava,qwen2_vl,gemma3", "--images", "1", "--candidates", "12", "--out", str(out)]
+    )
+    assert json.loads(out.read_text())["results"] == data["results"]
+    assert [row["family"] for row in data["results"]] == ["llava", "qwen2_vl", "gemma3"]
+    for row in data["results"]:
+        assert row["max_abs_logprob_difference"] < TOL and row["candidates"] == 12
+    with pytest.raises(UserError, match="do not pack"):
+        rank_families.main(["--families", "paligemma", "--out", str(out)])

@@ -40,3 +40,12 @@ def test_the_link_check_finds_links(tmp_path):
     links = "[ok](page.md) [gone](nothere.md#part) [web](https://example.org) [anchor](#x)"
     page.write_text(f"{links}\n```\n[no](x.md)\n```")
     assert _relative_links(page) == ["page.md", "nothere.md#part"]
+
+
+def test_the_readme_supported_models_table_is_the_registry():
+    from kosmos_eval.backends.hf.families.table import supported_models_markdown
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("\n", text.index("<!-- supported-models:start")) + 1
+    end = text.index("<!-- supported-models:end -->")
+    assert text[start:end] == supported_models_markdown(), "regenerate the README table from the registry"
