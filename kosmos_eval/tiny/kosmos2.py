@@ -1,4 +1,10 @@
-"""A tiny random Kosmos-2 (2 layers, width 64, 32-pixel images, 8 image slots)."""
+"""A tiny random Kosmos-2 (2 layers, width 64, 32-pixel images, 8 image slots).
+
+The harness takes the slot count from the model's `latent_query_num`. Kosmos2Processor's own default of 64
+slots is a class attribute that its saved config cannot change, so calling this checkpoint's processor
+directly needs `num_image_tokens=8` (as tests/test_hf_parity.py does); 64 slots would make every test
+sequence eight times longer.
+"""
 
 from __future__ import annotations
 

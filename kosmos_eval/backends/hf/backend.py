@@ -8,8 +8,9 @@ BackendOutOfMemory so the runner can shrink the batch and retry without losing w
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import torch
 from kosmos_eval.backends.hf import HF, chat, greedy
 from kosmos_eval.backends.hf.adapters import Encoded, make_adapter
 from kosmos_eval.backends.hf.constrained import constrained_beam_search
+from kosmos_eval.backends.hf.families import GENERIC
 from kosmos_eval.backends.hf.loading import LoadedModel, describe, load_model
 from kosmos_eval.backends.hf.packing import Pack, PackItem, batch_packs, pack
 from kosmos_eval.config import DEFAULT_MODEL_ID
@@ -104,8 +106,30 @@ class HFBackend(Backend):
     def default_batch_size(self) -> int:
         return 32 if self.loaded.device.startswith("cuda") else 8
 
+    @contextlib.contextmanager
+    def _named_failures(self) -> Iterator[None]:
+        """A failure inside the model names the family: for an undeclared model type it is the user's one-line
+        error (the generic path is unverified for it); for a declared family it is a bug, reported as such."""
+        try:
+            yield
+        except (UserError, BackendOutOfMemory, torch.OutOfMemoryError):
+            raise
+        except Exception as exc:
+            loaded = self.loaded
+            detail = f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            if loaded.family is GENERIC:
+                raise UserError(
+                    f"model type {loaded.model_type!r} ({loaded.pretrained}) is not a declared family, and the "
+                    f"generic path failed on it ({detail}); see docs/models.md for declaring a family"
+                ) from exc
+            raise RuntimeError(f"{loaded.family.label} ({loaded.model_type}): {detail}") from exc
+
     def embed_images(self, images: list[ImageInput]) -> np.ndarray:
         """Vision features per image (RICES); see Adapter.image_features."""
+        with self._named_failures():
+            return self._embed_images(images)
+
+    def _embed_images(self, images: list[ImageInput]) -> np.ndarray:
         try:
             with torch.inference_mode():
                 return self.adapter.image_features(images).cpu().numpy()
@@ -114,6 +138,10 @@ class HFBackend(Backend):
 
     # -- ranking -------------------------------------------------------------------------------------------
     def rank(self, requests: list[RankRequest]) -> list[RankResult]:
+        with self._named_failures():
+            return self._rank(requests)
+
+    def _rank(self, requests: list[RankRequest]) -> list[RankResult]:
         contexts = [self.adapter.encode(request.context) for request in requests]
         continuations = [
             [self.adapter.continuation_ids(request.context, c) for c in request.continuations] for request in requests
@@ -272,6 +300,10 @@ class HFBackend(Backend):
 
     # -- generation ----------------------------------------------------------------------------------------
     def generate(self, requests: list[GenerateRequest]) -> list[str]:
+        with self._named_failures():
+            return self._generate(requests)
+
+    def _generate(self, requests: list[GenerateRequest]) -> list[str]:
         encoded = [self.adapter.encode(r.context) for r in requests]
         outputs: list[str] = [""] * len(requests)
         # Greedy rows of any length share a left-padded batch where the family has an exact padded decoder
