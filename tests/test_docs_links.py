@@ -49,3 +49,12 @@ def test_the_readme_supported_models_table_is_the_registry():
     start = text.index("\n", text.index("<!-- supported-models:start")) + 1
     end = text.index("<!-- supported-models:end -->")
     assert text[start:end] == supported_models_markdown(), "regenerate the README table from the registry"
+
+
+def test_the_tests_the_models_table_names_exist():
+    import re as _re
+
+    from kosmos_eval.backends.hf.families.table import MORE_TESTS
+
+    named = {name for text in MORE_TESTS.values() for name in _re.findall(r"test_\w+\.py", text)}
+    assert named and all((ROOT / "tests" / name).is_file() for name in named)

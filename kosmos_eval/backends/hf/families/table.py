@@ -6,17 +6,32 @@ from __future__ import annotations
 
 from kosmos_eval.backends.hf.families import Family, families
 
-HEADER = ("family", "model type", "ranking", "packing", "generation", "chat template", "notes")
+HEADER = ("family", "model type", "ranking", "packing", "generation", "chat template", "tested", "notes")
+SUITE = "conformance suite, tiny checkpoint"
+# checks beyond the suite, by family (files under tests/)
+MORE_TESTS = {
+    "kosmos2": "official processor parity (test_hf_parity.py), padded greedy (test_batched_generation.py)",
+    "qwen2_vl": "packs shared across requests (test_qwen_packing.py)",
+    "qwen2_5_vl": "packs shared across requests (test_qwen_packing.py)",
+    "qwen3_vl": "packs shared across requests (test_qwen_packing.py)",
+    "glm4v": "packs shared across requests (test_qwen_packing.py)",
+    "idefics2": "image splitting on, sliding window in packs (test_idefics_splitting.py)",
+    "idefics3": "image splitting on (test_idefics_splitting.py)",
+    "smolvlm": "image splitting on (test_idefics_splitting.py)",
+    "llava": "chat template (test_chat_template.py), served by vLLM's dialect (test_openai_backend.py)",
+}
 
 
 def _cells(family: Family) -> tuple[str, ...]:
     types = ", ".join(f"`{t}`" for t in family.model_types)
     if family.refuse:
-        return (family.label, types, "refused", "-", "-", "-", family.refuse)
+        return (family.label, types, "refused", "-", "-", "-", "the refusal (conformance suite)", family.refuse)
     ranking = "exact" + ("" if family.multi_image else ", one image per prompt")
     generation = "padded greedy loop, beam" if family.padded_greedy else "the model's own `generate`"
     chat = "yes" if family.adapter_class().supports_chat else "no"
-    return (family.label, types, ranking, "yes" if family.packing else "no", generation, chat, family.notes)
+    tested = SUITE + (f"; {MORE_TESTS[family.name]}" if family.name in MORE_TESTS else "")
+    packing = "yes" if family.packing else "no"
+    return (family.label, types, ranking, packing, generation, chat, tested, family.notes)
 
 
 def supported_models_markdown() -> str:
