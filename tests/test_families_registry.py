@@ -47,3 +47,18 @@ def test_a_failure_in_a_declared_family_is_a_bug_that_names_the_family(llava_bac
     backend = _broken(llava_backend, llava_backend.loaded.family, monkeypatch)
     with pytest.raises(RuntimeError, match=r"^LLaVA \(llava\): IndexError: index 7 is out of bounds"):
         backend.rank([REQUEST])
+
+
+def test_damaged_or_incomplete_checkpoints_fail_in_one_line_naming_the_file(tiny_kosmos2, tmp_path):
+    import shutil
+
+    from kosmos_eval.errors import ModelUnavailableError
+
+    cut = shutil.copytree(tiny_kosmos2, tmp_path / "cut")
+    weights = next(cut.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ModelUnavailableError, match=rf"weight file {weights} is damaged \(.* the file is cut off\)"):
+        HFBackend(pretrained=str(cut), dtype="float32", device="cpu")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelUnavailableError, match=r"holds no loadable checkpoint \(no config.json\)"):
+        HFBackend(pretrained=str(tmp_path / "empty"), dtype="float32", device="cpu")

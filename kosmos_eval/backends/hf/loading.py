@@ -10,6 +10,7 @@ the most common case is simply "offline and not cached".
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from dataclasses import dataclass
@@ -74,11 +75,45 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     return True
 
 
+def damaged_weights(folder: Path) -> tuple[Path, str] | None:
+    """The first .safetensors file of `folder` whose layout is broken, and how: shorter than its own header
+    says (a cut download or copy), or a header that is not the format's JSON."""
+    for path in sorted(folder.rglob("*.safetensors")):
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(8)
+            length = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if length < 0 or 8 + length > size:
+                return path, f"{size:,} bytes, shorter than its header says: the file is cut off"
+            try:
+                header = json.loads(handle.read(length))
+            except ValueError:
+                return path, "its header is not valid: not a safetensors file, or damaged"
+        ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
+        needed = 8 + length + max(ends, default=0)
+        if needed > size:
+            return path, f"{size:,} of {needed:,} bytes: the file is cut off"
+    return None
+
+
 def _unavailable(pretrained: str, exc: Exception | None) -> ModelUnavailableError:
-    if Path(pretrained).exists():
-        detail = f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}" if exc else "no config.json"
-        reason = f"the folder has no loadable checkpoint ({detail})"
-    elif hub_offline():
+    local = Path(pretrained)
+    if local.is_dir():
+        damaged = damaged_weights(local)
+        if damaged is not None:
+            return ModelUnavailableError(
+                f"Cannot load model {pretrained!r}: weight file {damaged[0]} is damaged ({damaged[1]}); copy or "
+                "download the checkpoint again"
+            )
+        missing = "no config.json" if not (local / "config.json").is_file() else None
+        detail = missing or (f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}" if exc else "unknown cause")
+        return ModelUnavailableError(
+            f"Cannot load model {pretrained!r}: the folder holds no loadable checkpoint ({detail}); give a folder "
+            "written by save_pretrained (config, weights, processor files), or a hub id"
+        )
+    if local.exists():
+        return ModelUnavailableError(f"Cannot load model {pretrained!r}: it is a file; give the checkpoint's folder")
+    if hub_offline():
         reason = "it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
     elif exc is None:
         reason = "it is not in the local Hugging Face cache and the hub cannot be reached from this machine"
