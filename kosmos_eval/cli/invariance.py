@@ -108,7 +108,7 @@ def check_invariance_command(
 
 
 def _write_json(path: Path, report: InvarianceReport) -> None:
-    from kosmos_eval.runner.results import write_json_atomic
+    from kosmos_eval.core.files import write_json_atomic
 
     write_json_atomic(path, report.to_dict())
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kosmos_eval.core.files import write_text_atomic
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.formats.common import load_json
@@ -259,10 +260,7 @@ def write_caption_results(path: Path, results: Iterable[tuple[ImageId, str]]) ->
         entries.append({"image_id": image_id, "caption": caption})
     body = ",\n".join(json.dumps(entry, ensure_ascii=False) for entry in entries)
     text = f"[\n{body}\n]\n" if entries else "[]\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    write_text_atomic(path, text)
 
 
 def read_caption_results(path: Path) -> dict[ImageId, str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kosmos_eval.core.files import write_text_atomic
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError
 from kosmos_eval.formats.common import load_json
@@ -259,8 +260,8 @@ def locate_vizwiz(data_dir: Path, split: str) -> tuple[Path, Path]:
 
 
 def _write_json(path: Path, payload: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload), encoding="utf-8")
+    """Atomically (core/files.py): a crash or a full disk never leaves an empty or half submission file."""
+    write_text_atomic(path, json.dumps(payload))
 
 
 def write_vqav2_submission(path: Path, predictions: Iterable[tuple[int, str]]) -> None:

@@ -28,6 +28,7 @@ from html.parser import HTMLParser
 from itertools import pairwise
 from pathlib import Path
 
+from kosmos_eval.core.files import write_text_atomic
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError
 from kosmos_eval.formats.common import load_json
@@ -278,10 +279,8 @@ def write_websrc_predictions(path: Path, predictions: Mapping[str, str]) -> None
     for qid, answer in predictions.items():
         if not isinstance(qid, str) or not isinstance(answer, str):
             raise TypeError(f"WebSRC predictions map str ids to str answers, got {qid!r}: {answer!r}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     ordered = {qid: predictions[qid] for qid in sorted(predictions)}
-    path.write_text(json.dumps(ordered, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(Path(path), json.dumps(ordered, ensure_ascii=False, indent=2) + "\n")
 
 
 def read_websrc_predictions(path: Path) -> dict[str, str]:

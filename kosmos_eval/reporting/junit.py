@@ -6,6 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from kosmos_eval.core.files import write_text_atomic
 from kosmos_eval.reporting.compare import Comparison
 
 
@@ -39,5 +40,6 @@ def write_junit(comparison: Comparison, path: Path, name: str = "kosmos-eval com
     tree = ET.ElementTree(ET.Element("testsuites", name=name))
     tree.getroot().append(suite)
     ET.indent(tree)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    body = ET.tostring(tree.getroot(), encoding="unicode")
+    write_text_atomic(path, "<?xml version='1.0' encoding='utf-8'?>\n" + body + "\n")
     return path

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from kosmos_eval.core.files import write_text_atomic
 from kosmos_eval.reporting.paper import PAPER_MODEL, reference
 from kosmos_eval.reporting.paper import paper_numbers as load_paper_numbers
 from kosmos_eval.reporting.runs import Run, find_runs
@@ -82,8 +83,7 @@ def write_report(
     runs = find_runs(paths)
     if not runs:
         raise UserError(f"no finished runs (folders with summary.json) under {', '.join(map(str, paths))}")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(build_report(runs, title, max_samples), encoding="utf-8")
+    write_text_atomic(output, build_report(runs, title, max_samples))
     return output, len(runs)
 
 

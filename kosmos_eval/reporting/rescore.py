@@ -16,12 +16,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from kosmos_eval.core.files import write_json_atomic, write_text_atomic
 from kosmos_eval.core.task import Task
 from kosmos_eval.data.locate import SAMPLE_NOTE, is_sample_summary, resolve_data_dir
 from kosmos_eval.errors import UserError
 from kosmos_eval.reporting.runs import Run, load_run
 from kosmos_eval.runner.provenance import harness_commit, package_versions
-from kosmos_eval.runner.results import write_json_atomic
 
 KEPT_FIELDS = ("id", "prompt", "images", "demo_ids", "outputs")  # what a record holds beyond Task.score's fields
 
@@ -71,9 +71,7 @@ def rescore(
     }
     if how == "recomputed":
         samples = run.path / f"samples-rescored-{stamp}.jsonl"
-        tmp = samples.with_name(f".{samples.name}.tmp")
-        tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in records))
-        tmp.replace(samples)
+        write_text_atomic(samples, "".join(json.dumps(r, default=str) + "\n" for r in records))
         summary["samples_file"] = samples.name
     path = run.path / f"summary-rescored-{stamp}.json"
     write_json_atomic(path, summary)

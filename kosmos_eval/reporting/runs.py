@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from kosmos_eval.core.files import read_json
 from kosmos_eval.data.locate import is_sample_summary
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.runner.results import SAMPLES, RunFolder
@@ -133,7 +134,7 @@ class Run:
             return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         if not (self.path / SAMPLES).exists():
             raise DataError(f"{self.path}: no {SAMPLES}; is this a run folder?")
-        records = RunFolder(self.path).load_records()
+        records = RunFolder(self.path).load_records(repair=False)  # a reader never cuts a live run's file
         # the folder may hold more records than the summary covers (a run extended, then re-summarised with a
         # smaller --limit; a fixed-id slice sharing the folder of a full run): take what the summary took
         selected = self.summary.get("config", {}).get("example_ids")
@@ -143,10 +144,7 @@ class Run:
 
 
 def read_summary(path: Path) -> dict[str, Any]:
-    try:
-        summary = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    summary = read_json(path, "summary")  # empty, undecodable or cut short: one line naming it
     if not isinstance(summary, dict) or "task" not in summary or "metrics" not in summary:
         raise DataError(f"{path}: not a kosmos-eval summary (no 'task' and 'metrics' fields)")
     return summary

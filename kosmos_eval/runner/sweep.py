@@ -15,9 +15,9 @@ from typing import Any
 
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend
+from kosmos_eval.core.files import write_json_atomic
 from kosmos_eval.errors import UserError
 from kosmos_eval.runner.distributed import current_world
-from kosmos_eval.runner.results import write_json_atomic
 from kosmos_eval.runner.run import RunOutcome, evaluate, make_backend, model_slug
 
 
