@@ -1,12 +1,20 @@
 """One run = one folder: run.json (what is computed), samples.jsonl (append-only), summary.json (atomic).
 
-samples.jsonl gets one line per finished example, flushed and fsynced as examples finish, so a crash loses
-at most the examples in flight. A line cut short by a crash is dropped on the next start. summary.json is
-written to a temporary file and renamed into place, so it is either the old or the new summary, never half.
+A step's records (examples built, batched and scored together) are appended to samples.jsonl in one write,
+fsynced, and then committed: the file's new length is appended to samples.jsonl.commits, fsynced. On the next
+start everything past the last committed length is an interrupted step: it is cut off and the whole step is
+computed again, with the same neighbours as in an uninterrupted run, so a resumed run's records are
+byte-identical to an uninterrupted run's (a backend's numbers can depend on batch composition in the last
+bits). Folders written before commits existed are read as before: every complete line counts.
 
-In a data-parallel run each rank appends to samples.rank<N>.jsonl; every file is read on resume, and rank 0
-merges them into samples.jsonl at the end (written whole and renamed, then the rank files removed; a crash
-in between leaves duplicates of identical records, which loading tolerates).
+summary.json, run.json and every export are written whole and renamed into place (core/files.py).
+
+In a data-parallel run each rank appends to samples.rank<N>.jsonl (with its own commits file); every file is
+read on resume, and rank 0 merges them into samples.jsonl at the end (written whole and renamed, then the rank
+files removed; a crash in between leaves duplicates of identical records, which loading tolerates).
+
+Records are checked as they are read: a line that is not a JSON object with an id, or a second record of an
+id that says something else, is one error line naming the file and line.
 """
 
 from __future__ import annotations
@@ -19,12 +27,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kosmos_eval.core.files import read_json, write_json_atomic, write_text_atomic, writing
 from kosmos_eval.errors import UserError
 
 log = logging.getLogger(__name__)
 
 SAMPLES = "samples.jsonl"
 RANK_SAMPLES = "samples.rank*.jsonl"
+COMMITS_SUFFIX = ".commits"
 SUMMARY = "summary.json"
 RUN_META = "run.json"
 
@@ -35,14 +45,18 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", tail).strip("-")[:60] or "model"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=False, default=str)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+def commits_path(samples: Path) -> Path:
+    return samples.with_name(samples.name + COMMITS_SUFFIX)
+
+
+def committed_length(samples: Path) -> int | None:
+    """The length of `samples` at its last committed step, or None for a folder written before commits."""
+    commits = commits_path(samples)
+    if not commits.exists():
+        return None
+    lengths = [line.strip() for line in commits.read_text(encoding="ascii", errors="replace").splitlines()]
+    valid = [int(line) for line in lengths if line.isdigit()]
+    return valid[-1] if valid else 0
 
 
 class RunFolder:
@@ -66,29 +80,31 @@ class RunFolder:
         records = self.load_records(repair=False)
         ordered = [records[i] for i in order if i in records]
         ordered += [r for i, r in records.items() if i not in set(order)]
-        tmp = self.path / f".{SAMPLES}.tmp"
-        with tmp.open("w") as handle:
-            for record in ordered:
-                handle.write(json.dumps(record, default=str) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path / SAMPLES)
+        text = "".join(json.dumps(record, default=str) + "\n" for record in ordered)
+        samples = self.path / SAMPLES
+        write_text_atomic(samples, text)
+        write_text_atomic(commits_path(samples), f"{len(text.encode('utf-8'))}\n")
         for path in self.path.glob(RANK_SAMPLES):
             path.unlink()
+            commits_path(path).unlink(missing_ok=True)
 
     def prepare(self, identity: dict[str, Any]) -> None:
         """Create the folder, or check that an existing one was made for the same identity."""
         meta_path = self.path / RUN_META
         if meta_path.exists():
-            existing = json.loads(meta_path.read_text())
-            if existing.get("identity") != identity:
+            existing = read_json(meta_path, "run identity file (run.json)")
+            if not isinstance(existing, dict) or existing.get("identity") != identity:
                 raise UserError(f"{self.path} holds a run with a different configuration; choose another --output")
             return
-        self.path.mkdir(parents=True, exist_ok=True)
+        with writing(self.path, "create the run folder"):
+            self.path.mkdir(parents=True, exist_ok=True)
         write_json_atomic(meta_path, {"identity": identity})
 
     def read_meta(self) -> dict[str, Any]:
-        return json.loads((self.path / RUN_META).read_text())
+        meta = read_json(self.path / RUN_META, "run identity file (run.json)")
+        if not isinstance(meta, dict):
+            raise UserError(f"{self.path / RUN_META}: not a run identity file; move the folder away to start over")
+        return meta
 
     def update_meta(self, **fields: Any) -> None:
         meta = self.read_meta()
@@ -96,48 +112,77 @@ class RunFolder:
         write_json_atomic(self.path / RUN_META, meta)
 
     def load_records(self, repair: bool = True) -> dict[str, dict[str, Any]]:
-        """Finished records by id from every samples file. A truncated last line (crash mid-write) is
-        dropped, and with `repair` cut from the file."""
+        """Finished records by id from every samples file. An interrupted step (past the last commit, or a
+        line cut short) is dropped, and with `repair` cut from the file. Identical records of one id (a merge
+        interrupted by a crash) are one record; differing ones are an error."""
         records: dict[str, dict[str, Any]] = {}
+        where: dict[str, str] = {}
         for path in self.sample_files():
-            records.update(self._read_samples(path, repair))
+            for place, record in self._read_samples(path, repair):
+                key = str(record["id"])
+                if key in records and records[key] != record:
+                    raise UserError(
+                        f"{place}: a second record of example {key!r} that differs from the one at {where[key]}; "
+                        "the folder was written by two different runs: move it away to start over"
+                    )
+                records.setdefault(key, record)
+                where.setdefault(key, place)
         return records
 
     @staticmethod
-    def _read_samples(path: Path, repair: bool) -> dict[str, dict[str, Any]]:
-        records: dict[str, dict[str, Any]] = {}
+    def _read_samples(path: Path, repair: bool) -> list[tuple[str, dict[str, Any]]]:
+        committed = committed_length(path)
+        size = path.stat().st_size
+        limit = size if committed is None else min(committed, size)
+        records: list[tuple[str, dict[str, Any]]] = []
         good_bytes = 0
         with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    record = json.loads(raw)
-                except json.JSONDecodeError:
-                    rest = handle.read()
-                    if rest.strip():
-                        raise UserError(
-                            f"{path}:{number}: corrupt line in the middle of the file; "
-                            "move the file away to start this run over"
-                        ) from None
-                    log.warning("%s: dropping a line cut short by an interrupted run", path)
-                    break
-                if not raw.endswith(b"\n"):
-                    log.warning("%s: dropping a line cut short by an interrupted run", path)
-                    break
-                records[str(record["id"])] = record
-                good_bytes += len(raw)
-        if repair and good_bytes != path.stat().st_size:
-            with path.open("r+b") as handle:
-                handle.truncate(good_bytes)
+            data = handle.read(limit)
+        lines = data.split(b"\n")
+        tail = lines.pop()  # the bytes after the last newline: a cut line, or b""
+        for number, raw in enumerate(lines, start=1):
+            try:
+                record = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                if number == len(lines) and not tail and committed is None:
+                    break  # a legacy folder's last line, written half: dropped below
+                raise UserError(
+                    f"{path}:{number}: not a JSON record (damaged file?); move the file away to start this run over"
+                ) from None
+            if not isinstance(record, dict) or not isinstance(record.get("id"), (str, int)):
+                raise UserError(f"{path}:{number}: not a sample record (no 'id'); move the file away to start over")
+            records.append((f"{path}:{number}", record))
+            good_bytes += len(raw) + 1
+        if good_bytes != size:
+            log.warning("%s: dropping %d bytes of an interrupted step (it is computed again)", path, size - good_bytes)
+            if repair:
+                with writing(path, "repair"), path.open("r+b") as handle:
+                    handle.truncate(good_bytes)
+                if committed is not None and committed != good_bytes:
+                    _append_commit(path, good_bytes)
         return records
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:
-        with self.samples_path.open("a") as handle:
-            for record in records:
-                handle.write(json.dumps(record, default=str) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        """One step's records, written in one piece and then committed (see the module docstring)."""
+        path = self.samples_path
+        data = "".join(json.dumps(record, default=str) + "\n" for record in records).encode("utf-8")
+        with writing(path, "append to"):
+            if not commits_path(path).exists():
+                size = path.stat().st_size if path.exists() else 0
+                _append_commit(path, size)  # from now on only committed steps count
+            with path.open("ab") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+                length = handle.tell()
+            _append_commit(path, length)
 
     def write_summary(self, summary: dict[str, Any]) -> Path:
-        path = self.path / SUMMARY
-        write_json_atomic(path, summary)
-        return path
+        return write_json_atomic(self.path / SUMMARY, summary)
+
+
+def _append_commit(samples: Path, length: int) -> None:
+    with writing(commits_path(samples), "append to"), commits_path(samples).open("a", encoding="ascii") as handle:
+        handle.write(f"{length}\n")
+        handle.flush()
+        os.fsync(handle.fileno())

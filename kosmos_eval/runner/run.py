@@ -7,6 +7,7 @@ data, prompt hash), finished example ids are skipped, and the summary is always 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import kosmos_eval.backends
 import kosmos_eval.tasks  # noqa: F401  (registers tasks)
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend, fingerprint_changes
+from kosmos_eval.core.files import OutputError, writing
 from kosmos_eval.core.registry import TASKS
 from kosmos_eval.core.task import Scores, Task
 from kosmos_eval.core.types import Example, RankResult, Request
@@ -30,6 +32,7 @@ from kosmos_eval.fewshot.rices import FeatureStore, RicesSampler
 from kosmos_eval.metrics import MetricValue
 from kosmos_eval.runner.batcher import Batcher
 from kosmos_eval.runner.distributed import current_world
+from kosmos_eval.runner.lock import RunLock
 from kosmos_eval.runner.provenance import harness_commit, package_versions
 from kosmos_eval.runner.results import RunFolder, slug
 
@@ -138,11 +141,30 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     on_sample = origin == SAMPLE_ORIGIN
     identity = config.identity(task.prompt.sha256, split, on_sample)
     world = current_world()
-    folder = RunFolder(
-        Path(config.output_dir)
-        / f"{task.name}_{model_slug(config)}_{config.shots}shot_{RunConfig.identity_hash(identity)}",
-        rank=world.rank if world.size > 1 else None,
-    )
+    root = check_output_root(Path(config.output_dir))  # before any model loads
+    run_dir = root / f"{task.name}_{model_slug(config)}_{config.shots}shot_{RunConfig.identity_hash(identity)}"
+    folder = RunFolder(run_dir, rank=world.rank if world.size > 1 else None)
+    with RunLock(run_dir, world.rank):  # one writer per folder, for the whole run
+        return _evaluate_locked(
+            config, backend, progress, started, task, split, data_dir, origin, examples, identity, folder
+        )
+
+
+def _evaluate_locked(
+    config: RunConfig,
+    backend: BackendSource,
+    progress: bool,
+    started: float,
+    task: Task,
+    split: str,
+    data_dir: Path | None,
+    origin: str,
+    examples: list[Example],
+    identity: dict[str, Any],
+    folder: RunFolder,
+) -> RunOutcome:
+    on_sample = origin == SAMPLE_ORIGIN
+    world = current_world()
     # rank 0 reads first (and cuts a line an interrupted run left half-written), then the others
     records = folder.load_records() if world.is_main else {}
     world.barrier()
@@ -227,6 +249,18 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     if world.is_main:
         folder.write_summary(summary)
     return RunOutcome(folder.path, metrics, scores, summary, resumed, len(unfinished))
+
+
+def check_output_root(root: Path) -> Path:
+    """The results root exists (created if need be) and is a writable folder: said in one line before the
+    model loads, not after an hour of loading and computing."""
+    if root.exists() and not root.is_dir():
+        raise OutputError(f"--output {root} is a file, not a folder; give a folder for the run folders")
+    with writing(root, "create the output folder"):
+        root.mkdir(parents=True, exist_ok=True)
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise OutputError(f"--output {root}: cannot write there (permission denied or read-only); choose another")
+    return root
 
 
 def _refuse_other_model(run_dir: Path, recorded: dict[str, Any], now: dict[str, Any]) -> None:
