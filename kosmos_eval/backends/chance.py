@@ -2,6 +2,9 @@
 
 Scores are seeded uniform draws that depend only on the run seed and the request's content (text and image
 keys), never on batch composition or order, so a resumed or re-batched run reproduces them exactly.
+
+It looks at no pixel, but it opens every image once anyway: a run on broken data must fail as a model's run
+would, naming the file, never produce a score.
 """
 
 from __future__ import annotations
@@ -22,12 +25,21 @@ class ChanceBackend(Backend):
 
     def __init__(self, seed: int = 1234, device: str | None = None) -> None:
         self.seed = seed
+        self._opened: set[str] = set()
+
+    def _check_images(self, requests: list[RankRequest] | list[GenerateRequest]) -> None:
+        for request in requests:
+            for image in request.context.images:
+                if image.key not in self._opened:
+                    image.load()  # a DataError naming the file when it cannot be read
+                    self._opened.add(image.key)
 
     def _rng(self, *parts: str) -> random.Random:
         digest = hashlib.sha256(":".join((str(self.seed), *parts)).encode()).hexdigest()
         return random.Random(int(digest[:16], 16))
 
     def rank(self, requests: list[RankRequest]) -> list[RankResult]:
+        self._check_images(requests)
         results = []
         for request in requests:
             key = request.context.content_key()
@@ -42,6 +54,7 @@ class ChanceBackend(Backend):
         return results
 
     def generate(self, requests: list[GenerateRequest]) -> list[str]:
+        self._check_images(requests)
         outputs = []
         for request in requests:
             rng = self._rng("generate", request.context.content_key())

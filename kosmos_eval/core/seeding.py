@@ -16,8 +16,20 @@ def seeded_rng(seed: int, *parts: object) -> random.Random:
     return random.Random(":".join(str(p) for p in (seed, *parts)))
 
 
-def argmax_random_ties(scores: Sequence[float], rng: random.Random) -> tuple[int, list[int]]:
-    """Index of the largest score; exact ties are broken uniformly at random. Returns (index, tied)."""
+# Scores within this many nats of the best count as tied. A backend's numbers depend on batch composition in
+# the last bits (float32: about 1e-6 on a summed log-probability), so two candidates a model scores equally
+# come out a hair apart in one batch and the other way round in another; treating them as tied and letting the
+# seeded rule choose keeps the prediction the same however a run is batched, resumed or extended. A real gap
+# this small is far below anything a model distinguishes. (In bfloat16 the batch noise can reach 1e-2: there
+# only float32 runs are stable; docs/footguns.md.)
+TIE_TOLERANCE = 1e-4
+
+
+def argmax_random_ties(
+    scores: Sequence[float], rng: random.Random, tolerance: float = TIE_TOLERANCE
+) -> tuple[int, list[int]]:
+    """Index of the largest score; scores within `tolerance` of it are ties, broken uniformly at random by
+    `rng` (seeded per example). Returns (index, tied)."""
     best = max(scores)
-    tied = [i for i, s in enumerate(scores) if s == best]
+    tied = [i for i, s in enumerate(scores) if best - s <= tolerance]
     return (tied[0] if len(tied) == 1 else rng.choice(tied)), tied

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
+from kosmos_eval.core.seeding import TIE_TOLERANCE, argmax_random_ties, seeded_rng
 from kosmos_eval.core.task import DataStatus, Scores, Task
 from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankResult, Request
 from kosmos_eval.data.hub import hub_status
@@ -190,7 +190,7 @@ class HatefulMemesTask(Task):
         result = _rank_result(output, self.name)
         logprob_yes, logprob_no = result.logprobs
         p_yes = yes_probability(logprob_yes, logprob_no)
-        if logprob_yes == logprob_no:  # exactly one half: a seeded coin, never always "not hateful"
+        if abs(logprob_yes - logprob_no) <= TIE_TOLERANCE:  # one half: a seeded coin, never always "not hateful"
             prediction = int(seeded_rng(self.seed, "tie-break", example.id).random() < 0.5)
         else:
             prediction = int(logprob_yes > logprob_no)
