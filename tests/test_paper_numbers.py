@@ -99,7 +99,7 @@ def test_paper_numbers_returns_a_copy() -> None:
         ("copa", "accuracy", 0, "", PAPER_MODEL, 63.0),  # Table 13
         ("coco_caption", "cider", 0, "", "KOSMOS-1 w/o language-only instruction tuning", 87.6),  # Table 14
         ("memory_color", "accuracy", 0, "", PAPER_MODEL, 76.1),  # Table 16
-        ("relative_size", "accuracy", 0, "", "VaLM", 85.0),  # Table 16
+        ("relative_size", "accuracy_paper_order", 0, "", "VaLM", 85.0),  # Table 16: each pair asked once
     ],
 )
 def test_spot_values(task: str, metric: str, shots: int, variant: str, model: str, expected: float) -> None:
@@ -265,3 +265,16 @@ def test_every_fact_sheet_number_is_in_the_csv() -> None:
         assert missing == [], f"Table {table}: {missing}"
         # and nothing more: the CSV holds exactly the printed cells of the table (as a multiset)
         assert sorted(stored) == sorted(numbers), f"Table {table}"
+
+
+def test_relative_size_is_compared_with_the_papers_one_order_statistic():
+    """The paper asks each of the 486 pairs once, bigger first; our headline also asks them reversed. Its 94.2
+    belongs beside `accuracy_paper_order` (an always-Yes model: 100), never beside `accuracy` (50)."""
+    assert reference("relative_size", "accuracy_paper_order", 0) == 94.2
+    assert reference("relative_size", "accuracy", 0) is None
+
+
+def test_a_paper_number_sits_only_beside_a_run_on_the_papers_split():
+    assert reference("vqav2", "accuracy", 0, split="test-dev") == 51.0
+    assert reference("vqav2", "accuracy", 0, split="val") is None
+    assert reference("vqav2", "accuracy", 0) == 51.0  # no split given: the lookup itself

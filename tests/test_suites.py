@@ -78,6 +78,7 @@ def test_suite_file_runs_fixed_slices_and_prints_one_table(tmp_path):
     assert table[1].split()[:6] == ["task", "variant", "shots", "seed", "metric", "value"]
     assert [line.split()[0] for line in table[2:]] == ["raven", "raven", "vqav2"]
     assert "22.0" in table[2]  # the paper's KOSMOS-1 Raven accuracy beside ours
+    assert "(test-dev only)" in table[4]  # VQAv2 on val: the paper's 51.0 is a test-dev number
     runs = {(r.task, r.seed): r for r in find_runs([tmp_path / "runs"])}
     assert set(runs) == {("raven", 1), ("raven", 2), ("vqav2", 1234)}
     vqa = runs[("vqav2", 1234)]
@@ -166,3 +167,20 @@ def test_a_failing_entry_is_reported_and_the_suite_goes_on(tmp_path):
     assert "failed: vqav2 (0-shot): vqav2: 1 of the 2 requested example ids are not in the val split" in result.output
     assert "1 of 2 suite entries failed" in result.output
     assert [r.task for r in find_runs([tmp_path / "o"])] == ["raven"]  # the later entry still ran
+
+
+def test_the_suite_table_shows_the_statistic_the_paper_reports(tmp_path):
+    import shutil
+
+    from kosmos_eval.data.locate import SAMPLE_MARKER, bundled_sample
+
+    data = tmp_path / "data"
+    shutil.copytree(bundled_sample("relative_size"), data / "relative_size")
+    (data / "relative_size" / SAMPLE_MARKER).unlink()
+    suite = write_suite(tmp_path, "name: sizes\nruns:\n  - {task: relative_size}\n")
+    args = ["run", "--suite", str(suite), "--model", "chance", "--data-dir", str(data), "--output", str(tmp_path / "r")]
+    result = CliRunner().invoke(app, [*args, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    (row,) = result.output[result.output.index("model: chance") :].splitlines()[2:3]
+    # RelativeSize's 94.2 is the one-order statistic (Table 16), not our both-orders headline
+    assert row.split()[:2] == ["relative_size", "0"] and "accuracy_paper_order" in row and "94.2" in row

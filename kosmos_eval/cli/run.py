@@ -213,29 +213,35 @@ def _run_suite(
 
 
 def _print_suite_table(outcomes: list[RunOutcome], model: str) -> None:
-    from kosmos_eval.reporting.paper import reference
+    from kosmos_eval.reporting.paper import paper_split, reference
 
     header = ("task", "variant", "shots", "seed", "metric", "value", "paper", "n", "run folder")
     rows = []
     for outcome in outcomes:
         summary = outcome.summary
-        headline = summary["headline"]
-        value = outcome.metrics.get(headline)
-        # a sample run is a smoke test: its numbers are never set beside the paper's
-        paper = (
-            None
-            if is_sample_summary(summary)
-            else reference(summary["task"], headline, summary["shots"], summary.get("variant", ""))
+        task, shots, variant = summary["task"], summary["shots"], summary.get("variant", "")
+        # the metric the paper reports for this setting (RelativeSize: the paper-order accuracy), else the headline
+        metric = next(
+            (name for name in outcome.metrics if reference(task, name, shots, variant) is not None),
+            summary["headline"],
         )
+        value = outcome.metrics.get(metric)
+        paper_text = ""
+        if not is_sample_summary(summary):  # a sample run is a smoke test: never beside the paper's numbers
+            paper = reference(task, metric, shots, variant, split=summary["split"])
+            if paper is not None:
+                paper_text = f"{paper:.1f}"
+            elif reference(task, metric, shots, variant) is not None:
+                paper_text = f"({paper_split(task)} only)"  # the paper's number is for another split
         rows.append(
             (
-                summary["task"],
-                summary.get("variant", ""),
-                str(summary["shots"]),
+                task,
+                variant,
+                str(shots),
                 str(summary["seed"]),
-                headline,
+                metric,
                 _percent(value.value) if value else "n/a",
-                f"{paper:.1f}" if paper is not None else "",
+                paper_text,
                 str(summary["n"]),
                 str(outcome.run_dir),
             )

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from kosmos_eval.reporting.paper import paper_split
 from kosmos_eval.reporting.runs import Run
 
 SCALE = 100.0  # summaries hold 0-1 values; tables use the paper's scale
@@ -126,7 +127,7 @@ def paper_rows(paper: pd.DataFrame) -> pd.DataFrame:
             "task": paper["task"],
             "variant": paper["variant"],
             "shots": paper["shots"],
-            "split": "",
+            "split": [paper_split(task) for task in paper["task"]],
             "seeds": "",
             "metric": paper["metric"],
             "value": paper["value"],

@@ -145,10 +145,25 @@ def _reference_index() -> dict[tuple[str, str, str, int, str], float]:
     }
 
 
-def reference(task: str, metric: str, shots: int, variant: str = "", model: str = PAPER_MODEL) -> float | None:
+@lru_cache(maxsize=64)
+def paper_split(task: str) -> str:
+    """The split the paper reports for `task`: the task's default split (each task's default is the paper's)."""
+    import kosmos_eval.tasks  # noqa: F401  (registers tasks)
+    from kosmos_eval.core.registry import TASKS
+
+    return str(TASKS.get(task).default_split)
+
+
+def reference(
+    task: str, metric: str, shots: int, variant: str = "", model: str = PAPER_MODEL, split: str | None = None
+) -> float | None:
     """The paper's number for one setting on the paper's scale (x100), or None when the paper prints none.
 
-    `variant` is a run's `Task.variant` (key order does not matter); the default model is KOSMOS-1 itself."""
+    `variant` is a run's `Task.variant` (key order does not matter); the default model is KOSMOS-1 itself.
+    With `split` (the run's), a number is given only when it is the paper's split: a VQAv2 run on val is not
+    comparable with the paper's test-dev number."""
+    if split is not None and split != paper_split(task):
+        return None
     return _reference_index().get((model, task, normalise_variant(variant), int(shots), metric))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from kosmos_eval.core.files import write_text_atomic
-from kosmos_eval.reporting.paper import PAPER_MODEL, reference
+from kosmos_eval.reporting.paper import PAPER_MODEL, paper_split, reference
 from kosmos_eval.reporting.paper import paper_numbers as load_paper_numbers
 from kosmos_eval.reporting.runs import Run, find_runs
 from kosmos_eval.reporting.sample_view import (
@@ -130,9 +130,17 @@ def _metrics_table(runs: Sequence[Run], paper: pd.DataFrame, paper_model: str) -
 
         # a run on a bundled sample is a smoke test: no paper number stands beside it
         def paper_value(metric: str, run: Run = run) -> float | None:
-            return None if run.sample else reference(run.task, metric, run.shots, run.variant, paper_model)
+            if run.sample:
+                return None
+            return reference(run.task, metric, run.shots, run.variant, paper_model, split=run.split)
 
         theirs = paper_value(headline)
+        # a run on another split than the paper's (VQAv2 val vs test-dev) is not set beside the paper's number;
+        # the cell says which split the paper's number is for
+        paper_cell = fmt_paper(theirs)
+        other_split = not run.sample and run.split != paper_split(run.task)
+        if other_split and reference(run.task, headline, run.shots, run.variant, paper_model) is not None:
+            paper_cell = f"paper: {paper_split(run.task)}"
         others = []
         for name, value in metrics.items():
             if name == headline:
@@ -154,7 +162,7 @@ def _metrics_table(runs: Sequence[Run], paper: pd.DataFrame, paper_model: str) -
             + f'<td class="headline-metric">{escape(headline)}</td>'
             f'<td class="headline-value num">{fmt(main.get("value"))}</td>'
             f'<td class="ci num">{_ci(main)}</td>'
-            f'<td class="paper num">{fmt_paper(theirs)}</td>'
+            f'<td class="paper num">{escape(paper_cell)}</td>'
             f'<td class="delta num">{fmt_delta(main.get("value"), theirs)}</td>'
             f'<td class="other-metrics">{"".join(others)}</td></tr>'
         )
@@ -205,7 +213,7 @@ def _curves(runs: Sequence[Run], paper: pd.DataFrame) -> str:
             )
         series = [ours]
         reported = paper[(paper["task"] == task) & (paper["metric"] == headline) & (paper["variant"] == variant)]
-        if sample:  # sample numbers are not comparable with the paper's
+        if sample or any(run.split != paper_split(task) for run in members):  # not comparable with the paper's
             reported = reported.iloc[0:0]
         for paper_name, rows in reported.groupby("model", sort=False):
             rows = rows.drop_duplicates("shots").sort_values("shots")
