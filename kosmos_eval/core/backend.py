@@ -71,6 +71,11 @@ class Backend(ABC):
         False when nothing is left to shrink (the runner then gives up)."""
         return False
 
+    def decoding_settings(self) -> dict[str, Any]:
+        """The decoding settings in effect besides each request's own (beam width, token budget, stop strings):
+        recorded in full in the summary of every run."""
+        return {}
+
     def embed_images(self, images: list[ImageInput]) -> np.ndarray:
         """One feature vector per image (for `--sampler rices`)."""
         raise UserError(f"--sampler rices needs image features, which the {self.name!r} backend does not give")

@@ -93,6 +93,11 @@ class Task(ABC):
     def prompt(self) -> PromptTemplate:
         return load_prompt(self.name)
 
+    def decoding_blocks(self) -> dict[str, Any]:
+        """The template's decoding settings (`decoding`, and per stage, e.g. `cot_decoding`), as the summary
+        records them."""
+        return {key: value for key, value in self.prompt.data.items() if key.endswith("decoding")}
+
     def check_shots(self, shots: int) -> None:
         if shots not in self.shots:
             allowed = ", ".join(str(s) for s in self.shots)

@@ -187,13 +187,16 @@ def _evaluate_locked(
     if not world.is_main:
         folder.prepare(identity)  # checks only: rank 0 created it
 
-    fingerprint = folder.read_meta().get("fingerprint")
+    meta = folder.read_meta()
+    fingerprint = meta.get("fingerprint")
+    decoding = meta.get("decoding")  # recorded at the first start, so a finished rerun's summary keeps it
     if unfinished:
         current = backend.fingerprint()
         if fingerprint is not None:
             _refuse_other_model(folder.path, fingerprint, current)
         if fingerprint is None and world.is_main:
-            folder.update_meta(fingerprint=current)
+            decoding = backend.decoding_settings()
+            folder.update_meta(fingerprint=current, decoding=decoding)
         fingerprint = current
     elif fingerprint is not None:  # nothing to compute, but a finished run must not stand for a changed model
         info = config.backend_info()
@@ -229,6 +232,8 @@ def _evaluate_locked(
         "breakdowns": scores.breakdowns,
         "notes": ([SAMPLE_NOTE] if on_sample else []) + scores.notes,
         "exports": exports,
+        # the template's decoding blocks and the backend's own settings in effect (generation config policy)
+        "decoding": {"template": task.decoding_blocks(), "backend": decoding or {}},
         "n": len(selected),
         "config": config.to_dict(),
         "identity": identity,

@@ -17,6 +17,8 @@ MODEL_ARGS = {
     "trust_remote_code": "true to allow custom model code from the hub (default false)",
     "device_map": "auto (or balanced, sequential): spread a model too large for one GPU over all visible GPUs",
     "attn_implementation": "eager | sdpa | flash_attention_2 (default: transformers' choice; packing needs eager/sdpa)",
+    "generation_config": "protocol (default: decoding as the task's template says, the checkpoint's preferences "
+    "such as repetition penalties and sampling dropped) | checkpoint (keep generation_config.json's settings)",
     "chat_template": "true: render prompts through the checkpoint's chat template, for instruct checkpoints "
     "(default false: the paper's plain interleaved text; docs/models.md)",
     "packing": "true | false: score ranking continuations in shared-prefix packs (default true where supported)",

@@ -176,6 +176,10 @@ class Adapter:
         """The generation config `generate` would apply (decides whether an exact custom loop may stand in)."""
         return getattr(self.model, "generation_config", None)
 
+    def set_generation_config(self, config: Any) -> None:
+        """Replace the config `generate` falls back on (decoding.py: the protocol decides decoding)."""
+        self.model.generation_config = config
+
     def greedy_padded(self, batch: list[Encoded], max_new_tokens: int) -> list[list[int]]:
         """Greedy decoding over left-padded rows of any length, equal to batch size 1 (families that declare
         `padded_greedy` implement it)."""

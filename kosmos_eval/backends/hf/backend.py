@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kosmos_eval.backends.hf import HF, chat, greedy
+from kosmos_eval.backends.hf import HF, chat, decoding, greedy
 from kosmos_eval.backends.hf.adapters import Encoded, make_adapter
 from kosmos_eval.backends.hf.constrained import constrained_beam_search
 from kosmos_eval.backends.hf.families import GENERIC
@@ -66,6 +66,10 @@ class HFBackend(Backend):
         self._attach(loaded, image_workers=0 if workers == "0" else _positive(workers, "image_workers"))
         if _bool(model_args.get("chat_template", "false"), "chat_template"):
             self.adapter.use_chat_template(loaded.pretrained)
+        self.generation_policy = decoding.policy(model_args.get("generation_config", "protocol"))
+        self.checkpoint_generation = decoding.settings(self.adapter.generation_config)
+        if self.generation_policy == "protocol":  # the checkpoint's decoding preferences never leak in
+            self.adapter.set_generation_config(decoding.protocol_config(self.adapter.generation_config))
         self.packing = _bool(model_args.get("packing", "true"), "packing")
         self.padded_greedy = _bool(model_args.get("padded_greedy", "true"), "padded_greedy")
         if "max_pack_tokens" in model_args:
@@ -96,6 +100,13 @@ class HFBackend(Backend):
         backend = cls.__new__(cls)
         backend._attach(loaded)
         return backend
+
+    def decoding_settings(self) -> dict[str, Any]:
+        return {
+            "generation_config": getattr(self, "generation_policy", "checkpoint"),
+            "settings": decoding.settings(self.adapter.generation_config),
+            "checkpoint_settings": getattr(self, "checkpoint_generation", None),
+        }
 
     def fingerprint(self) -> dict[str, Any]:
         described = describe(self.loaded)

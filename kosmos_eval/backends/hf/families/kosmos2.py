@@ -183,6 +183,9 @@ class Kosmos2Adapter(Adapter):
     def generation_config(self) -> Any:
         return getattr(self.model.text_model, "generation_config", None)
 
+    def set_generation_config(self, config: Any) -> None:
+        self.model.text_model.generation_config = config  # generation runs on the text model
+
     def greedy_padded(self, batch: list[Encoded], max_new_tokens: int) -> list[list[int]]:
         """New tokens per row (up to and including the end-of-sequence token): positions counted per row, padding
         masked out, a KV cache; each row decodes as it would alone (see greedy.py)."""
