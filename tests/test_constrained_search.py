@@ -99,3 +99,36 @@ def test_tiny_model_constrained_output_is_a_name_and_wide_beam_equals_ranking(ko
 def test_constrained_request_needs_candidates() -> None:
     with pytest.raises(ValueError, match="needs candidates"):
         GenerateRequest(Context(("x",)), constrained=True)
+
+
+def test_with_the_end_of_sequence_scored_a_name_cannot_win_by_starting_a_longer_one() -> None:
+    """'tiger' = [1], 'tiger shark' = [1, 2]; after 1 the model wants 2 (0.9) and ends (token 0) with 0.1.
+    Scoring names' tokens alone, 'tiger' (log 1.0) always beats 'tiger shark' (log 0.9); with the end token
+    appended the model's preference decides: 0.1 vs 0.9."""
+    table = {(): [0.0, 1.0, 0.0, 0.0, 0.0], (1,): [0.1, 0.0, 0.9, 0.0, 0.0], (1, 2): [1.0, 0.0, 0.0, 0.0, 0.0]}
+    bare = constrained_beam_search(TableAdapter(1, table), Encoded([7]), [[1], [1, 2]], num_beams=2)  # type: ignore[arg-type]
+    ended = constrained_beam_search(TableAdapter(1, table), Encoded([7]), [[1, 0], [1, 2, 0]], num_beams=2)  # type: ignore[arg-type]
+    assert bare.index == 0 and ended.index == 1
+    assert ended.logprob == pytest.approx(math.log(0.9))
+
+
+def test_end_of_sequence_requests_score_the_end_token_exactly(kosmos2_backend):
+    context = Context((image_input(4), "The photo of the"))
+    plain, ended = kosmos2_backend.rank(
+        [RankRequest(context, NAMES), RankRequest(context, NAMES, end_of_sequence=True)]
+    )
+    adapter, model = kosmos2_backend.adapter, kosmos2_backend.loaded.model
+    eos = adapter.tokenizer.eos_token_id
+    for i, name in enumerate(NAMES):
+        assert ended.num_tokens[i] == plain.num_tokens[i] + 1
+        encoded = adapter.encode(context)
+        ids = encoded.extended([*adapter.continuation_ids(context, name), eos]).ids
+        pixels = adapter.processor.image_processor(context.images[0].load(), return_tensors="pt")["pixel_values"]
+        mask = torch.zeros((1, len(ids)), dtype=torch.bool)
+        mask[0, encoded.image_slots] = True
+        with torch.no_grad():
+            features = model.get_image_features(pixels, return_dict=True).pooler_output
+            logits = model(input_ids=torch.tensor([ids]), image_embeds=features, image_embeds_position_mask=mask).logits
+        logprobs = torch.log_softmax(logits[0].double(), dim=-1)
+        end_logprob = float(logprobs[len(ids) - 2, eos])
+        assert ended.logprobs[i] == pytest.approx(plain.logprobs[i] + end_logprob, abs=1e-4)

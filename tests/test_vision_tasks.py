@@ -199,3 +199,20 @@ def test_descriptions_chance_picks_a_candidate_at_random(tmp_path) -> None:
     metrics = evaluate(config, progress=False).metrics
     for name in ("accuracy_with_descriptions", "accuracy_without_descriptions"):
         assert metrics[name].ci_low <= 0.5 <= metrics[name].ci_high
+
+
+def test_imagenet_names_end_where_they_end_and_rank_is_marked_as_no_paper_setting(tmp_path) -> None:
+    data = write_imagenet(tmp_path / "data", per_class=1)
+    task = ImageNetTask()
+    example = task.load("validation", data)[0]
+    (ranked,) = task.build(example, [])
+    assert ranked.end_of_sequence  # "tiger shark" is not "tiger" plus whatever: the name's end is scored
+    constrained = ImageNetTask(options={"decoding": "constrained_beam"})
+    constrained.load("validation", data)
+    (beam,) = constrained.build(example, [])
+    assert beam.constrained and beam.end_of_sequence
+    bare = ImageNetTask(options={"name_end": "none"})
+    bare.load("validation", data)
+    assert not bare.build(example, [])[0].end_of_sequence
+    outcome = run("imagenet", ScriptedRanker(lambda r, o: -1.0), data, tmp_path / "out")
+    assert any("not one of the paper's two settings" in note for note in outcome.scores.notes)

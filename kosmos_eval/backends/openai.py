@@ -200,6 +200,11 @@ class OpenAIBackend(Backend):
                 )
             if isinstance(request, RankRequest) or (isinstance(request, GenerateRequest) and request.constrained):
                 kinds.add("rank")
+                if request.end_of_sequence:
+                    raise UserError(
+                        "this task scores each candidate up to its end-of-sequence token, which a server's prompt "
+                        "log-probabilities cannot include: for ImageNet use --task-option name_end=none"
+                    )
             if isinstance(request, GenerateRequest):
                 self._check_beams(request)
                 kinds.add("generate")

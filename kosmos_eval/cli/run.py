@@ -298,11 +298,12 @@ def list_tasks(
         for name in TASKS.names():
             task = TASKS.get(name)()
             data = _sample_status(task) if sample else _data_status(task, data_dir)
-            rows.append((name, task.family, ", ".join(task.metrics), ",".join(str(s) for s in task.shots), data))
+            shots = ",".join(str(s) for s in task.shots)
+            rows.append((name, task.family, ", ".join(task.metrics), shots, _paper_settings(name), data))
     except Exception as exc:
         fail(exc)
         return
-    header = ("task", "family", "metrics", "shots", "data")
+    header = ("task", "family", "metrics", "shots", "paper settings", "data")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -315,6 +316,16 @@ def list_tasks(
     )
     if not sample:
         typer.echo("every task runs offline on its bundled synthetic sample: kosmos-eval run TASK --sample")
+
+
+def _paper_settings(task: str) -> str:
+    """The task options of the settings the paper reports ("default" = no option): ImageNet's default exact
+    ranking, for one, is not among them."""
+    from kosmos_eval.reporting.paper import paper_numbers
+
+    paper = paper_numbers()
+    variants = dict.fromkeys(paper.loc[paper["task"] == task, "variant"])
+    return ", ".join(variant or "default" for variant in variants) or "-"
 
 
 def _data_status(task: Task, data_dir: Path | None) -> str:

@@ -118,10 +118,15 @@ class Context:
 
 @dataclass(frozen=True)
 class RankRequest:
-    """Score each continuation after the shared context."""
+    """Score each continuation after the shared context.
+
+    `end_of_sequence`: each continuation is scored up to and including the end-of-sequence token after it
+    (counted in `num_tokens`), so a candidate must end where it ends: without it, a name that starts another
+    ("tiger" in "tiger shark") can never score below the longer one."""
 
     context: Context
     continuations: tuple[str, ...]
+    end_of_sequence: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,8 @@ class GenerateRequest:
     `candidates` is only a hint for backends that cannot read (the chance baseline picks one of them), unless
     `constrained` is set: then the output must be one of them, found by beam search (`num_beams` wide) inside
     the prefix tree of their tokens (each written as a continuation of the context, as ranking does), and
-    returned stripped. `max_new_tokens` and `stop` do not apply to constrained requests.
+    returned stripped; with `end_of_sequence` every candidate also ends with the end-of-sequence token, as in
+    RankRequest. `max_new_tokens` and `stop` do not apply to constrained requests.
     """
 
     context: Context
@@ -154,6 +160,7 @@ class GenerateRequest:
     num_beams: int = 1
     candidates: tuple[str, ...] = ()
     constrained: bool = False
+    end_of_sequence: bool = False
 
     def __post_init__(self) -> None:
         if self.constrained and not self.candidates:

@@ -48,10 +48,13 @@ class ImageNetTask(Task):
     splits = ("validation",)
     default_split = "validation"
     options: ClassVar[dict[str, str]] = {
-        "decoding": "rank (default: exact ranking of all names) | constrained_beam (paper: beam 2 over the names) "
+        "decoding": "rank (default: exact ranking of all names; not a paper setting) | constrained_beam (paper: "
+        "beam 2 over the names) "
         "| free (paper: unconstrained beam 2, exact match)",
         "class_names": "a file of class names (1 per line in class order, or wnid -> name TSV/CSV/JSON)",
         "complete": "true (default: every image the ground truth lists must be present) | false (a subset is fine)",
+        "name_end": "eos (default: rank and constrained_beam score each name up to the end-of-sequence token "
+        "after it, so 'tiger' cannot win by starting 'tiger shark') | none (the name's tokens only)",
     }
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
@@ -60,6 +63,7 @@ class ImageNetTask(Task):
         names_file = self.task_options.get("class_names")
         self.class_names_file = Path(names_file).expanduser() if names_file else None
         self.complete = self.option_flag("complete", default=True)
+        self.name_end = self.option_choice("name_end", ("eos", "none")) == "eos"
         self.classes: list[ImageNetClass] = []
 
     def data_status(self, data_dir: Path | None) -> DataStatus:
@@ -85,7 +89,7 @@ class ImageNetTask(Task):
         context = self.render(example, demos)
         names = self._names()
         if self.decoding_mode == "rank":
-            return [RankRequest(context, names)]
+            return [RankRequest(context, names, end_of_sequence=self.name_end)]
         decoding = self.prompt.data["decoding"]
         return [
             GenerateRequest(
@@ -95,6 +99,7 @@ class ImageNetTask(Task):
                 stop=tuple(decoding.get("stop") or ()),
                 candidates=names,
                 constrained=self.decoding_mode == "constrained_beam",
+                end_of_sequence=self.name_end and self.decoding_mode == "constrained_beam",
             )
         ]
 
@@ -150,4 +155,9 @@ class ImageNetTask(Task):
         if self.decoding_mode == "free":
             unmatched = sum(1 for r in records if r["prediction"] is None)
             notes.append(f"free generation: {unmatched} of {len(records)} outputs are not any class name")
+        if self.decoding_mode == "rank":
+            notes.append(
+                "decoding=rank (exact ranking of every name) is not one of the paper's two settings: Table 10 "
+                "reports decoding=constrained_beam (with constraints) and decoding=free (without)"
+            )
         return Scores(metrics, notes=notes)

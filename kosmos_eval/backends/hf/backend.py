@@ -155,7 +155,8 @@ class HFBackend(Backend):
     def _rank(self, requests: list[RankRequest]) -> list[RankResult]:
         contexts = [self.adapter.encode(request.context) for request in requests]
         continuations = [
-            [self.adapter.continuation_ids(request.context, c) for c in request.continuations] for request in requests
+            [self._candidate_ids(request.context, c, request.end_of_sequence) for c in request.continuations]
+            for request in requests
         ]
         if self.packing and self.adapter.can_pack:
             scores = self._rank_packed(contexts, continuations)
@@ -344,8 +345,12 @@ class HFBackend(Backend):
                 outputs[i] = cut_at_stop(text, requests[i].stop).strip()
         return outputs
 
+    def _candidate_ids(self, context: Any, continuation: str, end_of_sequence: bool) -> list[int]:
+        ids = self.adapter.continuation_ids(context, continuation)
+        return [*ids, self.tokenizer.eos_token_id] if end_of_sequence else ids
+
     def _constrained(self, request: GenerateRequest, encoded: Encoded) -> str:
-        sequences = [self.adapter.continuation_ids(request.context, c) for c in request.candidates]
+        sequences = [self._candidate_ids(request.context, c, request.end_of_sequence) for c in request.candidates]
         try:
             with torch.inference_mode():
                 result = constrained_beam_search(self.adapter, encoded, sequences, request.num_beams)
