@@ -109,3 +109,45 @@ def test_tiny_hf_model_runs_websrc(tmp_path, tiny_kosmos2) -> None:
     for record in records:
         assert record["prompt"].startswith("<image1>Given the context below from web page")
         assert record["f1"] == pytest.approx(websrc_f1(record["prediction"], record["answer"]))
+
+
+LONG_PAGE = " ".join(f"item{i} price{i}" for i in range(1500)) + " Publisher Bluebird House"
+
+
+def test_page_text_fills_the_models_context_instead_of_a_fixed_character_cut(monkeypatch, kosmos2_backend):
+    import kosmos_eval.tasks.websrc as websrc_module
+    from kosmos_eval.core.backend import PromptBudget
+    from kosmos_eval.data.locate import bundled_sample
+
+    monkeypatch.setattr(websrc_module, "page_text", lambda path: LONG_PAGE)
+    task = WebSRCTask()
+    example = task.load("dev", bundled_sample("websrc"))[0]
+    (request,) = task.build(example, [])  # no budget known (the chance baseline): the whole page
+    assert "Bluebird House" in request.context.text and len(LONG_PAGE) > 4000  # past the old 4,000-char cut
+    assert task.prompt_info(example)["web_text_truncated"] is False
+
+    budget = kosmos2_backend.prompt_budget()
+    assert budget.max_tokens == 512  # the tiny Kosmos-2's positions
+    task.use_backend(budget)
+    (request,) = task.build(example, [])
+    used = len(kosmos2_backend.adapter.encode(request.context).ids)
+    room = 512 - task.decoding()["max_new_tokens"]
+    assert room - 40 < used <= room  # as much page text as fits beside the screenshot, question and answer
+    info = task.prompt_info(example)
+    assert info["web_text_truncated"] and info["web_text_total_chars"] == len(LONG_PAGE)
+    assert request.context.text.count("item") > 10 and "Bluebird House" not in request.context.text
+
+    task.use_backend(PromptBudget(100_000, budget.count, budget.prefix))  # a long-context model: all of it
+    (request,) = task.build(example, [])
+    assert "Bluebird House" in request.context.text and not task.prompt_info(example)["web_text_truncated"]
+
+
+def test_the_record_says_how_much_page_text_the_prompt_kept(monkeypatch, tmp_path, kosmos2_backend):
+    import kosmos_eval.tasks.websrc as websrc_module
+
+    monkeypatch.setattr(websrc_module, "page_text", lambda path: LONG_PAGE)
+    config = RunConfig(task="websrc", backend="hf", sample=True, limit=1, output_dir=str(tmp_path), device="cpu")
+    outcome = evaluate(config, backend=kosmos2_backend, progress=False)
+    record = json.loads((outcome.run_dir / "samples.jsonl").read_text().splitlines()[0])
+    assert record["prompt_info"]["web_text_truncated"] is True
+    assert record["prompt_info"]["web_text_chars"] < record["prompt_info"]["web_text_total_chars"] == len(LONG_PAGE)

@@ -21,8 +21,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from kosmos_eval.core.types import GenerateRequest, ImageInput, RankRequest, RankResult, Request
+from kosmos_eval.core.types import Context, GenerateRequest, ImageInput, RankRequest, RankResult, Request
 from kosmos_eval.errors import UserError
+
+
+@dataclass(frozen=True)
+class PromptBudget:
+    """How much prompt a backend's model takes, for tasks whose prompts carry text of any length (WebSRC's
+    page text): `max_tokens` for prompt and answer together, `count(context)` the tokens a context takes
+    (images included), `prefix(text, n)` the longest start of `text` that is at most `n` tokens."""
+
+    max_tokens: int
+    count: Callable[[Context], int]
+    prefix: Callable[[str, int], str]
+
 
 # --device is every backend's business and never part of what a run computes
 UNIVERSAL_SPEED_ONLY = frozenset({"device"})
@@ -70,6 +82,11 @@ class Backend(ABC):
         """After an out-of-memory at batch size 1: shrink internal forward passes and return True, or return
         False when nothing is left to shrink (the runner then gives up)."""
         return False
+
+    def prompt_budget(self) -> PromptBudget | None:
+        """The model's context size and token counting, or None where there is no limit to respect (a baseline)
+        or none is known (a server)."""
+        return None
 
     def decoding_settings(self) -> dict[str, Any]:
         """The decoding settings in effect besides each request's own (beam width, token budget, stop strings):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from kosmos_eval.core.backend import PromptBudget
 from kosmos_eval.core.types import Context, Example, ImageInput, RankResult, Request
 from kosmos_eval.errors import UserError
 from kosmos_eval.metrics import MetricValue
@@ -124,6 +125,16 @@ class Task(ABC):
         for demo in demos:
             context += self.prompt.render("demo", demo.fields, demo.images)
         return context + self.prompt.render(layout, example.fields, example.images)
+
+    def use_backend(self, budget: PromptBudget | None) -> None:
+        """Told, before any request is built, how much prompt the model takes (Backend.prompt_budget), for tasks
+        whose prompts must fit it. Most prompts are short, hence the default that ignores it."""
+        return None
+
+    def prompt_info(self, example: Example) -> dict[str, Any]:
+        """What the built prompt of `example` left out or changed (e.g. page text cut to fit the model), kept in
+        its record as `prompt_info`; {} (the default) when nothing was."""
+        return {}
 
     def load_demos(self, data_dir: Path | None) -> list[Example]:
         """The few-shot demonstration pool: the task's `demo_split`."""

@@ -23,7 +23,14 @@ from kosmos_eval.errors import UserError
 from kosmos_eval.reporting.runs import Run, load_run
 from kosmos_eval.runner.provenance import harness_commit, package_versions
 
-KEPT_FIELDS = ("id", "prompt", "images", "demo_ids", "outputs")  # what a record holds beyond Task.score's fields
+KEPT_FIELDS = (
+    "id",
+    "prompt",
+    "images",
+    "demo_ids",
+    "prompt_info",
+    "outputs",
+)  # what a record holds beyond Task.score's fields
 
 
 def rescore(

@@ -150,6 +150,7 @@ def check_invariance(
             "--batch-size 2 or more"
         )
 
+    task.use_backend(backend.prompt_budget())
     sampler = make_demo_sampler(task, config, data_dir, backend, progress)
     prepare = getattr(sampler, "prepare", None)
     if prepare is not None:

@@ -289,6 +289,7 @@ def _compute(
     progress: bool,
 ) -> None:
     """Build, batch and score pending examples a few at a time, appending records as each step finishes."""
+    task.use_backend(backend.prompt_budget())  # prompts that must fit the model (WebSRC's page text) know how
     prepare = getattr(sampler, "prepare", None)
     if prepare is not None:
         prepare(pending)  # e.g. RICES embeds every query image in batches up front
@@ -317,6 +318,7 @@ def _compute(
                         "prompt": requests[0].context.render() if requests else "",
                         "images": [image.key for image in requests[0].context.images] if requests else [],
                         "demo_ids": [demo.id for demo in demos],
+                        **({"prompt_info": info} if (info := task.prompt_info(example)) else {}),
                         **task.score(example, own),
                         **raw_outputs(own),
                     }

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from kosmos_eval.core.backend import PromptBudget
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.task import DataStatus, Scores
 from kosmos_eval.core.types import Context, Example
@@ -21,7 +22,7 @@ from kosmos_eval.metrics.websrc import postprocess_generated_answer, websrc_exac
 from kosmos_eval.tasks.generation import GenerationTask
 
 SETTINGS = {"with_text": "query", "without_text": "query_without_text"}
-DEFAULT_MAX_TEXT_CHARS = 4000
+SAFETY_TOKENS = 8  # tokenising text inside the prompt can differ by a few tokens from tokenising it alone
 
 
 def truncate_words(text: str, limit: int) -> str:
@@ -43,17 +44,26 @@ class WebSRCTask(GenerationTask):
     default_split = "dev"  # the paper does not name its split; WebSRC's test answers are not public
     options: ClassVar[dict[str, str]] = {
         "setting": "with_text (default, Table 8 row 2) | without_text (Table 8 row 3)",
-        "max_text_chars": f"extracted page text is cut to this many characters (default {DEFAULT_MAX_TEXT_CHARS})",
+        "max_text_chars": "cut the extracted page text to this many characters (default: no fixed cut; the text is "
+        "cut to what fits the model's context with the screenshot, the question and the answer)",
         "max_new_tokens": "generation length (default in prompts/websrc.yaml)",
     }
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         super().__init__(seed, options)
         self.setting = self.option_choice("setting", tuple(SETTINGS))
-        limit = self.task_options.get("max_text_chars", str(DEFAULT_MAX_TEXT_CHARS))
-        if not limit.isdigit() or int(limit) < 1:
+        limit = self.task_options.get("max_text_chars")
+        if limit is not None and (not limit.isdigit() or int(limit) < 1):
             raise UserError(f"--task-option max_text_chars must be a positive integer, got {limit!r}")
-        self.max_text_chars = int(limit)
+        self.max_text_chars = int(limit) if limit is not None else None
+        self.budget: PromptBudget | None = None
+        self.text_kept: dict[str, dict[str, Any]] = {}  # example id -> how much page text its prompt has
+
+    def use_backend(self, budget: PromptBudget | None) -> None:
+        self.budget = budget
+
+    def prompt_info(self, example: Example) -> dict[str, Any]:
+        return self.text_kept.get(example.id, {})
 
     def data_status(self, data_dir: Path | None) -> DataStatus:
         if data_dir is None or not any(data_dir.glob("*/*/dataset.csv")):
@@ -82,9 +92,29 @@ class WebSRCTask(GenerationTask):
         return SETTINGS[self.setting]
 
     def render(self, example: Example, demos: Sequence[Example], layout: str = "query") -> Context:
+        """The prompt with as much of the page text as fits: all of it where the model's context allows (the
+        answer may be anywhere on the page), else its start, cut at a word boundary to what fits beside the
+        screenshot, the question and the answer's tokens. The record's `prompt_info` says what was kept."""
         # the page text is read when the prompt is built, not when the split is listed (pages are large)
         text = page_text(example.fields["html_path"]) if self.setting == "with_text" else ""
-        fields = {**example.fields, "web_text": truncate_words(text, self.max_text_chars)}
+        kept = truncate_words(text, self.max_text_chars) if self.max_text_chars else text
+        if kept and self.budget is not None:
+            context = self._with_text(example, demos, layout, kept)
+            room = self.budget.max_tokens - self.decoding()["max_new_tokens"] - SAFETY_TOKENS
+            if self.budget.count(context) > room:
+                base = self.budget.count(self._with_text(example, demos, layout, ""))
+                prefix = self.budget.prefix(kept, room - base)
+                kept = truncate_words(prefix, len(prefix) - 1) if len(prefix) < len(kept) else prefix
+        if text:
+            self.text_kept[example.id] = {
+                "web_text_chars": len(kept),
+                "web_text_total_chars": len(text),
+                "web_text_truncated": len(kept) < len(text),
+            }
+        return self._with_text(example, demos, layout, kept)
+
+    def _with_text(self, example: Example, demos: Sequence[Example], layout: str, text: str) -> Context:
+        fields = {**example.fields, "web_text": text}
         return super().render(Example(example.id, example.images, fields), demos, layout)
 
     def postprocess(self, generated: str) -> str:

@@ -23,7 +23,7 @@ from kosmos_eval.backends.hf.families import GENERIC
 from kosmos_eval.backends.hf.loading import LoadedModel, describe, load_model
 from kosmos_eval.backends.hf.packing import Pack, PackItem, batch_packs, pack
 from kosmos_eval.config import DEFAULT_MODEL_ID
-from kosmos_eval.core.backend import Backend
+from kosmos_eval.core.backend import Backend, PromptBudget
 from kosmos_eval.core.text import cut_at_stop
 from kosmos_eval.core.types import GenerateRequest, ImageInput, RankRequest, RankResult, Request
 from kosmos_eval.errors import BackendOutOfMemory, UserError
@@ -100,6 +100,21 @@ class HFBackend(Backend):
         backend = cls.__new__(cls)
         backend._attach(loaded)
         return backend
+
+    def prompt_budget(self) -> PromptBudget | None:
+        text_config = self.loaded.model.config.get_text_config()
+        limit = getattr(text_config, "max_position_embeddings", None)
+        if not isinstance(limit, int) or limit <= 0:
+            return None
+        return PromptBudget(limit, lambda context: len(self.adapter.encode(context).ids), self._text_prefix)
+
+    def _text_prefix(self, text: str, tokens: int) -> str:
+        """The longest start of `text` of at most `tokens` tokens (character offsets of the tokenizer)."""
+        if tokens <= 0:
+            return ""
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = encoded["offset_mapping"]
+        return text if len(offsets) <= tokens else text[: offsets[tokens - 1][1]]
 
     def decoding_settings(self) -> dict[str, Any]:
         return {
