@@ -7,6 +7,7 @@ each distinct image once and applies the output head only where needed; the resu
 
 from __future__ import annotations
 
+import pytest
 import torch
 from PIL import Image
 
@@ -231,3 +232,22 @@ def test_device_map_auto_loads_through_accelerate_and_scores_the_same(kosmos2_ba
     assert seen["device_map"] == "auto" and mapped.loaded.device == "cpu"
     for a, b in zip(mapped.rank(requests()), kosmos2_backend.rank(requests()), strict=True):
         assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs, strict=True)) < TOL
+
+
+def test_kosmos2_text_is_stripped_as_its_official_processor_strips_it(kosmos2_backend):
+    """A template ending in a space ("...Answer: ", or text before an image) must not add a lone "▁" token:
+    the official processor strips its text."""
+    processor, adapter = kosmos2_backend.loaded.processor, kosmos2_backend.adapter
+    image = make_image(3)
+    official = processor(images=image, text="An image of ", num_image_tokens=8)["input_ids"]
+    assert adapter.encode(Context.of(image_input(3), "An image of ")).ids == official
+    with_space = adapter.encode(Context.of("Description of a bird: small and brown. ", image_input(3), "Answer:"))
+    without = adapter.encode(Context.of("Description of a bird: small and brown.", image_input(3), "Answer:"))
+    assert with_space.ids == without.ids and with_space.image_slots == without.image_slots
+    spaced, plain = kosmos2_backend.rank(
+        [
+            RankRequest(Context.of(image_input(3), "An image of "), (" a cat",)),
+            RankRequest(Context.of(image_input(3), "An image of"), (" a cat",)),
+        ]
+    )
+    assert spaced.num_tokens == plain.num_tokens and spaced.logprobs == pytest.approx(plain.logprobs, abs=1e-6)

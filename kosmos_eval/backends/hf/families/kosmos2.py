@@ -56,16 +56,22 @@ class Kosmos2Adapter(Adapter):
         vocab = self.tokenizer.get_vocab()
         self.markup_ids = {i for token, i in vocab.items() if GROUNDING_TOKEN.fullmatch(token)}
 
+    def prompt_tail(self, context: Context) -> str:
+        return super().prompt_tail(context).rstrip()  # as encode writes it: continuations follow the stripped text
+
     def decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode([t for t in tokens if t not in self.markup_ids], skip_special_tokens=True)
 
     def encode(self, context: Context) -> Encoded:
+        """Kosmos-2's official processor strips its text, so a trailing space never becomes a token of its own
+        (a lone "▁"); here text ends at an image or at the end of the context the same way: stripped on the
+        right. (A leading space tokenises as none in its tokenizer.)"""
         ids = [self.tokenizer.bos_token_id]
         images: list[ImageInput] = []
         slots: list[int] = []
         for run in text_runs(context):
             if isinstance(run, str):
-                ids += self.tokenizer(run, add_special_tokens=False)["input_ids"]
+                ids += self.tokenizer(run.rstrip(), add_special_tokens=False)["input_ids"]
             else:
                 ids.append(self.boi)
                 slots += range(len(ids), len(ids) + self.num_slots)
