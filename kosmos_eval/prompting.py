@@ -11,7 +11,7 @@ mixing prompts inside one results folder.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -22,12 +22,50 @@ import yaml
 from kosmos_eval.core.types import Context, ImageInput, Segment
 from kosmos_eval.errors import UserError
 
+DECODING_FIELDS = {"num_beams": int, "max_new_tokens": int, "stop": list, "length_penalty": (int, float)}
+PART_KINDS = ("text", "image", "images")
+
 
 @dataclass(frozen=True)
 class PromptTemplate:
     task: str
     data: dict[str, Any]
     sha256: str
+
+    def validate(self, keys: Collection[str]) -> None:
+        """The template holds exactly what its task reads (`keys`, besides `task` and `source`): an unknown key
+        is a typo or a setting nothing reads, so it is an error, and so is a missing one. Layouts must be lists
+        of text / image / images parts; a `*decoding` block may only set num_beams, max_new_tokens (positive
+        integers), stop (strings) and length_penalty."""
+        where = f"prompts/{self.task}.yaml"
+        present = set(self.data) - {"task", "source"}
+        unknown, missing = sorted(present - set(keys)), sorted(set(keys) - present)
+        if unknown:
+            raise UserError(f"{where}: unknown key {unknown[0]!r} (the {self.task} task reads: {', '.join(keys)})")
+        if missing:
+            raise UserError(f"{where}: key {missing[0]!r} is missing (the {self.task} task reads: {', '.join(keys)})")
+        for key, value in self.data.items():
+            if key.endswith("decoding"):
+                self._check_decoding(where, key, value)
+            elif isinstance(value, list) and value and isinstance(value[0], dict):
+                for number, part in enumerate(value, start=1):
+                    if not (isinstance(part, dict) and len(part) == 1 and next(iter(part)) in PART_KINDS):
+                        raise UserError(f"{where}: {key} part {number} must be one of {', '.join(PART_KINDS)}")
+
+    @staticmethod
+    def _check_decoding(where: str, key: str, block: Any) -> None:
+        if not isinstance(block, dict):
+            raise UserError(f"{where}: {key} must be a mapping of decoding settings")
+        for name, value in block.items():
+            kind = DECODING_FIELDS.get(name)
+            if kind is None:
+                raise UserError(f"{where}: {key}.{name} is not a decoding setting ({', '.join(DECODING_FIELDS)})")
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise UserError(f"{where}: {key}.{name} has the wrong type ({type(value).__name__})")
+            if name in ("num_beams", "max_new_tokens") and value < 1:
+                raise UserError(f"{where}: {key}.{name} must be at least 1")
+            if name == "stop" and not all(isinstance(s, str) for s in value):
+                raise UserError(f"{where}: {key}.stop must be a list of strings")
 
     def layout(self, name: str) -> list[dict[str, str]]:
         if name not in self.data:

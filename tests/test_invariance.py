@@ -111,11 +111,12 @@ def test_batch_dependent_logprobs_show_the_exact_difference_and_the_flipped_pred
     assert report.argmax_changes == [ArgmaxChange("01", 0, " no", " yes"), ArgmaxChange("04", 0, " no", " yes")]
     # Records: logprob_yes moves by 3/64 and p_yes = sigmoid(yes - no) by more than 1e-3 for 01-04 (03: sigmoid
     # (0.5+4/64) - sigmoid(0.5+1/64) = 0.6370 - 0.6261 = 0.011); prediction and correct flip for 01 and 04.
-    flipped = ("correct", "logprob_yes", "p_yes", "prediction")
+    # (`score` is what ROC AUC ranks by: p_yes under the default auc_score=normalised)
+    flipped = ("correct", "logprob_yes", "p_yes", "prediction", "score")
     assert report.record_changes == [
         RecordChange("01", flipped),
-        RecordChange("02", ("logprob_yes", "p_yes")),
-        RecordChange("03", ("logprob_yes", "p_yes")),
+        RecordChange("02", ("logprob_yes", "p_yes", "score")),
+        RecordChange("03", ("logprob_yes", "p_yes", "score")),
         RecordChange("04", flipped),
     ]
     assert report.changed_examples == ["01", "02", "03", "04"]
@@ -249,4 +250,4 @@ def test_json_report_round_trips(tmp_path):
     path = write_json(tmp_path / "r.json", report.to_dict())
     data = json.loads(path.read_text())
     assert data["argmax_changes"][0] == {"example_id": "01", "request": 0, "at_one": " no", "at_batch": " yes"}
-    assert data["record_changes"][1] == {"example_id": "02", "fields": ["logprob_yes", "p_yes"]}
+    assert data["record_changes"][1] == {"example_id": "02", "fields": ["logprob_yes", "p_yes", "score"]}

@@ -184,3 +184,53 @@ def test_hateful_memes_on_the_tiny_model(tmp_path, kosmos2_backend) -> None:
     for record, example in zip(records_of(outcome), task.load("dev_seen", data), strict=True):
         (direct,) = kosmos2_backend.rank(task.build(example, []))
         assert [record["logprob_yes"], record["logprob_no"]] == pytest.approx(list(direct.logprobs), abs=1e-4)
+
+
+def test_hateful_memes_auc_over_the_raw_or_the_normalised_yes_probability(tmp_path) -> None:
+    """A meme the model finds unlikely overall but far more 'yes' than 'no' ranks high on the normalised
+    score and low on the raw one: the two choices the paper leaves open give AUC 1 and 0 here."""
+    labels = [1, 0]
+    logprobs = {"img/00001.png": {" yes": -1.0, " no": -5.0}, "img/00002.png": {" yes": -0.5, " no": -0.3}}
+    backend = ScriptedRanker(lambda request, option: logprobs[image_name(request)][option])
+    data = write_memes(tmp_path / "data", labels)
+    normalised = run("hateful_memes", backend, data, tmp_path / "normalised")
+    raw = run("hateful_memes", backend, data, tmp_path / "raw", auc_score="raw")
+    assert normalised.metrics["roc_auc"].value == 1.0 and raw.metrics["roc_auc"].value == 0.0
+    assert records_of(raw)[0]["score"] == pytest.approx(math.exp(-1.0))
+    assert raw.summary["variant"] == "auc_score=raw" and normalised.summary["variant"] == ""
+
+
+def test_sst2_chain_of_thought_without_the_image_in_stage_two_and_its_rationale_length(tmp_path) -> None:
+    backend = ScriptedModel(lambda request: " a gloomy film", lambda request, option: -1.0)
+    options = {"cot": "true", "cot_image": "false", "cot_max_new_tokens": "12"}
+    outcome = run("rendered_sst2", backend, write_sst2(tmp_path / "data", per_label=1), tmp_path / "out", **options)
+    first = records_of(outcome)[0]
+    assert first["stage2_prompt"] == "Introduce this picture in detail: a gloomy film " + QUESTION  # no <image1>
+    assert all(r.max_new_tokens == 12 for r in backend.generated)
+
+
+def test_max_new_tokens_applies_in_every_task_that_generates(tmp_path) -> None:
+    """One definition of the decoding block: the option reaches the requests of every generating task."""
+    from kosmos_eval.tasks.imagenet import ImageNetTask
+
+    sst2 = RenderedSst2Task(options={"mode": "generate", "max_new_tokens": "3"})
+    example = sst2.load("test", write_sst2(tmp_path / "sst2", per_label=1))[0]
+    assert sst2.build(example, [])[0].max_new_tokens == 3
+    assert "max_new_tokens" in ImageNetTask.all_options()
+    with pytest.raises(UserError, match="--task-option max_new_tokens must be a positive integer"):
+        RenderedSst2Task(options={"mode": "generate", "max_new_tokens": "0"}).decoding()
+
+
+def test_prompt_templates_are_checked_against_what_their_task_reads() -> None:
+    from kosmos_eval.prompting import PromptTemplate
+
+    template = PromptTemplate("vqav2", {"task": "vqav2", "query": [{"text": "Q"}], "demo": [], "decoding": {}}, "x")
+    template.validate(("query", "demo", "decoding"))
+    with pytest.raises(UserError, match=r"prompts/vqav2.yaml: unknown key 'decodng'"):
+        PromptTemplate("vqav2", {**template.data, "decodng": {}}, "x").validate(("query", "demo", "decoding"))
+    with pytest.raises(UserError, match=r"decoding.beams is not a decoding setting"):
+        PromptTemplate("vqav2", {**template.data, "decoding": {"beams": 2}}, "x").validate(
+            ("query", "demo", "decoding")
+        )
+    with pytest.raises(UserError, match=r"query part 1 must be one of text, image, images"):
+        PromptTemplate("vqav2", {**template.data, "query": [{"txt": "Q"}]}, "x").validate(("query", "demo", "decoding"))

@@ -54,14 +54,43 @@ class Task(ABC):
     # every other task reads its sample only on `--sample`, so a forgotten --data-dir never yields a score
     sample_fallback: ClassVar[bool] = False
 
+    # what the task reads from prompts/<task>.yaml besides `task` and `source` (layouts, answer words, decoding
+    # blocks): the template must hold exactly these (PromptTemplate.validate)
+    template_keys: ClassVar[tuple[str, ...]] = ("query",)
+
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         self.seed = seed
         self.task_options = dict(options or {})
         self.option_defaults: dict[str, str] = {}  # filled as options are read: what `variant` leaves out
-        unknown = set(self.task_options) - set(self.options)
+        self.prompt.validate(self.template_keys)
+        allowed = self.all_options()
+        unknown = set(self.task_options) - set(allowed)
         if unknown:
-            known = ", ".join(sorted(self.options)) or "none"
+            known = ", ".join(sorted(allowed)) or "none"
             raise UserError(f"Task {self.name!r} has no option {sorted(unknown)[0]!r} (options: {known})")
+
+    @classmethod
+    def all_options(cls) -> dict[str, str]:
+        """The declared options plus one length option per decoding block of the template: `max_new_tokens`
+        for `decoding`, `<stage>_max_new_tokens` for `<stage>_decoding`."""
+        derived = {}
+        for block, settings in load_prompt(cls.name).data.items():
+            if block.endswith("decoding") and isinstance(settings, dict):
+                name = block[: -len("decoding")] + "max_new_tokens"
+                derived[name] = f"tokens generated (default {settings.get('max_new_tokens')}, prompts/{cls.name}.yaml)"
+        return {**derived, **cls.options}
+
+    def decoding(self, block: str = "decoding") -> dict[str, Any]:
+        """The template's decoding block (validated with the template), with its length option applied: one
+        definition, so `--task-option max_new_tokens=N` works in every task that generates."""
+        settings = dict(self.prompt.data[block])
+        option = block[: -len("decoding")] + "max_new_tokens"
+        override = self.task_options.get(option)
+        if override is not None:
+            if not override.isdigit() or int(override) < 1:
+                raise UserError(f"--task-option {option} must be a positive integer, got {override!r}")
+            settings["max_new_tokens"] = int(override)
+        return settings
 
     def option_choice(self, key: str, allowed: Sequence[str]) -> str:
         """The value of `--task-option key=...`, which must be one of `allowed`; the first is the default."""

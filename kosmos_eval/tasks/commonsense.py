@@ -58,6 +58,7 @@ class CommonsenseTask(RankingTask):
 
 @register_task("relative_size")
 class RelativeSizeTask(CommonsenseTask):
+    template_keys = ("query", "answers")
     description = "RelativeSize: 'Is X larger than Y?' ranked Yes vs No, pairs asked in both orders"
     metrics = ("accuracy", "accuracy_paper_order")
     data_file = SIZE_FILE

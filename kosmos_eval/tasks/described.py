@@ -31,6 +31,7 @@ CHOICES = {"both": tuple(SETTINGS), "with": ("with_descriptions",), "without": (
 
 @register_task("cub_descriptions")
 class DescribedClassesTask(Task):
+    template_keys = ("candidate_with_description", "candidate_without_description", "query", "decoding")
     family = "vision"
     description = "Classification with descriptions (CUB pairs): name the bird, with and without descriptions"
     metrics = ("accuracy_with_descriptions", "accuracy_without_descriptions")
@@ -80,7 +81,7 @@ class DescribedClassesTask(Task):
         return {**example.fields, "candidates_text": text}
 
     def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
-        decoding = self.prompt.data["decoding"]
+        decoding = self.decoding()
         return [
             GenerateRequest(
                 self.prompt.render("query", self.context_fields(example, setting), example.images),
@@ -95,7 +96,7 @@ class DescribedClassesTask(Task):
     def score(self, example: Example, outputs: Sequence[RankResult | str]) -> dict[str, Any]:
         names = example.fields["names"]
         label = int(example.fields["label"])
-        stop = tuple(self.prompt.data["decoding"].get("stop") or ())
+        stop = tuple(self.decoding().get("stop") or ())
         record: dict[str, Any] = {"label": label, "label_name": names[label], "names": names}
         for setting, output in zip(self.settings, outputs, strict=True):
             answer = cut_at_stop(str(output), stop).strip()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from kosmos_eval.core.task import Task
 from kosmos_eval.core.text import cut_at_stop
@@ -20,18 +20,7 @@ from kosmos_eval.errors import UserError
 
 
 class GenerationTask(Task):
-    def decoding(self) -> dict[str, Any]:
-        """The template's decoding block; `--task-option max_new_tokens=N` overrides the length."""
-        settings = dict(self.prompt.data.get("decoding") or {})
-        for key in ("num_beams", "max_new_tokens"):
-            if not isinstance(settings.get(key), int):
-                raise UserError(f"prompts/{self.name}.yaml: decoding.{key} must be an integer")
-        override = self.task_options.get("max_new_tokens")
-        if override is not None:
-            if not override.isdigit() or int(override) < 1:
-                raise UserError(f"--task-option max_new_tokens must be a positive integer, got {override!r}")
-            settings["max_new_tokens"] = int(override)
-        return settings
+    template_keys: ClassVar[tuple[str, ...]] = ("query", "demo", "decoding")
 
     def query_layout(self) -> str:
         """The template layout of the query (tasks with variants choose among several)."""

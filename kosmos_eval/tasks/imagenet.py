@@ -41,6 +41,7 @@ TOP_K = 5
 
 @register_task("imagenet")
 class ImageNetTask(Task):
+    template_keys = ("query", "decoding")
     family = "vision"
     description = "Zero-shot ImageNet-1k: 'The photo of the' + class name (rank | constrained_beam | free)"
     metrics = ("accuracy", "top5_accuracy")
@@ -90,7 +91,7 @@ class ImageNetTask(Task):
         names = self._names()
         if self.decoding_mode == "rank":
             return [RankRequest(context, names, end_of_sequence=self.name_end)]
-        decoding = self.prompt.data["decoding"]
+        decoding = self.decoding()
         return [
             GenerateRequest(
                 context,

@@ -44,6 +44,7 @@ class LanguageTask(RankingTask):
     metrics: ClassVar[tuple[str, ...]] = ("accuracy", "accuracy_norm")
     label_field = "label"
     options: ClassVar[dict[str, str]] = {"hub": HUB_OPTION}
+    template_keys: ClassVar[tuple[str, ...]] = ("query", "demo", "option")  # partial items: "continuation"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -95,7 +96,7 @@ class LanguageTask(RankingTask):
     def adapt(self, item: ChoiceItem) -> tuple[dict[str, Any], tuple[str, ...]]:
         """The template's fields and the option words as the model reads them. By default the reader's fields,
         and its choices mapped through the template's `choice_words` where it has one (CB: entailment -> True)."""
-        words = self.prompt.data.get("choice_words", {})
+        words = self.prompt.data.get("choice_words") or {}
         return dict(item.fields), tuple(words.get(choice, choice) for choice in item.choices)
 
     # --- requests and scoring --------------------------------------------------------------------------------
@@ -157,6 +158,7 @@ class HellaSwagTask(LanguageTask):
 class WinogradTask(LanguageTask):
     description = "Winograd schemas (WSC285, as the paper's numbers imply; subset=wsc273 for lm-eval's), partial"
     dataset = "winograd"
+    template_keys = ("query", "demo", "continuation")
     options: ClassVar[dict[str, str]] = {
         "subset": "wsc285 (default: the 285 problems the paper's accuracies fit) | wsc273 (lm-eval's)",
         "hub": HUB_OPTION,
@@ -175,6 +177,7 @@ class WinogradTask(LanguageTask):
 class WinograndeTask(LanguageTask):
     description = "Winogrande (XL train pool): fill the gap, scored by the rest of the sentence (partial)"
     dataset = "winogrande"
+    template_keys = ("query", "demo", "continuation")
 
 
 @register_task("piqa")
@@ -193,12 +196,14 @@ class BoolQTask(LanguageTask):
 class CommitmentBankTask(LanguageTask):
     description = "CommitmentBank: entailment as True / False / Neither"
     dataset = "cb"
+    template_keys = ("query", "demo", "option", "choice_words")
 
 
 @register_task("copa")
 class CopaTask(LanguageTask):
     description = "COPA: pick the cause or effect of a premise"
     dataset = "copa"
+    template_keys = ("query", "demo", "option", "connectors")
 
     def adapt(self, item: ChoiceItem) -> tuple[dict[str, Any], tuple[str, ...]]:
         """The premise without its last character (its full stop) and the connective for the question, the

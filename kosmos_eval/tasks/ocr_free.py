@@ -12,6 +12,7 @@ the headline (the paper's metric) and accuracy thresholds it at one half.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,6 +39,15 @@ def _rank_result(output: RankResult | str, task: str) -> RankResult:
 
 @register_task("rendered_sst2")
 class RenderedSst2Task(Task):
+    template_keys = (
+        "query",
+        "answers",
+        "decoding",
+        "cot_stage1",
+        "cot_stage2",
+        "cot_stage2_without_image",
+        "cot_decoding",
+    )
     family = "OCR-free text classification"
     description = "Rendered SST-2: sentiment of a sentence shown as an image (cot=true: multimodal chain-of-thought)"
     metrics = ("accuracy",)
@@ -47,6 +57,8 @@ class RenderedSst2Task(Task):
     options: ClassVar[dict[str, str]] = {
         "mode": "rank (default: P(' negative') vs P(' positive')) | generate (greedy; first label word in the output)",
         "cot": "false (default) | true: two-stage multimodal chain-of-thought (paper Table 9)",
+        "cot_image": "true (default: stage 2 shows the image again before the stage-1 prompt and rationale) | "
+        "false (stage 2 is text: the stage-1 prompt, the rationale, the question); the paper does not say",
         "hub": f"read a Hugging Face copy instead of --data-dir (default when no folder is given: {DEFAULT_SST2_HUB})",
     }
 
@@ -54,6 +66,7 @@ class RenderedSst2Task(Task):
         super().__init__(seed, options)
         self.mode = self.option_choice("mode", ("rank", "generate"))
         self.cot = self.option_flag("cot")
+        self.cot_image = self.option_flag("cot_image", default=True)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -82,7 +95,7 @@ class RenderedSst2Task(Task):
         if self.mode == "rank":
             answers = self.prompt.data["answers"]
             return RankRequest(context, tuple(answers[label] for label in self.labels))
-        decoding = self.prompt.data["decoding"]
+        decoding = self.decoding()
         return GenerateRequest(
             context, max_new_tokens=decoding["max_new_tokens"], num_beams=decoding["num_beams"], candidates=self.labels
         )
@@ -90,7 +103,7 @@ class RenderedSst2Task(Task):
     def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
         if not self.cot:
             return [self._answer_request(example, "query")]
-        decoding = self.prompt.data["cot_decoding"]
+        decoding = self.decoding("cot_decoding")
         context = self.prompt.render("cot_stage1", example.fields, example.images)
         return [GenerateRequest(context, max_new_tokens=decoding["max_new_tokens"], num_beams=decoding["num_beams"])]
 
@@ -102,7 +115,8 @@ class RenderedSst2Task(Task):
     ) -> list[Request]:
         if not self.cot or len(outputs) != 1:
             return []
-        return [self._answer_request(self._with_rationale(example, str(outputs[0]).strip()), "cot_stage2")]
+        layout = "cot_stage2" if self.cot_image else "cot_stage2_without_image"
+        return [self._answer_request(self._with_rationale(example, str(outputs[0]).strip()), layout)]
 
     # --- scoring ---------------------------------------------------------------------------------------------
 
@@ -120,7 +134,8 @@ class RenderedSst2Task(Task):
         answer = outputs[-1]
         if self.cot:
             rationale = str(outputs[0]).strip()
-            stage2 = self.prompt.render("cot_stage2", {**example.fields, "rationale": rationale}, example.images)
+            layout = "cot_stage2" if self.cot_image else "cot_stage2_without_image"
+            stage2 = self.prompt.render(layout, {**example.fields, "rationale": rationale}, example.images)
             record.update(rationale=rationale, stage2_prompt=stage2.render())
         if self.mode == "rank":
             result = _rank_result(answer, self.name)
@@ -146,6 +161,7 @@ class RenderedSst2Task(Task):
 
 @register_task("hateful_memes")
 class HatefulMemesTask(Task):
+    template_keys = ("query", "query_with_text", "answers")
     family = "OCR-free text classification"
     description = "HatefulMemes: P(yes) that a meme is hateful, read from the picture alone; ROC AUC"
     metrics = ("roc_auc", "accuracy")
@@ -154,11 +170,15 @@ class HatefulMemesTask(Task):
     default_split = "dev_seen"
     options: ClassVar[dict[str, str]] = {
         "with_text": "false (default: the paper's setting, no OCR text) | true: give the meme text (Flamingo's setup)",
+        "auc_score": "normalised (default: ROC AUC over P(yes) / (P(yes) + P(no))) | raw (over P(yes) alone); "
+        "the paper does not say which",
     }
+    scoring_options = ("auc_score",)
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         super().__init__(seed, options)
         self.with_text = self.option_flag("with_text")
+        self.auc_score = self.option_choice("auc_score", ("normalised", "raw"))
 
     def data_status(self, data_dir: Path | None) -> DataStatus:
         if data_dir is None:
@@ -200,12 +220,14 @@ class HatefulMemesTask(Task):
             "logprob_yes": logprob_yes,
             "logprob_no": logprob_no,
             "p_yes": p_yes,
+            # what ROC AUC ranks the memes by (auc_score): the normalised or the raw probability of " yes"
+            "score": p_yes if self.auc_score == "normalised" else math.exp(logprob_yes),
             "prediction": prediction,
             "correct": prediction == label,
         }
 
     def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
-        scores = [r["p_yes"] for r in records]
+        scores = [r.get("score", r["p_yes"]) for r in records]  # records before auc_score existed: p_yes
         labels = [r["label"] for r in records]
         notes = []
         metrics = {}
@@ -218,6 +240,6 @@ class HatefulMemesTask(Task):
 
     def example_metrics(self, records: Sequence[dict[str, Any]]) -> dict[str, ExampleMetric]:
         metrics = super().example_metrics(records)
-        rows = {str(r["id"]): (r["p_yes"], r["label"]) for r in records}
+        rows = {str(r["id"]): (r.get("score", r["p_yes"]), r["label"]) for r in records}
         metrics["roc_auc"] = custom_rows(rows, auc_or_nan)
         return {name: metrics[name] for name in self.metrics}

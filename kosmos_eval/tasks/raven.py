@@ -26,6 +26,7 @@ from kosmos_eval.metrics import mean_metric
 
 @register_task("raven")
 class RavenTask(Task):
+    template_keys = ("zero_shot", "answers", "number_words")
     family = "nonverbal reasoning"
     description = "Raven's Progressive Matrices IQ test (IQ50 / RAVEN / I-RAVEN), rank candidates by P(Yes)"
     metrics = ("accuracy", "accuracy_yes_vs_no")

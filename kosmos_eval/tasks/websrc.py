@@ -42,11 +42,11 @@ class WebSRCTask(GenerationTask):
     shots = (0,)
     splits = ("dev", "train")
     default_split = "dev"  # the paper does not name its split; WebSRC's test answers are not public
+    template_keys = ("query", "query_without_text", "decoding")
     options: ClassVar[dict[str, str]] = {
         "setting": "with_text (default, Table 8 row 2) | without_text (Table 8 row 3)",
         "max_text_chars": "cut the extracted page text to this many characters (default: no fixed cut; the text is "
         "cut to what fits the model's context with the screenshot, the question and the answer)",
-        "max_new_tokens": "generation length (default in prompts/websrc.yaml)",
     }
 
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
