@@ -13,8 +13,8 @@ from kosmos_eval.data.locate import SAMPLE_NOTE, is_sample_summary
 from kosmos_eval.errors import UserError
 
 if TYPE_CHECKING:
-    from kosmos_eval.core.task import Task
     from kosmos_eval.runner.run import RunOutcome
+    from kosmos_eval.tasks.base import Task
 
 
 @app.command()

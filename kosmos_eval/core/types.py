@@ -21,6 +21,14 @@ from kosmos_eval.errors import DataError
 
 
 @dataclass(frozen=True)
+class DataStatus:
+    """Whether a task's data is where a run would look (for `kosmos-eval list` and early, clear failures)."""
+
+    found: bool
+    where: str  # a path, "bundled sample", or what is missing and how to get it
+
+
+@dataclass(frozen=True)
 class ImageInput:
     """An image that is opened only when a backend needs its pixels.
 

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from kosmos_eval.core.task import DataStatus
+from kosmos_eval.core.types import DataStatus
 
 PROBE_TIMEOUT_S = 3.0
 TRUTHY = {"1", "true", "yes", "on"}

@@ -12,12 +12,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from kosmos_eval.core.task import Task
 from kosmos_eval.core.types import Example, ImageInput
 from kosmos_eval.errors import UserError
+
+if TYPE_CHECKING:
+    from kosmos_eval.tasks.base import Task
 
 WORKERS = 4
 

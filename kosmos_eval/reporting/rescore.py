@@ -17,20 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from kosmos_eval.core.files import write_json_atomic, write_text_atomic
-from kosmos_eval.core.task import Task
 from kosmos_eval.data.locate import SAMPLE_NOTE, is_sample_summary, resolve_data_dir
 from kosmos_eval.errors import UserError
 from kosmos_eval.reporting.runs import Run, load_run
 from kosmos_eval.runner.provenance import harness_commit, package_versions
-
-KEPT_FIELDS = (
-    "id",
-    "prompt",
-    "images",
-    "demo_ids",
-    "prompt_info",
-    "outputs",
-)  # what a record holds beyond Task.score's fields
+from kosmos_eval.runner.records import KEPT_FIELDS, restore_outputs, scores_summary
+from kosmos_eval.tasks.base import Task
 
 
 def rescore(
@@ -65,11 +57,7 @@ def rescore(
     stamp = now.strftime("%Y%m%dT%H%M%S%f")
     summary: dict[str, Any] = {
         **base,
-        "variant": task.variant,
-        "metrics": {name: value.to_dict() for name, value in scores.metrics.items()},
-        "breakdowns": scores.breakdowns,
-        "notes": ([SAMPLE_NOTE] if is_sample_summary(base) else []) + scores.notes,
-        "n": len(records),
+        **scores_summary(task, scores, records, [SAMPLE_NOTE] if is_sample_summary(base) else []),
         "versions": package_versions(),
         "harness": harness_commit(),
         "created": now.isoformat(timespec="seconds"),
@@ -88,7 +76,6 @@ def rescore(
 def rescore_records(task: Task, run: Run, data_dir: Path | None) -> tuple[list[dict[str, Any]], str]:
     """The run's records with per-sample scores recomputed where possible, and how: "recomputed", or why the
     recorded per-sample scores were kept."""
-    from kosmos_eval.runner.run import restore_outputs
 
     records = run.records
     if not all("outputs" in record for record in records):

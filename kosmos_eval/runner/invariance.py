@@ -29,7 +29,6 @@ from tqdm import tqdm
 
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend
-from kosmos_eval.core.task import Task
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
 from kosmos_eval.errors import UserError
 from kosmos_eval.runner.batcher import Batcher
@@ -41,6 +40,7 @@ from kosmos_eval.runner.run import (
     run_stages,
     step_wants_more,
 )
+from kosmos_eval.tasks.base import Task
 
 # Float32 noise between batched and unbatched kernels is tiny (1.4e-6 on a summed log-likelihood of the tiny test
 # model on CPU); a padding or masking bug typically moves it far more. 1e-3 passes the first and catches the

@@ -23,7 +23,6 @@ from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend, fingerprint_changes
 from kosmos_eval.core.files import OutputError, writing
 from kosmos_eval.core.registry import TASKS
-from kosmos_eval.core.task import Scores, Task
 from kosmos_eval.core.types import Example, RankResult, Request
 from kosmos_eval.data.locate import SAMPLE_NOTE, SAMPLE_ORIGIN, bundled_sample, resolve_data_dir
 from kosmos_eval.errors import DataError, UserError
@@ -34,7 +33,9 @@ from kosmos_eval.runner.batcher import Batcher
 from kosmos_eval.runner.distributed import current_world
 from kosmos_eval.runner.lock import RunLock
 from kosmos_eval.runner.provenance import harness_commit, package_versions
+from kosmos_eval.runner.records import make_record, scores_summary
 from kosmos_eval.runner.results import RunFolder, slug
+from kosmos_eval.tasks.base import Scores, Task
 
 log = logging.getLogger(__name__)
 
@@ -222,19 +223,14 @@ def _evaluate_locked(
         "task": task.name,
         "family": task.family,
         "model": config.backend_info().model_name(config.model_args),
-        "variant": task.variant,
         "split": split,
         "shots": config.shots,
         "sampler": config.sampler if config.shots else None,
         "seed": config.seed,
-        "headline": task.metrics[0],
-        "metrics": {name: value.to_dict() for name, value in metrics.items()},
-        "breakdowns": scores.breakdowns,
-        "notes": ([SAMPLE_NOTE] if on_sample else []) + scores.notes,
+        **scores_summary(task, scores, selected, [SAMPLE_NOTE] if on_sample else []),
         "exports": exports,
         # the template's decoding blocks and the backend's own settings in effect (generation config policy)
         "decoding": {"template": task.decoding_blocks(), "backend": decoding or {}},
-        "n": len(selected),
         "config": config.to_dict(),
         "identity": identity,
         "run_dir": str(folder.path),
@@ -312,17 +308,7 @@ def _compute(
             for example, requests, demos, own in zip(
                 chunk, requests_per_example, demos_per_example, outputs_per_example, strict=True
             ):
-                new_records.append(
-                    {
-                        "id": example.id,
-                        "prompt": requests[0].context.render() if requests else "",
-                        "images": [image.key for image in requests[0].context.images] if requests else [],
-                        "demo_ids": [demo.id for demo in demos],
-                        **({"prompt_info": info} if (info := task.prompt_info(example)) else {}),
-                        **task.score(example, own),
-                        **raw_outputs(own),
-                    }
-                )
+                new_records.append(make_record(task, example, requests, demos, own))
             folder.append(new_records)
             for record in new_records:
                 records[record["id"]] = record
@@ -337,37 +323,6 @@ def step_wants_more(examples: int, requests_per_example: list[list[Request]], ba
     fill a few batches (a step is built, run and saved together; `check-invariance` steps the same way)."""
     requests = sum(map(len, requests_per_example))
     return examples < EXAMPLES_PER_STEP_MIN or requests < BATCHES_PER_STEP * batcher.batch_size
-
-
-MAX_STORED_CONTINUATIONS = 64  # ImageNet's 1,000 scores per image would make samples.jsonl gigabytes
-
-
-def raw_outputs(outputs: list[RankResult | str]) -> dict[str, Any]:
-    """The backend's raw outputs, so `kosmos-eval score` can re-score every example with fixed metric code
-    without the model. Left out where a ranking has very many continuations (the record keeps a summary)."""
-    stored: list[Any] = []
-    for output in outputs:
-        if isinstance(output, RankResult):
-            if len(output.logprobs) > MAX_STORED_CONTINUATIONS:
-                return {}
-            stored.append(
-                {
-                    "logprobs": list(output.logprobs),
-                    "num_tokens": list(output.num_tokens),
-                    "is_greedy": list(output.is_greedy),
-                }
-            )
-        else:
-            stored.append(output)
-    return {"outputs": stored}
-
-
-def restore_outputs(stored: list[Any]) -> list[RankResult | str]:
-    """The inverse of `raw_outputs`: what the backend returned, as `Task.score` receives it."""
-    return [
-        RankResult(tuple(o["logprobs"]), tuple(o["num_tokens"]), tuple(o["is_greedy"])) if isinstance(o, dict) else o
-        for o in stored
-    ]
 
 
 def run_stages(

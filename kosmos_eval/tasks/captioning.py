@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.task import DataStatus, Scores
 from kosmos_eval.core.types import Example
 from kosmos_eval.errors import DataError
 from kosmos_eval.formats.captions import (
@@ -26,6 +25,7 @@ from kosmos_eval.formats.captions import (
 from kosmos_eval.metrics import MetricValue
 from kosmos_eval.metrics.captioning import MEAN_OF_PER_IMAGE, bootstrap_corpus_ci, require_java, score_captions
 from kosmos_eval.metrics.resample import ExampleMetric
+from kosmos_eval.tasks.base import DataStatus, Scores
 from kosmos_eval.tasks.generation import GenerationTask
 
 # our metric names (summary keys) <- COCOEvalCap's; the headline first

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.task import DataStatus, Scores
 from kosmos_eval.core.types import Example
 from kosmos_eval.errors import DataError
 from kosmos_eval.formats.commonsense import (
@@ -30,6 +29,7 @@ from kosmos_eval.formats.commonsense import (
 )
 from kosmos_eval.metrics import mean_metric
 from kosmos_eval.metrics.resample import ExampleMetric, mean_rows
+from kosmos_eval.tasks.base import DataStatus, Scores
 from kosmos_eval.tasks.ranking import RankingTask
 
 ORDERS = ("both", "paper")

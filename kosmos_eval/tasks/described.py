@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.task import DataStatus, Scores, Task
 from kosmos_eval.core.text import cut_at_stop
 from kosmos_eval.core.types import Example, GenerateRequest, RankResult, Request
 from kosmos_eval.errors import UserError
 from kosmos_eval.formats.described_classes import find_descriptions_file, read_described_classes
 from kosmos_eval.metrics import mean_metric
 from kosmos_eval.metrics.matching import match_candidate
+from kosmos_eval.tasks.base import DataStatus, Scores, Task
 
 SETTINGS = {"with_descriptions": "candidate_with_description", "without_descriptions": "candidate_without_description"}
 CHOICES = {"both": tuple(SETTINGS), "with": ("with_descriptions",), "without": ("without_descriptions",)}

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from kosmos_eval.core.task import Task
 from kosmos_eval.core.text import cut_at_stop
 from kosmos_eval.core.types import Example, GenerateRequest, RankResult, Request
 from kosmos_eval.errors import UserError
+from kosmos_eval.tasks.base import Task
 
 
 class GenerationTask(Task):

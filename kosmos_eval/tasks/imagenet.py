@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
-from kosmos_eval.core.task import DataStatus, Scores, Task
 from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankResult, Request
 from kosmos_eval.errors import UserError
 from kosmos_eval.formats.imagenet import (
@@ -34,6 +33,7 @@ from kosmos_eval.formats.imagenet import (
     read_imagenet_val,
 )
 from kosmos_eval.metrics import mean_metric
+from kosmos_eval.tasks.base import DataStatus, Scores, Task
 
 DECODINGS = ("rank", "constrained_beam", "free")
 TOP_K = 5

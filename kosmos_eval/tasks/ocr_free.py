@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.seeding import TIE_TOLERANCE, argmax_random_ties, seeded_rng
-from kosmos_eval.core.task import DataStatus, Scores, Task
 from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankResult, Request
 from kosmos_eval.data.hub import hub_status
 from kosmos_eval.errors import UserError
@@ -27,6 +26,7 @@ from kosmos_eval.formats import hateful_memes, rendered_sst2
 from kosmos_eval.metrics import mean_metric
 from kosmos_eval.metrics.classification import auc_metric, auc_or_nan, yes_probability
 from kosmos_eval.metrics.resample import ExampleMetric, custom_rows
+from kosmos_eval.tasks.base import DataStatus, Scores, Task
 
 DEFAULT_SST2_HUB = "clip-benchmark/wds_renderedsst2"
 

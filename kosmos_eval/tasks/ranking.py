@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
-from kosmos_eval.core.task import Scores, Task
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
 from kosmos_eval.metrics import mean_metric
+from kosmos_eval.tasks.base import Scores, Task
 
 
 class RankingTask(Task):

@@ -16,12 +16,12 @@ from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
-from kosmos_eval.core.task import DataStatus, Scores, Task
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
 from kosmos_eval.data.locate import SAMPLE_ORIGIN, bundled_sample
 from kosmos_eval.errors import UserError
 from kosmos_eval.formats.raven import detect_layout, read_raven
 from kosmos_eval.metrics import mean_metric
+from kosmos_eval.tasks.base import DataStatus, Scores, Task
 
 
 @register_task("raven")

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.task import DataStatus, Scores
 from kosmos_eval.core.types import Example
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.formats.vqa import (
@@ -39,6 +38,7 @@ from kosmos_eval.metrics.vqa import (
     vizwiz_accuracy,
     vqa_accuracy,
 )
+from kosmos_eval.tasks.base import DataStatus, Scores
 from kosmos_eval.tasks.generation import GenerationTask
 
 

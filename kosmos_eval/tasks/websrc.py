@@ -13,12 +13,12 @@ from typing import Any, ClassVar
 
 from kosmos_eval.core.backend import PromptBudget
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.task import DataStatus, Scores
 from kosmos_eval.core.types import Context, Example
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.formats.websrc import page_text, read_websrc, read_websrc_predictions, write_websrc_predictions
 from kosmos_eval.metrics import group_means, mean_metric
 from kosmos_eval.metrics.websrc import postprocess_generated_answer, websrc_exact_match, websrc_f1
+from kosmos_eval.tasks.base import DataStatus, Scores
 from kosmos_eval.tasks.generation import GenerationTask
 
 SETTINGS = {"with_text": "query", "without_text": "query_without_text"}

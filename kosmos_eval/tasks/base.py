@@ -1,5 +1,9 @@
 """The Task contract: load examples, build requests, score outputs, aggregate metrics.
 
+It lives with the tasks, above the metrics and the prompt templates it uses, so that kosmos_eval/core depends
+on nothing of the harness but itself (the layering: cli -> runner -> tasks / backends -> metrics / formats /
+prompting -> core).
+
 One module per task family under kosmos_eval/tasks, registered with `@register_task`. Tasks keep only what
 differs between datasets; prompt text lives in prompts/<task>.yaml, file formats in kosmos_eval/formats,
 metrics in kosmos_eval/metrics.
@@ -14,17 +18,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.backend import PromptBudget
-from kosmos_eval.core.types import Context, Example, ImageInput, RankResult, Request
+from kosmos_eval.core.types import Context, DataStatus, Example, ImageInput, RankResult, Request
 from kosmos_eval.errors import UserError
 from kosmos_eval.metrics import MetricValue
 from kosmos_eval.metrics.resample import ExampleMetric, mean_rows
 from kosmos_eval.prompting import PromptTemplate, load_prompt
-
-
-@dataclass(frozen=True)
-class DataStatus:
-    found: bool
-    where: str  # a path, "bundled sample", or what is missing and how to get it
 
 
 @dataclass

@@ -1,0 +1,75 @@
+"""What a run writes about each example and about the whole run: the sample record and the summary's scores,
+defined once, for the runner and for `kosmos-eval score`, which rebuilds both from the records.
+
+A record holds the example's id, its prompt as text (images as `<imageN>`), the image keys, the ids of the
+few-shot demonstrations, what the prompt left out (`prompt_info`), the task's per-sample scores, and the
+backend's raw outputs (`outputs`), so the example can be scored again without the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kosmos_eval.core.types import Example, RankResult, Request
+from kosmos_eval.tasks.base import Scores, Task
+
+MAX_STORED_CONTINUATIONS = 64  # ImageNet's 1,000 scores per image would make samples.jsonl gigabytes
+# what a record holds besides Task.score's fields (kept as they are when the example is scored again)
+KEPT_FIELDS = ("id", "prompt", "images", "demo_ids", "prompt_info", "outputs")
+
+
+def make_record(
+    task: Task, example: Example, requests: Sequence[Request], demos: Sequence[Example], outputs: list[Any]
+) -> dict[str, Any]:
+    """The record of one finished example (see the module docstring)."""
+    return {
+        "id": example.id,
+        "prompt": requests[0].context.render() if requests else "",
+        "images": [image.key for image in requests[0].context.images] if requests else [],
+        "demo_ids": [demo.id for demo in demos],
+        **({"prompt_info": info} if (info := task.prompt_info(example)) else {}),
+        **task.score(example, outputs),
+        **raw_outputs(outputs),
+    }
+
+
+def raw_outputs(outputs: list[RankResult | str]) -> dict[str, Any]:
+    """The backend's raw outputs, so `kosmos-eval score` can re-score every example with fixed metric code
+    without the model. Left out where a ranking has very many continuations (the record keeps a summary)."""
+    stored: list[Any] = []
+    for output in outputs:
+        if isinstance(output, RankResult):
+            if len(output.logprobs) > MAX_STORED_CONTINUATIONS:
+                return {}
+            stored.append(
+                {
+                    "logprobs": list(output.logprobs),
+                    "num_tokens": list(output.num_tokens),
+                    "is_greedy": list(output.is_greedy),
+                }
+            )
+        else:
+            stored.append(output)
+    return {"outputs": stored}
+
+
+def restore_outputs(stored: list[Any]) -> list[RankResult | str]:
+    """The inverse of `raw_outputs`: what the backend returned, as `Task.score` receives it."""
+    return [
+        RankResult(tuple(o["logprobs"]), tuple(o["num_tokens"]), tuple(o["is_greedy"])) if isinstance(o, dict) else o
+        for o in stored
+    ]
+
+
+def scores_summary(task: Task, scores: Scores, records: Sequence[dict[str, Any]], notes: Sequence[str] = ()) -> dict:
+    """The summary's fields that follow from the records and the task's scoring: what a run writes and what
+    re-scoring rewrites (`notes` come first, e.g. that the data is the bundled sample)."""
+    return {
+        "variant": task.variant,
+        "headline": task.metrics[0],
+        "metrics": {name: value.to_dict() for name, value in scores.metrics.items()},
+        "breakdowns": scores.breakdowns,
+        "notes": [*notes, *scores.notes],
+        "n": len(records),
+    }

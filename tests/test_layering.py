@@ -1,0 +1,50 @@
+"""The import arrows point down: cli -> runner -> tasks / backends -> metrics / formats / prompting -> core.
+
+A lower layer that imports a higher one drags it (and its dependencies) into every user of the lower one and
+makes cycles likely; this keeps the layering of docs/ARCHITECTURE.md true of the code."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "kosmos_eval"
+# package -> the kosmos_eval packages it must not import (imports inside functions count too)
+FORBIDDEN = {
+    "core": {"metrics", "formats", "prompting", "tasks", "backends", "runner", "reporting", "cli", "data", "fewshot"},
+    "metrics": {"tasks", "backends", "runner", "reporting", "cli"},
+    "formats": {"tasks", "backends", "runner", "reporting", "cli"},
+    "prompting": {"tasks", "backends", "runner", "reporting", "cli"},
+    "tasks": {"runner", "reporting", "cli"},
+    "backends": {"tasks", "runner", "reporting", "cli"},
+    "runner": {"reporting", "cli"},
+}
+
+
+def _package(path: Path) -> str:
+    relative = path.relative_to(ROOT)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        found |= {name.split(".")[1] for name in names if name.startswith("kosmos_eval.") and "." in name}
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_no_package_imports_a_layer_above_it(package):
+    files = [p for p in ROOT.rglob("*.py") if _package(p) == package]
+    assert files
+    wrong = sorted(
+        f"{path.relative_to(ROOT.parent)} imports kosmos_eval.{name}"
+        for path in files
+        for name in _imports(path) & FORBIDDEN[package]
+    )
+    assert wrong == []
