@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.backend import PromptBudget
+from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
 from kosmos_eval.core.types import Context, DataStatus, Example, ImageInput, RankResult, Request
-from kosmos_eval.errors import UserError
+from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.metrics import MetricValue
 from kosmos_eval.metrics.resample import ExampleMetric, mean_rows
 from kosmos_eval.prompting import PromptTemplate, load_prompt
@@ -51,6 +52,10 @@ class Task(ABC):
     # read the bundled sample when no data is configured (Raven only: the README's first run needs no data);
     # every other task reads its sample only on `--sample`, so a forgotten --data-dir never yields a score
     sample_fallback: ClassVar[bool] = False
+
+    # what --data-dir must hold, in the words that finish "pass --data-dir with ...": every "no data" message
+    # (`kosmos-eval list`, `run` without a folder) says it, so a task names its files once
+    data_needed: ClassVar[str] = "the task's data files"
 
     # what the task reads from prompts/<task>.yaml besides `task` and `source` (layouts, answer words, decoding
     # blocks): the template must hold exactly these (PromptTemplate.validate)
@@ -173,9 +178,36 @@ class Task(ABC):
         """Files written beside the summary (e.g. an evaluation-server submission); name -> path."""
         return {}
 
-    @abstractmethod
+    def require_data(self, data_dir: Path | None) -> Path:
+        """`data_dir`, or the error that tells the user what --data-dir must hold (`load` starts with it)."""
+        if data_dir is None:
+            raise DataError(f"{self.name}: no data. Pass --data-dir with {self.data_needed}")
+        return data_dir
+
+    def locate_data(self, data_dir: Path) -> str:
+        """Where in `data_dir` the task's files are, as `kosmos-eval list` shows it; raises DataError naming
+        what is missing. The default accepts any folder (its reader then says what it lacks)."""
+        return str(data_dir)
+
     def data_status(self, data_dir: Path | None) -> DataStatus:
-        """Whether this task's data is present (for `kosmos-eval list` and early, clear failures)."""
+        """Whether this task's data is present (for `kosmos-eval list` and early, clear failures): the same
+        words as `require_data` without a folder, `locate_data`'s answer or error with one."""
+        if data_dir is None:
+            return DataStatus(False, f"missing: pass --data-dir with {self.data_needed}")
+        try:
+            return DataStatus(True, self.locate_data(data_dir))
+        except UserError as exc:
+            return DataStatus(False, str(exc))
+
+    def best_candidate(
+        self, scores: Sequence[float], example: Example, purpose: str = "tie-break"
+    ) -> tuple[int, list[int]]:
+        """The index of the best score and every index tied with it (core.seeding.TIE_TOLERANCE). A tie goes to
+        a candidate drawn by a generator seeded with the run seed, `purpose` and the example id: a rerun, a
+        resumed run or a differently batched one picks the same, and a model that scores the candidates alike
+        scores at chance instead of always winning with the first. Each ranking of one example (raw, length-
+        normalised) passes its own `purpose`, so one does not shift the other's draw."""
+        return argmax_random_ties(scores, seeded_rng(self.seed, purpose, example.id))
 
     @abstractmethod
     def load(self, split: str, data_dir: Path | None) -> list[Example]:

@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.types import Example
-from kosmos_eval.errors import DataError
 from kosmos_eval.formats.captions import (
     CaptionItem,
     locate,
@@ -25,7 +24,7 @@ from kosmos_eval.formats.captions import (
 from kosmos_eval.metrics import MetricValue
 from kosmos_eval.metrics.captioning import MEAN_OF_PER_IMAGE, bootstrap_corpus_ci, require_java, score_captions
 from kosmos_eval.metrics.resample import ExampleMetric
-from kosmos_eval.tasks.base import DataStatus, Scores
+from kosmos_eval.tasks.base import Scores
 from kosmos_eval.tasks.generation import GenerationTask
 
 # our metric names (summary keys) <- COCOEvalCap's; the headline first
@@ -64,18 +63,12 @@ class CaptionTask(GenerationTask):
     def check_environment(self) -> None:
         require_java()  # before hours of generation, not at scoring time
 
-    def data_status(self, data_dir: Path | None) -> DataStatus:
-        if data_dir is None:
-            return DataStatus(False, f"missing: pass --data-dir with dataset_{self.dataset}.json and the images")
-        try:
-            where = locate(data_dir, self.dataset)
-        except DataError as exc:
-            return DataStatus(False, str(exc))
-        return DataStatus(True, f"{where.karpathy_file} + {where.image_root}")
+    def locate_data(self, data_dir: Path) -> str:
+        where = locate(data_dir, self.dataset)
+        return f"{where.karpathy_file} + {where.image_root}"
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
-        if data_dir is None:
-            raise DataError(f"{self.name}: no data. Pass --data-dir with dataset_{self.dataset}.json and the images")
+        data_dir = self.require_data(data_dir)
         where = locate(data_dir, self.dataset)
         return [self._example(item) for item in read_karpathy(where.karpathy_file, where.image_root, data_dir, split)]
 
@@ -151,10 +144,12 @@ class CaptionTask(GenerationTask):
 @register_task("coco_caption")
 class CocoCaptionTask(CaptionTask):
     dataset = "coco"
+    data_needed = "dataset_coco.json (Karpathy splits) and the COCO train2014/val2014 images (docs/data.md)"
     description = "COCO captioning, Karpathy test (5,000 images): CIDEr, SPICE, BLEU, METEOR, ROUGE-L"
 
 
 @register_task("flickr30k")
 class Flickr30kTask(CaptionTask):
     dataset = "flickr30k"
+    data_needed = "dataset_flickr30k.json (Karpathy splits) and the Flickr30k images (docs/data.md)"
     description = "Flickr30k captioning, Karpathy test (1,000 images): CIDEr, SPICE, BLEU, METEOR, ROUGE-L"

@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.types import Example
-from kosmos_eval.errors import DataError
 from kosmos_eval.formats.commonsense import (
     COLOR_TERMS_FILE,
     COLORS,
@@ -29,7 +28,7 @@ from kosmos_eval.formats.commonsense import (
 )
 from kosmos_eval.metrics import mean_metric
 from kosmos_eval.metrics.resample import ExampleMetric, mean_rows
-from kosmos_eval.tasks.base import DataStatus, Scores
+from kosmos_eval.tasks.base import Scores
 from kosmos_eval.tasks.ranking import RankingTask
 
 ORDERS = ("both", "paper")
@@ -42,18 +41,16 @@ class CommonsenseTask(RankingTask):
     default_split = "test"
     data_file: ClassVar[str]
 
-    def data_status(self, data_dir: Path | None) -> DataStatus:
-        if data_dir is None:
-            return DataStatus(False, f"missing: pass --data-dir with {self.data_file} (github.com/Victorwz/VaLM)")
-        try:
-            return DataStatus(True, str(find_file(data_dir, self.data_file)))
-        except DataError as exc:
-            return DataStatus(False, str(exc))
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "data_file" in cls.__dict__:
+            cls.data_needed = f"{cls.data_file} from the VaLM repository (github.com/Victorwz/VaLM; docs/data.md)"
+
+    def locate_data(self, data_dir: Path) -> str:
+        return str(find_file(data_dir, self.data_file))
 
     def _file(self, data_dir: Path | None) -> Path:
-        if data_dir is None:
-            raise DataError(f"{self.name}: no data. Pass --data-dir with {self.data_file} (github.com/Victorwz/VaLM)")
-        return find_file(data_dir, self.data_file)
+        return find_file(self.require_data(data_dir), self.data_file)
 
 
 @register_task("relative_size")

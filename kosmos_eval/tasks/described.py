@@ -19,11 +19,10 @@ from typing import Any, ClassVar
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.text import cut_at_stop
 from kosmos_eval.core.types import Example, GenerateRequest, RankResult, Request
-from kosmos_eval.errors import UserError
 from kosmos_eval.formats.described_classes import find_descriptions_file, read_described_classes
 from kosmos_eval.metrics import mean_metric
 from kosmos_eval.metrics.matching import match_candidate
-from kosmos_eval.tasks.base import DataStatus, Scores, Task
+from kosmos_eval.tasks.base import Scores, Task
 
 SETTINGS = {"with_descriptions": "candidate_with_description", "without_descriptions": "candidate_without_description"}
 CHOICES = {"both": tuple(SETTINGS), "with": ("with_descriptions",), "without": ("without_descriptions",)}
@@ -34,6 +33,7 @@ class DescribedClassesTask(Task):
     template_keys = ("candidate_with_description", "candidate_without_description", "query", "decoding")
     family = "vision"
     description = "Classification with descriptions (CUB pairs): name the bird, with and without descriptions"
+    data_needed = "the folder built by `kosmos-eval prepare cub-descriptions` (docs/data_cub.md)"
     metrics = ("accuracy_with_descriptions", "accuracy_without_descriptions")
     mean_fields: ClassVar[dict[str, str]] = {f"accuracy_{setting}": f"{setting}.correct" for setting in SETTINGS}
     splits = ("test",)
@@ -46,20 +46,11 @@ class DescribedClassesTask(Task):
         super().__init__(seed, options)
         self.settings = CHOICES[self.option_choice("settings", tuple(CHOICES))]
 
-    def data_status(self, data_dir: Path | None) -> DataStatus:
-        if data_dir is None:
-            return DataStatus(False, "missing: build it with `kosmos-eval prepare cub-descriptions`, pass --data-dir")
-        try:
-            return DataStatus(True, str(find_descriptions_file(data_dir)))
-        except UserError as exc:
-            return DataStatus(False, str(exc))
+    def locate_data(self, data_dir: Path) -> str:
+        return str(find_descriptions_file(data_dir))
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
-        if data_dir is None:
-            raise UserError(
-                "cub_descriptions: no data. Build the set with `kosmos-eval prepare cub-descriptions` and pass "
-                "its folder with --data-dir (docs/data_cub.md)"
-            )
+        data_dir = self.require_data(data_dir)
         return [
             Example(
                 id=item.id,

@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
 from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankResult, Request
-from kosmos_eval.errors import UserError
+from kosmos_eval.errors import DataError
 from kosmos_eval.formats.imagenet import (
     DOCS,
     ImageNetClass,
@@ -33,7 +32,7 @@ from kosmos_eval.formats.imagenet import (
     read_imagenet_val,
 )
 from kosmos_eval.metrics import mean_metric
-from kosmos_eval.tasks.base import DataStatus, Scores, Task
+from kosmos_eval.tasks.base import Scores, Task
 
 DECODINGS = ("rank", "constrained_beam", "free")
 TOP_K = 5
@@ -44,6 +43,7 @@ class ImageNetTask(Task):
     template_keys = ("query", "decoding")
     family = "vision"
     description = "Zero-shot ImageNet-1k: 'The photo of the' + class name (rank | constrained_beam | free)"
+    data_needed = f"the ILSVRC2012 validation images ({DOCS})"
     metrics = ("accuracy", "top5_accuracy")
     mean_fields: ClassVar[dict[str, str]] = {"accuracy": "correct", "top5_accuracy": "correct_top5"}
     splits = ("validation",)
@@ -67,17 +67,14 @@ class ImageNetTask(Task):
         self.name_end = self.option_choice("name_end", ("eos", "none")) == "eos"
         self.classes: list[ImageNetClass] = []
 
-    def data_status(self, data_dir: Path | None) -> DataStatus:
-        if data_dir is None:
-            return DataStatus(False, f"missing: pass --data-dir with the ILSVRC2012 validation images ({DOCS})")
+    def locate_data(self, data_dir: Path) -> str:
         layout = detect_layout(data_dir)
         if layout is None:
-            return DataStatus(False, f"no ImageNet validation layout recognised in {data_dir} (docs/data_imagenet.md)")
-        return DataStatus(True, f"{data_dir} ({layout})")
+            raise DataError(f"no ImageNet validation layout recognised in {data_dir} ({DOCS})")
+        return f"{data_dir} ({layout})"
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
-        if data_dir is None:
-            raise UserError(f"imagenet: no data. Pass --data-dir with the ILSVRC2012 validation set ({DOCS})")
+        data_dir = self.require_data(data_dir)
         items, self.classes = read_imagenet_val(data_dir, self.class_names_file, require_complete=self.complete)
         return [Example(id=item.id, images={"image": item.image}, fields={"label": item.label}) for item in items]
 
@@ -125,7 +122,7 @@ class ImageNetTask(Task):
         }
 
     def _ranked(self, example: Example, logprobs: list[float], label: int) -> dict[str, Any]:
-        best, tied = argmax_random_ties(logprobs, seeded_rng(self.seed, "tie-break", example.id))
+        best, tied = self.best_candidate(logprobs, example)
         order = sorted(range(len(logprobs)), key=lambda i: (i != best, -logprobs[i], i))
         top = order[:TOP_K]
         gold_logprob = logprobs[label]

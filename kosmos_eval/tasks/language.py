@@ -65,19 +65,23 @@ class LanguageTask(RankingTask):
 
     # --- data ------------------------------------------------------------------------------------------------
 
+    data_needed = "the dataset's files in its Hugging Face schema (docs/data_language.md)"
+
     def data_status(self, data_dir: Path | None) -> DataStatus:
         spec = self.spec
-        if data_dir is None:
+        if data_dir is None:  # the hub copy, when there is one and it is reachable
             if spec.hub_id is None and not self.hub:
                 return DataStatus(False, f"missing: {spec.no_hub} (or use --sample)")
             hub_id, config = hub_target(self.dataset, spec, self.hub)
-            return hub_status(hub_id, config, "pass --data-dir with the dataset's files (docs/data_language.md)")
+            return hub_status(hub_id, config, f"pass --data-dir with {self.data_needed}")
+        return super().data_status(data_dir)
+
+    def locate_data(self, data_dir: Path) -> str:
         split = self.default_split
-        patterns = spec.local_patterns.get(split, ())
         saved = (data_dir / split).is_dir() or (data_dir / "dataset_dict.json").is_file()
-        if candidate_files(data_dir, split, patterns) or saved:
-            return DataStatus(True, str(data_dir))
-        return DataStatus(False, f"no '{split}' file in {data_dir} (see docs/data_language.md)")
+        if candidate_files(data_dir, split, self.spec.local_patterns.get(split, ())) or saved:
+            return str(data_dir)
+        raise DataError(f"no '{split}' file in {data_dir} (see docs/data_language.md)")
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
         items = load_choice_items(self.dataset, split, data_dir, hub=self.hub)

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.seeding import TIE_TOLERANCE, argmax_random_ties, seeded_rng
 from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankResult, Request
 from kosmos_eval.data.hub import hub_status
-from kosmos_eval.errors import UserError
+from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.formats import hateful_memes, rendered_sst2
 from kosmos_eval.metrics import mean_metric
 from kosmos_eval.metrics.classification import auc_metric, auc_or_nan, yes_probability
@@ -50,6 +49,7 @@ class RenderedSst2Task(Task):
     )
     family = "OCR-free text classification"
     description = "Rendered SST-2: sentiment of a sentence shown as an image (cot=true: multimodal chain-of-thought)"
+    data_needed = "CLIP's rendered-sst2/<split>/<label>/*.png folders or a saved dataset (docs/data.md)"
     metrics = ("accuracy",)
     mean_fields: ClassVar[dict[str, str]] = {"accuracy": "correct"}
     splits = ("test", "validation", "train")
@@ -73,13 +73,16 @@ class RenderedSst2Task(Task):
         return rendered_sst2.LABELS
 
     def data_status(self, data_dir: Path | None) -> DataStatus:
-        if data_dir is None:
+        if data_dir is None:  # the hub copy, when it is reachable
             hub = self.task_options.get("hub", DEFAULT_SST2_HUB)
-            return hub_status(hub, None, "pass --data-dir with CLIP's rendered-sst2 folders (docs/data.md)")
+            return hub_status(hub, None, f"pass --data-dir with {self.data_needed}")
+        return super().data_status(data_dir)
+
+    def locate_data(self, data_dir: Path) -> str:
         layout = rendered_sst2.detect_layout(data_dir)
         if layout is None:
-            return DataStatus(False, f"no rendered-sst2/<split>/<label>/*.png folders or saved dataset in {data_dir}")
-        return DataStatus(True, f"{data_dir} ({layout})")
+            raise DataError(f"no rendered-sst2/<split>/<label>/*.png folders or saved dataset in {data_dir}")
+        return f"{data_dir} ({layout})"
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
         if data_dir is not None and "hub" not in self.task_options:
@@ -139,7 +142,7 @@ class RenderedSst2Task(Task):
             record.update(rationale=rationale, stage2_prompt=stage2.render())
         if self.mode == "rank":
             result = _rank_result(answer, self.name)
-            prediction, tied = argmax_random_ties(list(result.logprobs), seeded_rng(self.seed, "tie-break", example.id))
+            prediction, tied = self.best_candidate(list(result.logprobs), example)
             record.update(logprobs=list(result.logprobs), ties=tied if len(tied) > 1 else [])
         else:
             record["generated"] = str(answer)
@@ -164,6 +167,7 @@ class HatefulMemesTask(Task):
     template_keys = ("query", "query_with_text", "answers")
     family = "OCR-free text classification"
     description = "HatefulMemes: P(yes) that a meme is hateful, read from the picture alone; ROC AUC"
+    data_needed = "the Hateful Memes release (img/ + dev_seen.jsonl, ...; docs/data.md)"
     metrics = ("roc_auc", "accuracy")
     mean_fields: ClassVar[dict[str, str]] = {"accuracy": "correct"}
     splits = ("dev_seen", "dev_unseen", "dev", "train")
@@ -180,19 +184,12 @@ class HatefulMemesTask(Task):
         self.with_text = self.option_flag("with_text")
         self.auc_score = self.option_choice("auc_score", ("normalised", "raw"))
 
-    def data_status(self, data_dir: Path | None) -> DataStatus:
-        if data_dir is None:
-            return DataStatus(False, "missing: pass --data-dir with the Hateful Memes release (img/ + *.jsonl)")
-        try:
-            return DataStatus(True, str(hateful_memes.find_split_file(data_dir, self.default_split)))
-        except UserError as exc:
-            return DataStatus(False, str(exc))
+    def locate_data(self, data_dir: Path) -> str:
+        return str(hateful_memes.find_split_file(data_dir, self.default_split))
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
-        if data_dir is None:
-            raise UserError("hateful_memes: no data. Pass --data-dir with the release (img/, dev_seen.jsonl, ...)")
         examples = []
-        for item in hateful_memes.read_hateful_memes(data_dir, split):
+        for item in hateful_memes.read_hateful_memes(self.require_data(data_dir), split):
             if item.label is None:
                 raise UserError(f"hateful_memes: split '{split}' has no labels (item {item.id}); score a dev split")
             examples.append(
@@ -210,10 +207,7 @@ class HatefulMemesTask(Task):
         result = _rank_result(output, self.name)
         logprob_yes, logprob_no = result.logprobs
         p_yes = yes_probability(logprob_yes, logprob_no)
-        if abs(logprob_yes - logprob_no) <= TIE_TOLERANCE:  # one half: a seeded coin, never always "not hateful"
-            prediction = int(seeded_rng(self.seed, "tie-break", example.id).random() < 0.5)
-        else:
-            prediction = int(logprob_yes > logprob_no)
+        prediction, _ = self.best_candidate([logprob_no, logprob_yes], example)  # a tie: never always "not hateful"
         label = int(example.fields["label"])
         return {
             "label": label,

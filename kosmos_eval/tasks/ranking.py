@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
 from kosmos_eval.metrics import mean_metric
 from kosmos_eval.tasks.base import Scores, Task
@@ -51,8 +50,8 @@ class RankingTask(Task):
         logprobs, tokens = self.option_scores(example, outputs)
         lengths = self.norm_lengths(example)
         per_char = [lp / max(1, length) for lp, length in zip(logprobs, lengths, strict=True)]
-        prediction, tied = argmax_random_ties(logprobs, seeded_rng(self.seed, "tie-break", example.id))
-        prediction_norm, _ = argmax_random_ties(per_char, seeded_rng(self.seed, "tie-break-norm", example.id))
+        prediction, tied = self.best_candidate(logprobs, example)
+        prediction_norm, _ = self.best_candidate(per_char, example, purpose="tie-break-norm")
         gold = self.gold_of(example)
         return {
             "options": options,

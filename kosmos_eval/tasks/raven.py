@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
+from kosmos_eval.core.seeding import seeded_rng
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
 from kosmos_eval.data.locate import SAMPLE_ORIGIN, bundled_sample
-from kosmos_eval.errors import UserError
+from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.formats.raven import detect_layout, read_raven
 from kosmos_eval.metrics import mean_metric
-from kosmos_eval.tasks.base import DataStatus, Scores, Task
+from kosmos_eval.tasks.base import Scores, Task
 
 
 @register_task("raven")
@@ -35,21 +35,18 @@ class RavenTask(Task):
     splits = ("test",)
     default_split = "test"
     sample_fallback = True
+    data_needed = "the IQ50 folder (exp-N/) or RAVEN / I-RAVEN .npz files (docs/data.md)"
 
-    def data_status(self, data_dir: Path | None) -> DataStatus:
-        if data_dir is None:
-            return DataStatus(False, "missing: pass --data-dir with the IQ50 or RAVEN .npz folder")
+    def locate_data(self, data_dir: Path) -> str:
         layout = detect_layout(data_dir)
         if layout is None:
-            return DataStatus(False, f"no IQ50 or RAVEN .npz data under {data_dir}")
+            raise DataError(f"no IQ50 or RAVEN .npz data under {data_dir}")
         where = SAMPLE_ORIGIN if data_dir == bundled_sample(self.name) else str(data_dir)
-        return DataStatus(True, f"{where} ({layout})")
+        return f"{where} ({layout})"
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
-        if data_dir is None:
-            raise UserError("raven: no data. Pass --data-dir with the IQ50 folder (exp-N/) or RAVEN .npz files")
         examples = []
-        for problem in read_raven(data_dir):
+        for problem in read_raven(self.require_data(data_dir)):
             examples.append(
                 Example(
                     id=problem.id,
@@ -92,9 +89,8 @@ class RavenTask(Task):
         no = [float(o.logprobs[1]) for o in outputs]  # type: ignore[union-attr]
         # P(Yes) / (P(Yes) + P(No)) in log space: yes - logaddexp(yes, no)
         normalised = [y - (max(y, n) + math.log1p(math.exp(-abs(y - n)))) for y, n in zip(yes, no, strict=True)]
-        rng = seeded_rng(self.seed, "tie-break", example.id)
-        shown, tied = argmax_random_ties(yes, rng)
-        shown_norm, tied_norm = argmax_random_ties(normalised, rng)
+        shown, tied = self.best_candidate(yes, example)
+        shown_norm, tied_norm = self.best_candidate(normalised, example, purpose="tie-break-norm")
         candidates = example.images["candidates"]
         return {
             "answer": answer,

@@ -38,7 +38,7 @@ from kosmos_eval.metrics.vqa import (
     vizwiz_accuracy,
     vqa_accuracy,
 )
-from kosmos_eval.tasks.base import DataStatus, Scores
+from kosmos_eval.tasks.base import Scores
 from kosmos_eval.tasks.generation import GenerationTask
 
 
@@ -112,6 +112,7 @@ class VQATask(GenerationTask):
 @register_task("vqav2")
 class VQAv2Task(VQATask):
     description = "VQAv2 open-ended VQA, VQA accuracy (official evaluation); test-dev via the server"
+    data_needed = "the VQAv2 question/annotation files and the COCO image folders (docs/data.md)"
     metrics = ("accuracy",)
     splits = ("test-dev", "val", "test", "train")
     default_split = "test-dev"  # the paper's; its answers are on the evaluation server only
@@ -128,12 +129,12 @@ class VQAv2Task(VQATask):
     accuracy = staticmethod(vqa_accuracy)
     server = "VQAv2 evaluation server (EvalAI)"
 
-    def data_status(self, data_dir: Path | None) -> DataStatus:
-        return _status(data_dir, lambda d: locate_vqav2(d, "val"), "the VQAv2 question/annotation files + images")
+    def locate_data(self, data_dir: Path) -> str:
+        locate_vqav2(data_dir, "val")
+        return str(data_dir)
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
-        if data_dir is None:
-            raise DataError("vqav2: no data. Pass --data-dir with the VQAv2 files and COCO image folders")
+        data_dir = self.require_data(data_dir)
         questions, annotations, images = locate_vqav2(data_dir, split)
         return [self._example(item) for item in read_vqav2(questions, annotations, images, data_dir)]
 
@@ -164,18 +165,19 @@ class VQAv2Task(VQATask):
 @register_task("vizwiz")
 class VizWizTask(VQATask):
     description = "VizWiz VQA, VQA accuracy (VizWiz evaluation) + unanswerability AP/F1; test via the server"
+    data_needed = "the VizWiz <split>.json annotation files and image folders (docs/data.md)"
     metrics = ("accuracy", "unanswerable_ap", "unanswerable_f1")
     splits = ("test", "val", "train")
     default_split = "test"  # the paper's "test-dev" is the evaluation server's test-dev phase of test.json
     accuracy = staticmethod(vizwiz_accuracy)
     server = "VizWiz evaluation server (EvalAI, test-dev phase)"
 
-    def data_status(self, data_dir: Path | None) -> DataStatus:
-        return _status(data_dir, lambda d: locate_vizwiz(d, "val"), "VizWiz <split>.json files + image folders")
+    def locate_data(self, data_dir: Path) -> str:
+        locate_vizwiz(data_dir, "val")
+        return str(data_dir)
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
-        if data_dir is None:
-            raise DataError("vizwiz: no data. Pass --data-dir with the VizWiz annotation files and image folders")
+        data_dir = self.require_data(data_dir)
         split_file, images = locate_vizwiz(data_dir, split)
         return [self._example(item) for item in read_vizwiz(split_file, images, data_dir)]
 
@@ -235,13 +237,3 @@ class VizWizTask(VQATask):
         answerable = {r["image_name"]: r["answerable_confidence"] for r in records}
         write_vizwiz_submission(path, [(r["image_name"], r["prediction"]) for r in records], answerable)
         return {"submission (VizWiz server format)": str(path)}
-
-
-def _status(data_dir: Path | None, probe: Callable[[Path], object], what: str) -> DataStatus:
-    if data_dir is None:
-        return DataStatus(False, f"missing: pass --data-dir with {what}")
-    try:
-        probe(data_dir)
-    except DataError as exc:
-        return DataStatus(False, str(exc))
-    return DataStatus(True, str(data_dir))

@@ -18,7 +18,7 @@ from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.formats.websrc import page_text, read_websrc, read_websrc_predictions, write_websrc_predictions
 from kosmos_eval.metrics import group_means, mean_metric
 from kosmos_eval.metrics.websrc import postprocess_generated_answer, websrc_exact_match, websrc_f1
-from kosmos_eval.tasks.base import DataStatus, Scores
+from kosmos_eval.tasks.base import Scores
 from kosmos_eval.tasks.generation import GenerationTask
 
 SETTINGS = {"with_text": "query", "without_text": "query_without_text"}
@@ -37,6 +37,7 @@ def truncate_words(text: str, limit: int) -> str:
 class WebSRCTask(GenerationTask):
     family = "perception-language"
     description = "WebSRC web page QA: screenshot + extracted page text, EM and F1"
+    data_needed = "the WebSRC v1.0 release (<domain>/<site>/dataset.csv + processed_data/; docs/data.md)"
     metrics = ("f1", "exact_match")
     mean_fields: ClassVar[dict[str, str]] = {"f1": "f1", "exact_match": "exact_match"}
     shots = (0,)
@@ -65,14 +66,13 @@ class WebSRCTask(GenerationTask):
     def prompt_info(self, example: Example) -> dict[str, Any]:
         return self.text_kept.get(example.id, {})
 
-    def data_status(self, data_dir: Path | None) -> DataStatus:
-        if data_dir is None or not any(data_dir.glob("*/*/dataset.csv")):
-            return DataStatus(False, "missing: pass --data-dir with the WebSRC release (<domain>/<site>/dataset.csv)")
-        return DataStatus(True, str(data_dir))
+    def locate_data(self, data_dir: Path) -> str:
+        if not any(data_dir.glob("*/*/dataset.csv")):
+            raise DataError(f"no WebSRC <domain>/<site>/dataset.csv under {data_dir}")
+        return str(data_dir)
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
-        if data_dir is None:
-            raise DataError("websrc: no data. Pass --data-dir with the WebSRC release folder")
+        data_dir = self.require_data(data_dir)
         return [
             Example(
                 id=q.id,
