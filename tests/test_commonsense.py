@@ -101,5 +101,5 @@ def test_ranking_equals_log_likelihoods_computed_by_hand(tmp_path, kosmos2_backe
 
 
 def test_relative_size_rejects_an_unknown_order_option() -> None:
-    with pytest.raises(UserError, match="orders must be one of both, paper"):
+    with pytest.raises(UserError, match=r"orders=.reversed.: expected one of both, paper"):
         RelativeSizeTask(options={"orders": "reversed"})

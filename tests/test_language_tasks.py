@@ -279,7 +279,7 @@ def test_winograd_reads_wsc285_by_default_and_wsc273_on_request(monkeypatch) -> 
         ("coref-data/davis_wsc_raw", "wsc273", "test"),
         ("someone/wsc", "wsc273", "test"),
     ]
-    with pytest.raises(UserError, match="subset must be one of wsc285, wsc273"):
+    with pytest.raises(UserError, match=r"subset=.wsc300.: expected one of wsc285, wsc273"):
         task_of("winograd", subset="wsc300")
 
 

@@ -234,7 +234,7 @@ def test_api_key_comes_from_the_named_variable(server, monkeypatch):
 def test_model_args_are_checked():
     with pytest.raises(UserError, match=r"unknown key 'modle' for --model openai \(known: base_url, model, "):
         OpenAIBackend(modle="x")
-    with pytest.raises(UserError, match="max_concurrency='0': expected a number of at least 1"):
+    with pytest.raises(UserError, match="max_concurrency='0': expected a positive whole number"):
         OpenAIBackend(max_concurrency="0")
     with pytest.raises(UserError, match="beam_search='wide': expected one of refuse, greedy, server"):
         OpenAIBackend(beam_search="wide")

@@ -45,6 +45,7 @@ from kosmos_eval.backends.openai_client import (
     completion_prompt_tokens,
 )
 from kosmos_eval.core.backend import Backend, BackendInfo
+from kosmos_eval.core.options import OptionReader
 from kosmos_eval.core.registry import register_backend
 from kosmos_eval.core.text import cut_at_stop
 from kosmos_eval.core.types import Context, GenerateRequest, ImageInput, RankRequest, RankResult, Request
@@ -68,30 +69,6 @@ MAX_STOP_STRINGS = 4  # the OpenAI API's limit; the rest are cut here, with the 
 IMAGE_CACHE_SIZE = 256
 PROBE_TEXT = "kosmos-eval capability probe"
 SERVER_MODEL_FIELDS = ("id", "object", "owned_by", "root", "parent", "max_model_len")  # not `created`: it varies
-
-
-def _flag(model_args: dict[str, str], key: str, default: bool) -> bool:
-    value = model_args.get(key, str(default)).lower()
-    if value not in ("true", "false", "1", "0", "yes", "no"):
-        raise UserError(f"--model-args {key}={model_args[key]!r}: expected true or false")
-    return value in ("true", "1", "yes")
-
-
-def _number(model_args: dict[str, str], key: str, default: float, minimum: float) -> float:
-    try:
-        value = float(model_args.get(key, default))
-    except ValueError:
-        value = minimum - 1
-    if not value >= minimum:  # also refuses nan
-        raise UserError(f"--model-args {key}={model_args[key]!r}: expected a number of at least {minimum:g}")
-    return value
-
-
-def _choice(model_args: dict[str, str], key: str, allowed: tuple[str, ...]) -> str:
-    value = model_args.get(key, allowed[0])
-    if value not in allowed:
-        raise UserError(f"--model-args {key}={value!r}: expected one of {', '.join(allowed)}")
-    return value
 
 
 def image_data_url(image: ImageInput) -> str:
@@ -124,17 +101,18 @@ class OpenAIBackend(Backend):
         self.base_url = model_args.get("base_url", "http://localhost:8000/v1").rstrip("/")
         if not self.base_url.startswith(("http://", "https://")):
             raise UserError(f"--model-args base_url={self.base_url!r}: expected http://HOST:PORT/v1 or https://...")
-        self.endpoint = _choice(model_args, "endpoint", ("chat", "completions"))
-        self.max_concurrency = int(_number(model_args, "max_concurrency", 8, 1))
+        args = OptionReader(model_args, "--model-args")
+        self.endpoint = args.choice("endpoint", ("chat", "completions"))
+        self.max_concurrency = args.integer("max_concurrency", 8)
         policy = RetryPolicy(
-            max_retries=int(_number(model_args, "max_retries", 6, 0)),
-            max_wait=_number(model_args, "max_wait", 30.0, 0),
+            max_retries=args.integer("max_retries", 6, minimum=0),
+            max_wait=args.number("max_wait", 30.0, 0),
             sleep=sleep,
         )
-        self.client = ServerClient(self.base_url, api_key, _number(model_args, "timeout", 120.0, 0.001), policy)
-        self.server_stop = _flag(model_args, "server_stop", True)
-        self.beam_search = _choice(model_args, "beam_search", ("refuse", "greedy", "server"))
-        self.constrained_by_ranking = _flag(model_args, "constrained_by_ranking", False)
+        self.client = ServerClient(self.base_url, api_key, args.number("timeout", 120.0, 0.001), policy)
+        self.server_stop = args.flag_value("server_stop", True)
+        self.beam_search = args.choice("beam_search", ("refuse", "greedy", "server"))
+        self.constrained_by_ranking = args.flag_value("constrained_by_ranking", False)
         self._model = model_args.get("model")
         self._server_model: dict[str, Any] | None = None
         self._listed = False

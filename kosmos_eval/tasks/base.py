@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.backend import PromptBudget
+from kosmos_eval.core.options import OptionReader
 from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
 from kosmos_eval.core.types import Context, DataStatus, Example, ImageInput, RankResult, Request
 from kosmos_eval.errors import DataError, UserError
@@ -64,7 +65,8 @@ class Task(ABC):
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         self.seed = seed
         self.task_options = dict(options or {})
-        self.option_defaults: dict[str, str] = {}  # filled as options are read: what `variant` leaves out
+        # every typed read goes through it; its defaults and canonical spellings decide `variant`
+        self.option_reader = OptionReader(self.task_options, "--task-option")
         self.prompt.validate(self.template_keys)
         allowed = self.all_options()
         unknown = set(self.task_options) - set(allowed)
@@ -88,38 +90,32 @@ class Task(ABC):
         definition, so `--task-option max_new_tokens=N` works in every task that generates."""
         settings = dict(self.prompt.data[block])
         option = block[: -len("decoding")] + "max_new_tokens"
-        override = self.task_options.get(option)
-        if override is not None:
-            if not override.isdigit() or int(override) < 1:
-                raise UserError(f"--task-option {option} must be a positive integer, got {override!r}")
-            settings["max_new_tokens"] = int(override)
+        length = self.option_int(option, settings.get("max_new_tokens"))
+        if length is not None:
+            settings["max_new_tokens"] = length
         return settings
 
     def option_choice(self, key: str, allowed: Sequence[str]) -> str:
         """The value of `--task-option key=...`, which must be one of `allowed`; the first is the default."""
-        self.option_defaults[key] = allowed[0]
-        value = self.task_options.get(key, allowed[0])
-        if value not in allowed:
-            raise UserError(f"--task-option {key} must be one of {', '.join(allowed)}, got {value!r}")
-        return value
+        return self.option_reader.choice(key, allowed)
 
     def option_flag(self, key: str, default: bool = False) -> bool:
-        """A true/false `--task-option` (case-insensitive)."""
-        self.option_defaults[key] = str(default).lower()
-        value = self.task_options.get(key, str(default)).lower()
-        if value not in ("true", "false"):
-            raise UserError(f"--task-option {key} must be true or false, got {value!r}")
-        return value == "true"
+        """A true/false `--task-option` (also 1/0, yes/no; any case)."""
+        return self.option_reader.flag_value(key, default)
+
+    def option_int(self, key: str, default: int | None, minimum: int = 1) -> int | None:
+        """A whole-number `--task-option` of at least `minimum`, or `default` when not given."""
+        if default is None:
+            return self.option_reader.optional_integer(key, minimum)
+        return self.option_reader.integer(key, default, minimum)
 
     @property
     def variant(self) -> str:
         """The task options that differ from their defaults, as `k=v;k=v` ("" = the paper's default setting).
         Leaderboards and comparisons key runs by it, so `setting=with_text` given explicitly equals no option."""
-        changed = {
-            key: value
-            for key, value in sorted(self.task_options.items())
-            if self.option_defaults.get(key, "").lower() != value.lower()
-        }
+        reader = self.option_reader
+        given = {key: reader.canonical.get(key, value) for key, value in sorted(self.task_options.items())}
+        changed = {key: value for key, value in given.items() if reader.defaults.get(key, "").lower() != value.lower()}
         return ";".join(f"{key}={value}" for key, value in changed.items())
 
     @property

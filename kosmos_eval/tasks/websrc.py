@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from kosmos_eval.core.backend import PromptBudget
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.types import Context, Example
-from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.errors import DataError
 from kosmos_eval.formats.websrc import page_text, read_websrc, read_websrc_predictions, write_websrc_predictions
 from kosmos_eval.metrics import group_means, mean_metric
 from kosmos_eval.metrics.websrc import postprocess_generated_answer, websrc_exact_match, websrc_f1
@@ -53,10 +53,7 @@ class WebSRCTask(GenerationTask):
     def __init__(self, seed: int = 1234, options: dict[str, str] | None = None) -> None:
         super().__init__(seed, options)
         self.setting = self.option_choice("setting", tuple(SETTINGS))
-        limit = self.task_options.get("max_text_chars")
-        if limit is not None and (not limit.isdigit() or int(limit) < 1):
-            raise UserError(f"--task-option max_text_chars must be a positive integer, got {limit!r}")
-        self.max_text_chars = int(limit) if limit is not None else None
+        self.max_text_chars = self.option_int("max_text_chars", None)
         self.budget: PromptBudget | None = None
         self.text_kept: dict[str, dict[str, Any]] = {}  # example id -> how much page text its prompt has
 

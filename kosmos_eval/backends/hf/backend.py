@@ -24,26 +24,13 @@ from kosmos_eval.backends.hf.loading import LoadedModel, describe, load_model
 from kosmos_eval.backends.hf.packing import Pack, PackItem, batch_packs, pack
 from kosmos_eval.config import DEFAULT_MODEL_ID
 from kosmos_eval.core.backend import Backend, PromptBudget
+from kosmos_eval.core.options import OptionReader
 from kosmos_eval.core.text import cut_at_stop
 from kosmos_eval.core.types import GenerateRequest, ImageInput, RankRequest, RankResult, Request
 from kosmos_eval.errors import BackendOutOfMemory, UserError
 
 HEAD_ROWS = 2048  # output-head rows per slice: 2,048 x 65k vocabulary x 4 bytes = 0.5 GB of logits at most
 MIN_PACK_TOKENS = 64
-
-
-def _bool(value: str, key: str) -> bool:
-    if value.lower() in ("1", "true", "yes"):
-        return True
-    if value.lower() in ("0", "false", "no"):
-        return False
-    raise UserError(f"--model-args {key}={value!r}: expected true or false")
-
-
-def _positive(value: str, key: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise UserError(f"--model-args {key}={value!r}: expected a positive whole number")
-    return int(value)
 
 
 class HFBackend(Backend):
@@ -53,33 +40,34 @@ class HFBackend(Backend):
         HF.validate(model_args)
         if device and model_args.get("device") and model_args["device"] != device:
             raise UserError(f"--device {device} and --model-args device={model_args['device']} disagree; give one")
+        # every typed argument is read before the model loads: a typo costs a second, not a checkpoint load
+        args = OptionReader(model_args, "--model-args")
+        trust_remote_code = args.flag_value("trust_remote_code", False)
+        image_workers = args.integer("image_workers", 4, minimum=0)
+        chat_template = args.flag_value("chat_template", False)
+        self.generation_policy = args.choice("generation_config", decoding.POLICIES)
+        packing, padded_greedy = args.flag_value("packing", True), args.flag_value("padded_greedy", True)
+        max_pack_tokens = args.optional_integer("max_pack_tokens")
+        max_forward_tokens = args.optional_integer("max_forward_tokens")
+        padding_side = args.choice("padding_side", ("right", "left"))
         loaded = load_model(
             pretrained=model_args.get("pretrained", DEFAULT_MODEL_ID),
             revision=model_args.get("revision"),
             dtype=model_args.get("dtype", "auto"),
             device=model_args.get("device") or device,
-            trust_remote_code=_bool(model_args.get("trust_remote_code", "false"), "trust_remote_code"),
+            trust_remote_code=trust_remote_code,
             attn_implementation=model_args.get("attn_implementation"),
             device_map=model_args.get("device_map"),
         )
-        workers = model_args.get("image_workers", "4")
-        self._attach(loaded, image_workers=0 if workers == "0" else _positive(workers, "image_workers"))
-        if _bool(model_args.get("chat_template", "false"), "chat_template"):
+        self._attach(loaded, image_workers=image_workers)
+        if chat_template:
             self.adapter.use_chat_template(loaded.pretrained)
-        self.generation_policy = decoding.policy(model_args.get("generation_config", "protocol"))
         self.checkpoint_generation = decoding.settings(self.adapter.generation_config)
         if self.generation_policy == "protocol":  # the checkpoint's decoding preferences never leak in
             self.adapter.set_generation_config(decoding.protocol_config(self.adapter.generation_config))
-        self.packing = _bool(model_args.get("packing", "true"), "packing")
-        self.padded_greedy = _bool(model_args.get("padded_greedy", "true"), "padded_greedy")
-        if "max_pack_tokens" in model_args:
-            self.max_pack_tokens = _positive(model_args["max_pack_tokens"], "max_pack_tokens")
-        if "max_forward_tokens" in model_args:
-            self.max_forward_tokens = _positive(model_args["max_forward_tokens"], "max_forward_tokens")
-        self.max_forward_tokens = max(self.max_forward_tokens, self.max_pack_tokens)
-        self.padding_side = model_args.get("padding_side", "right")
-        if self.padding_side not in ("left", "right"):
-            raise UserError(f"--model-args padding_side={self.padding_side!r}: expected left or right")
+        self.packing, self.padded_greedy, self.padding_side = packing, padded_greedy, padding_side
+        self.max_pack_tokens = max_pack_tokens or self.max_pack_tokens  # the defaults depend on the device
+        self.max_forward_tokens = max(max_forward_tokens or self.max_forward_tokens, self.max_pack_tokens)
 
     def _attach(self, loaded: LoadedModel, image_workers: int = 4) -> None:
         self.loaded = loaded

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kosmos_eval.errors import UserError
-
 POLICIES = ("protocol", "checkpoint")
 # what a checkpoint's generation config may keep under the protocol: the model's format, not preferences
 STRUCTURAL = (
@@ -29,12 +27,6 @@ STRUCTURAL = (
     "forced_bos_token_id",
     "forced_eos_token_id",
 )
-
-
-def policy(value: str) -> str:
-    if value not in POLICIES:
-        raise UserError(f"--model-args generation_config={value!r}: expected protocol or checkpoint")
-    return value
 
 
 def protocol_config(checkpoint: Any) -> Any:
