@@ -22,7 +22,8 @@ import yaml
 from kosmos_eval.core.types import Context, ImageInput, Segment
 from kosmos_eval.errors import UserError
 
-DECODING_FIELDS = {"num_beams": int, "max_new_tokens": int, "stop": list, "length_penalty": (int, float)}
+# what a template's decoding block may set; beam search's other rules are transformers' defaults (docs/models.md)
+DECODING_FIELDS = {"num_beams": int, "max_new_tokens": int, "stop": list}
 PART_KINDS = ("text", "image", "images")
 
 
@@ -36,7 +37,7 @@ class PromptTemplate:
         """The template holds exactly what its task reads (`keys`, besides `task` and `source`): an unknown key
         is a typo or a setting nothing reads, so it is an error, and so is a missing one. Layouts must be lists
         of text / image / images parts; a `*decoding` block may only set num_beams, max_new_tokens (positive
-        integers), stop (strings) and length_penalty."""
+        integers) and stop (strings)."""
         where = f"prompts/{self.task}.yaml"
         present = set(self.data) - {"task", "source"}
         unknown, missing = sorted(present - set(keys)), sorted(set(keys) - present)

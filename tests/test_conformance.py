@@ -6,6 +6,8 @@ declared family (kosmos_eval/backends/hf/families), each on a tiny random checkp
   9 images, a single-image few-shot context and plain text, scored in one padded batch;
 * packed ranking, where the family declares packing, equals the row-per-continuation path to 1e-4;
 * greedy and beam-5 generation equal the model's own `generate` on the processor's inputs, token for token;
+  families that declare the harness's own loops decode the cases (different lengths, images or none) in
+  one left-padded batch, and each row must still equal `generate` on that row alone;
 * a run of `raven` and of `vqav2` on the bundled samples completes;
 * the tiny builder is deterministic (a rebuild writes the same files).
 """
@@ -193,7 +195,8 @@ def test_packed_ranking_equals_rows(name, checkpoints):
 def test_generation_equals_the_models_own_generate(backend, family, num_beams):
     chosen = cases(GENERATE_CASES, family)
     requests = [GenerateRequest(context, max_new_tokens=6, num_beams=num_beams) for _, context in chosen]
-    outputs = backend.generate(requests)
+    assert backend.own_loop_available == family.own_decoding
+    outputs = backend.generate(requests)  # one call: the own loops batch every case together
     for (name, context), output in zip(chosen, outputs, strict=True):
         assert output == reference_generate(backend, context, 6, num_beams), (family.name, name)
 

@@ -65,12 +65,12 @@ def test_the_summary_records_the_decoding_in_effect(leaky_llava, tmp_path):
     assert backend["settings"]["eos_token_id"] == backend["checkpoint_settings"]["eos_token_id"]  # format kept
 
 
-def test_kosmos2_keeps_its_exact_padded_greedy_loop_under_the_protocol(tiny_kosmos2, tmp_path):
-    from kosmos_eval.backends.hf import greedy
+def test_kosmos2_keeps_its_own_decoding_loops_under_the_protocol(tiny_kosmos2, tmp_path):
+    from kosmos_eval.backends.hf import decoding
 
     folder = shutil.copytree(tiny_kosmos2, tmp_path / "kosmos2")
     config = json.loads((folder / "generation_config.json").read_text())
     (folder / "generation_config.json").write_text(json.dumps({**config, "no_repeat_ngram_size": 2}))
     backend = HFBackend(pretrained=str(folder), dtype="float32", device="cpu")
-    assert greedy.supported(backend.adapter)
+    assert backend.own_loop_available and decoding.own_loop_rules(backend.adapter.generation_config) is not None
     assert backend.decoding_settings()["settings"].get("no_repeat_ngram_size") is None

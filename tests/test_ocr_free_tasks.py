@@ -232,5 +232,9 @@ def test_prompt_templates_are_checked_against_what_their_task_reads() -> None:
         PromptTemplate("vqav2", {**template.data, "decoding": {"beams": 2}}, "x").validate(
             ("query", "demo", "decoding")
         )
+    with pytest.raises(UserError, match=r"decoding.length_penalty is not a decoding setting"):  # nothing reads it
+        PromptTemplate("vqav2", {**template.data, "decoding": {"length_penalty": 2.0}}, "x").validate(
+            ("query", "demo", "decoding")
+        )
     with pytest.raises(UserError, match=r"query part 1 must be one of text, image, images"):
         PromptTemplate("vqav2", {**template.data, "query": [{"txt": "Q"}]}, "x").validate(("query", "demo", "decoding"))

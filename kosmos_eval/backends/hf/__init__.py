@@ -22,7 +22,9 @@ MODEL_ARGS = {
     "chat_template": "true: render prompts through the checkpoint's chat template, for instruct checkpoints "
     "(default false: the paper's plain interleaved text; docs/models.md)",
     "packing": "true | false: score ranking continuations in shared-prefix packs (default true where supported)",
-    "padded_greedy": "true | false: batch greedy prompts of different lengths with left padding (default true)",
+    "decode_loop": "harness (default: the harness's own greedy and beam loops, prompts of any length in one "
+    "batch, where the family has them and the generation config allows) | generate (transformers' generate, "
+    "equal-length batches)",
     "max_pack_tokens": "longest packed sequence (default 1024 on GPU, 512 on CPU)",
     "max_forward_tokens": "tokens (batch x padded length) per forward pass (default 32768 on GPU, 4096 on CPU)",
     "padding_side": "left | right: where packed rows are padded (results do not depend on it; default right)",
@@ -40,7 +42,7 @@ HF = register_backend(
             {
                 "device_map",
                 "packing",
-                "padded_greedy",
+                "decode_loop",
                 "max_pack_tokens",
                 "max_forward_tokens",
                 "padding_side",

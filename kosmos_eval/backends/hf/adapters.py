@@ -22,6 +22,8 @@ from kosmos_eval.backends.hf import chat
 from kosmos_eval.backends.hf.families import ExtendRule, Family
 from kosmos_eval.backends.hf.images import ImagePipeline
 from kosmos_eval.backends.hf.packing import PackedBatch
+from kosmos_eval.backends.hf.search import DecodeSession
+from kosmos_eval.backends.hf.session import ForwardSession, left_pad_tokens, left_padded
 from kosmos_eval.core.types import Context, ImageInput
 from kosmos_eval.errors import UserError
 
@@ -180,10 +182,21 @@ class Adapter:
         """Replace the config `generate` falls back on (decoding.py: the protocol decides decoding)."""
         self.model.generation_config = config
 
-    def greedy_padded(self, batch: list[Encoded], max_new_tokens: int) -> list[list[int]]:
-        """Greedy decoding over left-padded rows of any length, equal to batch size 1 (families that declare
-        `padded_greedy` implement it)."""
+    def start_decoding(self, batch: list[Encoded]) -> DecodeSession:
+        """The batch prefilled for the harness's own decoding loops (search.py): rows of any length, each
+        decoding as it would alone. Families that declare `own_decoding` implement it."""
         raise NotImplementedError
+
+    def decoding_key(self, encoded: Encoded) -> tuple:
+        """Rows with equal keys can share one `start_decoding` batch."""
+        return ()
+
+    def stop_ids(self) -> list[int]:
+        """The end-of-sequence ids `generate` stops at: its generation config's (none where it has none)."""
+        ids = getattr(self.generation_config, "eos_token_id", None)
+        if ids is None:
+            return []
+        return [ids] if isinstance(ids, int) else [int(i) for i in ids]
 
     def decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)
@@ -303,6 +316,33 @@ class ProcessorAdapter(Adapter):
         )
         return [row[ids.shape[1] :].tolist() for row in out]
 
+    def start_decoding(self, batch: list[Encoded]) -> DecodeSession:
+        ids, attention, positions = left_padded([e.ids for e in batch], self.pad_id)
+        width = ids.shape[1]
+        image_inputs: dict[str, torch.Tensor] = {}
+        per_token: dict[str, torch.Tensor] = {}
+        keys = dict.fromkeys(key for e in batch for key in e.extras)  # text-only rows have no image inputs
+        for key in keys:
+            if any(key in e.per_token for e in batch):
+                parts = [e.extras.get(key, torch.zeros((1, len(e.ids)), dtype=torch.long)) for e in batch]
+                per_token[key] = torch.cat([left_pad_tokens(part, width) for part in parts]).to(self.device)
+            else:  # per image, in the order of the image tokens
+                image_inputs[key] = torch.cat([e.extras[key] for e in batch if key in e.extras]).to(self.device)
+                if image_inputs[key].is_floating_point():
+                    image_inputs[key] = image_inputs[key].to(self.model.dtype)
+        positions = self.decoding_positions(batch, ids, attention, positions)
+        device = self.device
+        return ForwardSession(
+            self.model, ids.to(device), attention.to(device), positions.to(device), image_inputs, per_token
+        )
+
+    def decoding_positions(
+        self, batch: list[Encoded], ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor
+    ) -> torch.Tensor:
+        """The positions the model gets for left-padded rows: by default each row counted from its first token
+        (M-RoPE families replace them with their three-row positions)."""
+        return positions
+
     def batchable(self, batch: list[Encoded]) -> bool:
         """Per-image processor outputs concatenate along the batch only when their trailing shapes agree
         (per-token ones are padded to the batch's width)."""
@@ -317,6 +357,11 @@ class ProcessorAdapter(Adapter):
     def group_key(self, encoded: Encoded) -> tuple:
         per_image = tuple((k, tuple(v.shape)) for k, v in encoded.extras.items() if k not in encoded.per_token)
         return (len(encoded.ids), len(encoded.images), per_image)
+
+    def decoding_key(self, encoded: Encoded) -> tuple:
+        """Per-image inputs concatenate along the batch only when their trailing shapes agree (a tiled image
+        has more tiles than another); rows of any length may share a batch."""
+        return tuple((k, tuple(v.shape[1:])) for k, v in encoded.extras.items() if k not in encoded.per_token)
 
 
 def _pad_tokens(value: torch.Tensor, width: int) -> torch.Tensor:

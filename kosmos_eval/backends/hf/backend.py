@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kosmos_eval.backends.hf import HF, chat, decoding, greedy
+from kosmos_eval.backends.hf import HF, chat, decoding, search
 from kosmos_eval.backends.hf.adapters import Encoded, make_adapter
 from kosmos_eval.backends.hf.constrained import constrained_beam_search
 from kosmos_eval.backends.hf.families import GENERIC
@@ -46,7 +46,7 @@ class HFBackend(Backend):
         image_workers = args.integer("image_workers", 4, minimum=0)
         chat_template = args.flag_value("chat_template", False)
         self.generation_policy = args.choice("generation_config", decoding.POLICIES)
-        packing, padded_greedy = args.flag_value("packing", True), args.flag_value("padded_greedy", True)
+        packing, decode_loop = args.flag_value("packing", True), args.choice("decode_loop", ("harness", "generate"))
         max_pack_tokens = args.optional_integer("max_pack_tokens")
         max_forward_tokens = args.optional_integer("max_forward_tokens")
         padding_side = args.choice("padding_side", ("right", "left"))
@@ -65,7 +65,7 @@ class HFBackend(Backend):
         self.checkpoint_generation = decoding.settings(self.adapter.generation_config)
         if self.generation_policy == "protocol":  # the checkpoint's decoding preferences never leak in
             self.adapter.set_generation_config(decoding.protocol_config(self.adapter.generation_config))
-        self.packing, self.padded_greedy, self.padding_side = packing, padded_greedy, padding_side
+        self.packing, self.own_decoding, self.padding_side = packing, decode_loop == "harness", padding_side
         self.max_pack_tokens = max_pack_tokens or self.max_pack_tokens  # the defaults depend on the device
         self.max_forward_tokens = max(max_forward_tokens or self.max_forward_tokens, self.max_pack_tokens)
 
@@ -75,7 +75,7 @@ class HFBackend(Backend):
         self.tokenizer = self.adapter.tokenizer
         on_gpu = loaded.device.startswith("cuda")
         self.packing = True
-        self.padded_greedy = True
+        self.own_decoding = True
         self.padding_side = "right"
         self.max_pack_tokens = 1024 if on_gpu else 512
         self.max_forward_tokens = 32768 if on_gpu else 4096
@@ -321,24 +321,27 @@ class HFBackend(Backend):
     def _generate(self, requests: list[GenerateRequest]) -> list[str]:
         encoded = [self.adapter.encode(r.context) for r in requests]
         outputs: list[str] = [""] * len(requests)
-        # Greedy rows of any length share a left-padded batch where the family has an exact padded decoder
-        # (greedy.py); otherwise batch only rows that need no padding (same length, same image layout), so a
-        # request's output never depends on what it was batched with.
-        padded_greedy = self.padded_greedy and greedy.supported(self.adapter)
+        # Rows of any length share a left-padded batch where the family has the harness's own decoding loops
+        # (search.py) and the generation config asks for nothing they do not do; otherwise `generate` decodes
+        # only rows that need no padding (same length, same image layout). Either way a request's output never
+        # depends on what it was batched with.
+        rules = decoding.own_loop_rules(self.adapter.generation_config) if self.own_loop_available else None
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, (request, enc) in enumerate(zip(requests, encoded, strict=True)):
             if request.constrained:
                 outputs[i] = self._constrained(request, enc)
-            elif padded_greedy and request.num_beams == 1:
-                groups[("padded", request.max_new_tokens, 1)].append(i)
+            elif rules is not None:
+                groups[
+                    (("own loop", self.adapter.decoding_key(enc)), request.max_new_tokens, request.num_beams)
+                ].append(i)
             else:
                 groups[(self.adapter.group_key(enc), request.max_new_tokens, request.num_beams)].append(i)
         for (layout, max_new_tokens, num_beams), members in groups.items():
             rows = [encoded[i] for i in members]
             try:
                 with torch.inference_mode():
-                    if layout == "padded":
-                        new_tokens = self.adapter.greedy_padded(rows, max_new_tokens)
+                    if layout[0] == "own loop":
+                        new_tokens = self._own_loop(rows, max_new_tokens, num_beams, rules or {})
                     else:
                         new_tokens = self.adapter.generate(rows, max_new_tokens, num_beams)
             except torch.OutOfMemoryError as exc:
@@ -347,6 +350,21 @@ class HFBackend(Backend):
                 text = self.adapter.decode(tokens)
                 outputs[i] = cut_at_stop(text, requests[i].stop).strip()
         return outputs
+
+    @property
+    def own_loop_available(self) -> bool:
+        """Whether the harness's own decoding loops serve this model (`decode_loop=harness` and a family that
+        declares them); the generation config may still send a request to `generate`."""
+        return self.own_decoding and self.adapter.family.own_decoding
+
+    def _own_loop(
+        self, rows: list[Encoded], max_new_tokens: int, num_beams: int, rules: dict[str, Any]
+    ) -> list[list[int]]:
+        session = self.adapter.start_decoding(rows)
+        stops, pad = self.adapter.stop_ids(), self.adapter.pad_id
+        if num_beams == 1:
+            return search.greedy_search(session, max_new_tokens, stops, pad)
+        return search.beam_search(session, num_beams, max_new_tokens, stops, pad, **rules)
 
     def _candidate_ids(self, context: Any, continuation: str, end_of_sequence: bool) -> list[int]:
         ids = self.adapter.continuation_ids(context, continuation)

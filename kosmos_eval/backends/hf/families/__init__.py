@@ -49,10 +49,16 @@ class Family:
     multi_image: bool = True  # several images in one prompt (Raven's panels, few-shot demos)
     interleaved: bool = True  # images stay where the text puts them (False: the processor moves them)
     packing: bool = False  # shared-prefix packing is exact (custom 4D mask and explicit positions honoured)
-    padded_greedy: bool = False  # the adapter has an exact greedy loop over left-padded rows of any length
+    # the adapter's `start_decoding` serves the harness's own greedy and beam loops (search.py) over left-padded
+    # rows of any length, equal to `generate` row by row (tests/test_own_decoding.py)
+    own_decoding: bool = False
     encoder_decoder: bool = False
     refuse: str | None = None  # why this family cannot be evaluated at all (said in one line at load time)
     notes: str = ""  # what a user should know (shown in the README's supported-models table)
+
+    def __post_init__(self) -> None:
+        if self.own_decoding and self.encoder_decoder:
+            raise ValueError(f"{self.name}: the own decoding loops are for decoder-only models")
 
     def adapter_class(self) -> type:
         module, _, attr = self.adapter.partition(":")

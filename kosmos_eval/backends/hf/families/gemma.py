@@ -21,6 +21,7 @@ from kosmos_eval.core.types import Context, ImageInput
 PALIGEMMA = register_family(
     Family(
         name="paligemma",
+        own_decoding=True,
         label="PaliGemma",
         model_types=("paligemma",),
         adapter="kosmos_eval.backends.hf.families.gemma:PaliGemmaAdapter",
@@ -38,6 +39,7 @@ PALIGEMMA = register_family(
 GEMMA3 = register_family(
     Family(
         name="gemma3",
+        own_decoding=True,
         label="Gemma 3",
         model_types=("gemma3",),
         # token type 1 marks image tokens, which attend to their whole image; continuation and generated
@@ -52,6 +54,7 @@ GEMMA3 = register_family(
 MLLAMA = register_family(
     Family(
         name="mllama",
+        own_decoding=True,
         label="Llama 3.2 Vision (Mllama)",
         model_types=("mllama",),
         # per token: which images (and tiles) a token cross-attends to; a continuation or generated token sees
@@ -68,6 +71,7 @@ MLLAMA = register_family(
 GEMMA4 = register_family(
     Family(
         name="gemma4",
+        own_decoding=True,
         label="Gemma 4",
         model_types=("gemma4",),
         adapter="kosmos_eval.backends.hf.families.gemma:Gemma4Adapter",

@@ -39,6 +39,7 @@ ADAPTER = "kosmos_eval.backends.hf.families.idefics:IdeficsAdapter"
 IDEFICS2 = register_family(
     Family(
         name="idefics2",
+        own_decoding=True,
         label="Idefics2",
         model_types=("idefics2",),
         adapter=ADAPTER,
@@ -53,6 +54,7 @@ IDEFICS2 = register_family(
 IDEFICS3 = register_family(
     Family(
         name="idefics3",
+        own_decoding=True,
         label="Idefics3",
         model_types=("idefics3",),
         adapter=ADAPTER,
@@ -64,6 +66,7 @@ IDEFICS3 = register_family(
 SMOLVLM = register_family(
     Family(
         name="smolvlm",
+        own_decoding=True,
         label="SmolVLM",
         model_types=("smolvlm",),
         adapter=ADAPTER,

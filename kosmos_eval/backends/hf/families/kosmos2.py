@@ -3,7 +3,8 @@
 Kosmos-2's processor puts one image at the start only, so the adapter writes
 `<s> text <image> [N image slots] </image> text ...` with a mask of the slots, encodes every distinct image
 of a batch once and splices its embeddings into its slots. Packing runs the decoder layer by layer (its own
-forward always builds a causal mask), and greedy decoding has an exact left-padded loop (greedy.py).
+forward always builds a causal mask), and decoding runs the harness's own greedy and beam loops
+(search.py) over left-padded rows with each row's own positions.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ KOSMOS2 = register_family(
         model_class="Kosmos2ForConditionalGeneration",
         adapter="kosmos_eval.backends.hf.families.kosmos2:Kosmos2Adapter",
         packing=True,
-        padded_greedy=True,
+        own_decoding=True,
         notes="the paper's own interface (interleaved image embeddings); grounding markup dropped from outputs",
     )
 )
@@ -192,17 +193,16 @@ class Kosmos2Adapter(Adapter):
     def set_generation_config(self, config: Any) -> None:
         self.model.text_model.generation_config = config  # generation runs on the text model
 
-    def greedy_padded(self, batch: list[Encoded], max_new_tokens: int) -> list[list[int]]:
-        """New tokens per row (up to and including the end-of-sequence token): positions counted per row, padding
-        masked out, a KV cache; each row decodes as it would alone (see greedy.py)."""
-        adapter = self
-        from transformers import DynamicCache
+    def stop_ids(self) -> list[int]:
+        return [self.tokenizer.eos_token_id]  # as its `generate` call passes
 
-        text_model = adapter.model.text_model
-        decoder = text_model.model
+    def start_decoding(self, batch: list[Encoded]) -> Kosmos2Session:
+        """The batch prefilled left-padded, each row's positions counted from its own first token and its
+        padding masked out, so every row decodes as it would alone (search.py runs greedy or beam on it)."""
+        decoder = self.model.text_model.model
         padding_idx = decoder.embed_positions.padding_idx
         width = max(len(e.ids) for e in batch)
-        ids = torch.full((len(batch), width), adapter.pad_id, dtype=torch.long)
+        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(batch), width), dtype=torch.long)
         positions = torch.full((len(batch), width), padding_idx, dtype=torch.long)
         slots = torch.zeros((len(batch), width), dtype=torch.bool)
@@ -210,41 +210,65 @@ class Kosmos2Adapter(Adapter):
             pad = width - len(encoded.ids)
             ids[row, pad:] = torch.tensor(encoded.ids)
             attention[row, pad:] = 1
-            positions[row, pad:] = torch.arange(len(encoded.ids)) + padding_idx + 1
+            positions[row, pad:] = torch.arange(len(encoded.ids)) + padding_idx + 1  # Kosmos-2 counts from here
             if encoded.image_slots:
                 slots[row, [pad + s for s in encoded.image_slots]] = True
-        device = adapter.device
-        ids, attention, positions = ids.to(device), attention.to(device), positions.to(device)
-        embeds = adapter._image_embeds(batch)
-        cache = DynamicCache(config=text_model.config)
-        out = decoder(
+        device = self.device
+        embeds = self._image_embeds(batch)  # each distinct image encoded once, whatever the beams
+        return Kosmos2Session(
+            self.model.text_model,
+            ids.to(device),
+            attention.to(device),
+            positions.to(device),
+            embeds,
+            slots.to(device) if embeds is not None else None,
+        )
+
+
+class Kosmos2Session:
+    """Kosmos-2's decoder with a KV cache over left-padded rows (search.DecodeSession)."""
+
+    def __init__(
+        self,
+        text_model: Any,
+        ids: torch.Tensor,
+        attention: torch.Tensor,
+        positions: torch.Tensor,
+        embeds: torch.Tensor | None,
+        slots: torch.Tensor | None,
+    ) -> None:
+        from transformers import DynamicCache
+
+        self.text_model = text_model
+        self.cache = DynamicCache(config=text_model.config)
+        out = text_model.model(
             input_ids=ids,
             attention_mask=attention,
             image_embeds=embeds,
-            image_embeds_position_mask=slots.to(device) if embeds is not None else None,
+            image_embeds_position_mask=slots,
             position_ids=positions,
-            cache=cache,
+            cache=self.cache,
             use_cache=True,
         )
-        eos = adapter.tokenizer.eos_token_id
-        next_position = positions[:, -1:] + 1
-        finished = torch.zeros(len(batch), dtype=torch.bool, device=device)
-        steps: list[torch.Tensor] = []
-        for _ in range(max_new_tokens):
-            token = text_model.lm_head(out.last_hidden_state[:, -1]).argmax(dim=-1)
-            token = torch.where(finished, torch.full_like(token, adapter.pad_id), token)
-            steps.append(token)
-            finished |= token == eos
-            if len(steps) == max_new_tokens or bool(finished.all()):  # one host sync per step
-                break
-            attention = torch.cat([attention, torch.ones_like(attention[:, :1])], dim=1)
-            out = decoder(
-                input_ids=token[:, None],
-                attention_mask=attention,
-                position_ids=next_position,
-                cache=cache,
-                use_cache=True,
-            )
-            next_position = next_position + 1
-        tokens = torch.stack(steps, dim=1).cpu().tolist()
-        return [row[: row.index(eos) + 1] if eos in row else row for row in tokens]
+        self.attention = attention
+        self.next_position = positions[:, -1:] + 1
+        self.logits = text_model.lm_head(out.last_hidden_state[:, -1])
+
+    def select(self, rows: torch.Tensor) -> None:
+        self.cache.reorder_cache(rows)
+        self.attention = self.attention.index_select(0, rows)
+        self.next_position = self.next_position.index_select(0, rows)
+        self.logits = self.logits.index_select(0, rows)
+
+    def feed(self, tokens: torch.Tensor) -> torch.Tensor:
+        self.attention = torch.cat([self.attention, torch.ones_like(self.attention[:, :1])], dim=1)
+        out = self.text_model.model(
+            input_ids=tokens[:, None],
+            attention_mask=self.attention,
+            position_ids=self.next_position,
+            cache=self.cache,
+            use_cache=True,
+        )
+        self.next_position = self.next_position + 1
+        self.logits = self.text_model.lm_head(out.last_hidden_state[:, -1])
+        return self.logits

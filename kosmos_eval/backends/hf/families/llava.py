@@ -16,6 +16,7 @@ LLAVA = register_family(
         # its forward takes a custom 4D mask and explicit positions unchanged, image features follow the order
         # of the image tokens, and attention over image tokens is plain causal: packing is exact
         packing=True,
+        own_decoding=True,
         notes="images as <image> and a newline, as the llava-hf chat templates write them; packing is off for text "
         "models with a sliding window",
     )

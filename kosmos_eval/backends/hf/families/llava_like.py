@@ -85,6 +85,7 @@ def pixtral_processor_class() -> type:
 LLAVA_NEXT = register_family(
     Family(
         name="llava_next",
+        own_decoding=True,
         label="LLaVA-NeXT",
         model_types=("llava_next",),
         adapter=ADAPTER,
@@ -98,6 +99,7 @@ LLAVA_NEXT = register_family(
 LLAVA_ONEVISION = register_family(
     Family(
         name="llava_onevision",
+        own_decoding=True,
         label="LLaVA-OneVision",
         model_types=("llava_onevision",),
         adapter=ADAPTER,
@@ -111,6 +113,7 @@ LLAVA_ONEVISION = register_family(
 AYA_VISION = register_family(
     Family(
         name="aya_vision",
+        own_decoding=True,
         label="Aya Vision",
         model_types=("aya_vision",),
         adapter=ADAPTER,
@@ -123,6 +126,7 @@ AYA_VISION = register_family(
 MISTRAL3 = register_family(
     Family(
         name="mistral3",
+        own_decoding=True,
         label="Mistral 3",
         model_types=("mistral3",),
         adapter=ADAPTER,
@@ -137,6 +141,7 @@ MISTRAL3 = register_family(
 INTERNVL = register_family(
     Family(
         name="internvl",
+        own_decoding=True,
         label="InternVL",
         model_types=("internvl",),
         adapter=ADAPTER,

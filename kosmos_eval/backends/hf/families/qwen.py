@@ -126,6 +126,17 @@ class QwenVLAdapter(ProcessorAdapter):
         )
         return positions[:, 0].cpu(), int(delta.reshape(-1)[0])
 
+    def decoding_positions(
+        self, batch: list[Encoded], ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor
+    ) -> torch.Tensor:
+        """Each left-padded row's own M-RoPE positions (3, rows, width); a generated token continues the last
+        (text) position, as the model's `generate` continues it."""
+        width = ids.shape[1]
+        rope = torch.ones((3, len(batch), width), dtype=torch.long)
+        for row, encoded in enumerate(batch):
+            rope[:, row, width - len(encoded.ids) :] = self._rope(encoded)[0]
+        return rope
+
     def packed_outputs(
         self, batch: PackedBatch, contexts: Sequence[Encoded], rows: torch.Tensor, cols: torch.Tensor
     ) -> torch.Tensor:
@@ -224,6 +235,7 @@ class Glm4vAdapter(QwenVLAdapter):
 QWEN2_VL = register_family(
     Family(
         name="qwen2_vl",
+        own_decoding=True,
         label="Qwen2-VL",
         model_types=("qwen2_vl",),
         adapter=ADAPTER,
@@ -237,6 +249,7 @@ QWEN2_VL = register_family(
 QWEN2_5_VL = register_family(
     Family(
         name="qwen2_5_vl",
+        own_decoding=True,
         label="Qwen2.5-VL",
         model_types=("qwen2_5_vl",),
         adapter=ADAPTER,
@@ -250,6 +263,7 @@ QWEN2_5_VL = register_family(
 QWEN3_VL = register_family(
     Family(
         name="qwen3_vl",
+        own_decoding=True,
         label="Qwen3-VL",
         model_types=("qwen3_vl",),
         adapter=ADAPTER,
@@ -263,6 +277,7 @@ QWEN3_VL = register_family(
 QWEN3_5 = register_family(
     Family(
         name="qwen3_5",
+        own_decoding=True,
         label="Qwen3.5",
         model_types=("qwen3_5",),
         adapter=ADAPTER,
@@ -277,6 +292,7 @@ QWEN3_5 = register_family(
 GLM4V = register_family(
     Family(
         name="glm4v",
+        own_decoding=True,
         label="GLM-4V",
         model_types=("glm4v",),
         adapter="kosmos_eval.backends.hf.families.qwen:Glm4vAdapter",

@@ -10,7 +10,7 @@ HEADER = ("family", "model type", "ranking", "packing", "generation", "chat temp
 SUITE = "conformance suite, tiny checkpoint"
 # checks beyond the suite, by family (files under tests/)
 MORE_TESTS = {
-    "kosmos2": "official processor parity (test_hf_parity.py), padded greedy (test_batched_generation.py)",
+    "kosmos2": "official processor parity (test_hf_parity.py), own loops row by row (test_own_decoding.py)",
     "qwen2_vl": "packs shared across requests (test_qwen_packing.py)",
     "qwen2_5_vl": "packs shared across requests (test_qwen_packing.py)",
     "qwen3_vl": "packs shared across requests (test_qwen_packing.py)",
@@ -27,7 +27,7 @@ def _cells(family: Family) -> tuple[str, ...]:
     if family.refuse:
         return (family.label, types, "refused", "-", "-", "-", "the refusal (conformance suite)", family.refuse)
     ranking = "exact" + ("" if family.multi_image else ", one image per prompt")
-    generation = "padded greedy loop, beam" if family.padded_greedy else "the model's own `generate`"
+    generation = "own greedy / beam loops, any lengths batched" if family.own_decoding else "the model's own `generate`"
     chat = "yes" if family.adapter_class().supports_chat else "no"
     tested = SUITE + (f"; {MORE_TESTS[family.name]}" if family.name in MORE_TESTS else "")
     packing = "yes" if family.packing else "no"
