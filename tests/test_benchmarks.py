@@ -142,3 +142,43 @@ def test_rank_families_packs_each_family_exactly(tmp_path):
         assert row["max_abs_logprob_difference"] < TOL and row["candidates"] == 12
     with pytest.raises(UserError, match="do not pack"):
         rank_families.main(["--families", "paligemma", "--out", str(out)])
+
+
+def test_rank_real_families_tiny_packs_exactly(tmp_path):
+    from benchmarks import rank_real_families
+
+    out = tmp_path / "real.json"
+    results = rank_real_families.main(
+        ["--tiny", "--images", "1", "--candidates", "24", "--naive-candidates", "6", "--out", str(out)]
+    )
+    assert json.loads(out.read_text())["tiny"] is True
+    assert [row["family"] for row in results["families"]] == ["llava", "qwen2_5_vl"]
+    for row in results["families"]:
+        assert row["parity_ok"] and row["max_abs_diff_vs_naive"] < TOL and row["candidates"] == 24
+
+
+def test_the_real_family_shapes_are_the_public_checkpoints():
+    """Built on the meta device (no memory): LLaVA 1.5 7B has 7.06B parameters, Qwen2.5-VL 7B 8.29B."""
+    from benchmarks.real_families import SHAPES
+
+    counts = {}
+    for name, shape in SHAPES.items():
+        model_class, config, _ = shape(False)
+        with torch.device("meta"):
+            model = model_class._from_config(config, dtype=torch.bfloat16)
+        counts[name] = round(sum(p.numel() for p in model.parameters()) / 1e9, 2)
+    assert counts == {"llava": 7.06, "qwen2_5_vl": 8.29}
+
+
+def test_gpu_all_runs_the_plan_writes_one_json_and_keeps_to_its_time_cap(tmp_path):
+    from benchmarks import gpu_all
+
+    out = tmp_path / "all.json"
+    payload = gpu_all.main(["--tiny", "--only", "rank_raven,generate_vqa", "--out", str(out)])
+    assert json.loads(out.read_text())["benchmarks"].keys() == {"rank_raven", "generate_vqa"}
+    metrics = {row["metric"]: row["value"] for row in payload["table"]}
+    assert metrics["rank_raven max |diff| vs naive"] < TOL and metrics["generate_vqa equal to batch 1"] == "True"
+    capped = gpu_all.main(["--tiny", "--only", "rank_raven", "--budget-s", "-1", "--out", str(out)])
+    assert capped["benchmarks"]["rank_raven"]["skipped"].startswith("time cap")
+    with pytest.raises(UserError, match="unknown benchmark 'rank_everything'"):
+        gpu_all.main(["--tiny", "--only", "rank_everything", "--out", str(out)])
