@@ -16,8 +16,10 @@ for every other ranking task. Not measured here: image decoding and tokenisation
 The data writers reuse `tests/datasets.py` and `tests/images.py` (so the repository root must be importable:
 this script puts it on sys.path). Language tasks and Rendered SST-2 normally come from the hub; here they are
 written as the local files their loaders also accept. A warm-up run on a tenth of N first pays one-time imports;
-memoised functions are emptied before every timed run; per-run fixed costs (Java start of the caption scorers,
-git and package look-ups) stay in. Each size is timed `--repeat` times (fastest kept), and a second size (N/10)
+memoised functions are emptied before every timed run; per-run fixed costs (the PTB tokenizer's Java start,
+git and package look-ups) stay in. METEOR's Java process is one per Python process, started when a captioning
+run begins so that it loads during model loading (seconds on any GPU): the warm-up run starts it here.
+Each size is timed `--repeat` times (fastest kept), and a second size (N/10)
 splits harness time into a fixed part and a per-example part (`fixed_seconds`, `steady_overhead_pct`).
 Timings are machine dependent (fsync latency above all): compare numbers from one machine only.
 

@@ -1,16 +1,17 @@
 """COCO caption metrics computed by pycocoevalcap's own scorers, so the numbers equal COCOEvalCap's.
 
 KOSMOS-1 reports CIDEr (headline) and SPICE computed with COCOEvalCap (github.com/salaniz/pycocoevalcap). We do
-not reimplement any metric: `score_captions` feeds pycocoevalcap's PTBTokenizer and scorer classes exactly the
-inputs `COCOEvalCap.evaluate` builds, in the same order, and only adds input checks, clear errors and a
-per-image table keyed by image id. The PTB tokenizer and METEOR are Java programs; SPICE also needs Stanford
-CoreNLP jars that pycocoevalcap downloads on first use, so here it runs only where they are already present.
+not reimplement any metric: `score_captions` gives pycocoevalcap's Bleu, Rouge and Cider classes exactly the
+inputs `COCOEvalCap.evaluate` builds, in the same order, and runs its two Java programs, the PTB tokenizer and
+METEOR 1.5, through our own drivers of the same jars (ptb.py, meteor.py: one Java start for all captions, one
+long-lived METEOR process started when a captioning run begins), which give the same outputs. It adds input
+checks, clear errors and a per-image table keyed by image id. SPICE needs Stanford CoreNLP jars that
+pycocoevalcap downloads on first use, so here it runs only where they are already present.
 Details and the upstream version checked: docs/metrics/captioning.md.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
@@ -22,6 +23,8 @@ from typing import Any
 
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.metrics.base import MetricValue, mean_metric
+from kosmos_eval.metrics.meteor import meteor_score
+from kosmos_eval.metrics.ptb import tokenize_groups
 
 ImageId = int | str
 
@@ -31,9 +34,6 @@ METRICS = (*BLEU, "METEOR", "ROUGE_L", "CIDEr", "SPICE")  # COCOEvalCap's names 
 MEAN_OF_PER_IMAGE = frozenset({"ROUGE_L", "CIDEr", "SPICE"})
 
 CORENLP_JARS = ("lib/stanford-corenlp-3.6.0.jar", "lib/stanford-corenlp-3.6.0-models.jar")
-# Characters Java's line reader ends a line at. pycocoevalcap replaces only "\n" before tokenizing one caption
-# per line, so any of these inside a caption would shift every later caption onto the wrong image.
-_JAVA_LINE_BREAKS = re.compile("[\r\u2028\u2029\x0b\x0c]")
 _JAVA_HINT = (
     "install a Java runtime (Debian/Ubuntu: apt-get install default-jre-headless; conda: conda install -c "
     "conda-forge openjdk) and make sure `java -version` works"
@@ -139,55 +139,15 @@ def _check_inputs(predictions: Mapping[Any, str], references: Mapping[Any, Seque
         raise DataError(f"prediction for image id {extra[0]!r} has no references ({len(extra)} such ids)")
 
 
-def _tokenize(captions: Mapping[Any, Sequence[str]]) -> dict[Any, list[str]]:
-    """PTB-tokenise, lower-case and strip punctuation with pycocoevalcap's PTBTokenizer, checking alignment.
-
-    Line-break characters other than "\\n" are turned into spaces first (upstream only does this for "\\n"):
-    Java would split the caption in two and misalign every caption after it.
-    """
-    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
-
-    folder = _upstream_dir("tokenizer.ptbtokenizer")
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"{folder} is not writable: pycocoevalcap's PTB tokenizer writes its input file there")
-    ready = {
-        image_id: [{"caption": _JAVA_LINE_BREAKS.sub(" ", text)} for text in texts]
-        for image_id, texts in captions.items()
-    }
-    tokenized = PTBTokenizer().tokenize(ready)
-    for image_id, texts in captions.items():
-        got = len(tokenized.get(image_id, ()))
-        if got != len(texts):
-            raise UserError(
-                f"the PTB tokenizer (java, {folder}/stanford-corenlp-3.4.1.jar) returned {got} captions for image "
-                f"{image_id!r}, which has {len(texts)}; check that `java -version` works and the jar is readable"
-            )
-    return tokenized
-
-
-def _meteor(gts: dict, res: dict) -> tuple[float, list[float]]:
-    """METEOR 1.5 through pycocoevalcap's wrapper; the Java process is stopped before returning."""
-    from pycocoevalcap.meteor.meteor import Meteor
-
-    meteor = Meteor()
-    process = meteor.meteor_p
-    try:
-        return meteor.compute_score(gts, res)
-    except (ValueError, OSError) as exc:  # the Java side died: empty reply or broken pipe
-        process.kill()
-        lines = process.stderr.read().decode(errors="replace").strip().splitlines() if process.stderr else []
-        first = next((line for line in lines if "Error" in line or "Exception" in line), lines[-1] if lines else "")
-        raise UserError(f"METEOR (pycocoevalcap meteor-1.5.jar, java -Xmx2G) failed: {first or exc}") from exc
-    finally:
-        if meteor.lock.locked():  # a failed compute_score keeps the lock, and Meteor.__del__ would wait on it
-            meteor.lock.release()
-        with contextlib.suppress(OSError):
-            process.stdin.close()
-        process.kill()
-        process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+def _tokenize(
+    references: Mapping[Any, Sequence[str]], predictions: Mapping[Any, str]
+) -> tuple[dict[Any, list[str]], dict[Any, list[str]]]:
+    """References and predictions PTB-tokenised as COCOEvalCap tokenises them (ptb.py), checking alignment."""
+    gts, res = tokenize_groups([references, {image_id: [predictions[image_id]] for image_id in references}])
+    for image_id, texts in references.items():
+        if len(gts.get(image_id, ())) != len(texts) or len(res.get(image_id, ())) != 1:
+            raise UserError(f"the PTB tokenizer lost captions of image {image_id!r}; check that `java -version` works")
+    return gts, res
 
 
 def _spice(gts: dict, res: dict) -> tuple[float, dict[Any, float]]:
@@ -234,8 +194,7 @@ def score_captions(
         if not available:
             skipped["SPICE"] = f"SPICE skipped: {reason}"
 
-    gts = _tokenize(references)
-    res = _tokenize({image_id: [predictions[image_id]] for image_id in references})
+    gts, res = _tokenize(references, predictions)
     ids = list(gts)
 
     from pycocoevalcap.bleu.bleu import Bleu
@@ -249,7 +208,7 @@ def score_captions(
         corpus[name] = float(score)
         per_image[name] = {image_id: float(s) for image_id, s in zip(ids, scores, strict=True)}
     for name, (score, scores) in (
-        ("METEOR", _meteor(gts, res)),
+        ("METEOR", meteor_score(gts, res)),
         ("ROUGE_L", Rouge().compute_score(gts, res)),
         ("CIDEr", Cider().compute_score(gts, res)),
     ):

@@ -21,7 +21,7 @@ from kosmos_eval.formats.captions import (
     read_karpathy,
     write_caption_results,
 )
-from kosmos_eval.metrics import MetricValue
+from kosmos_eval.metrics import MetricValue, meteor
 from kosmos_eval.metrics.captioning import MEAN_OF_PER_IMAGE, bootstrap_corpus_ci, require_java, score_captions
 from kosmos_eval.metrics.resample import ExampleMetric
 from kosmos_eval.tasks.base import Scores
@@ -62,6 +62,7 @@ class CaptionTask(GenerationTask):
 
     def check_environment(self) -> None:
         require_java()  # before hours of generation, not at scoring time
+        meteor.start_in_background()  # its JVM loads while the model loads and generates
 
     def locate_data(self, data_dir: Path) -> str:
         where = locate(data_dir, self.dataset)
