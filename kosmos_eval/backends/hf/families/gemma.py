@@ -119,15 +119,22 @@ def gemma4_image_processor() -> type:
                 raise ValueError("this Gemma 4 processor is for images only")
             super().__init__(*args, **kwargs)
 
+    # from_pretrained builds the processor through one of these, depending on the transformers version
     def from_args_and_dict(cls: type, args: Any, processor_dict: dict, **kwargs: Any) -> Any:
         return ProcessorMixin.from_args_and_dict.__func__(cls, args, processor_dict, video_processor=None, **kwargs)
 
+    def from_dict(cls: type, processor_dict: dict, **kwargs: Any) -> Any:
+        return ProcessorMixin.from_dict.__func__(cls, processor_dict, video_processor=None, **kwargs)
+
+    methods = {"from_args_and_dict": classmethod(from_args_and_dict)}
+    if hasattr(ProcessorMixin, "from_dict"):
+        methods["from_dict"] = classmethod(from_dict)
     return type(
         Gemma4Processor.__name__,
         (Gemma4Processor, WithoutVideo),
         {
             "get_attributes": classmethod(lambda cls: list(attributes)),
-            "from_args_and_dict": classmethod(from_args_and_dict),
+            **methods,
             "__module__": Gemma4Processor.__module__,
             "__doc__": gemma4_image_processor.__doc__,
         },
