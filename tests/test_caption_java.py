@@ -5,7 +5,6 @@ shared METEOR process is fresh, reused or restarted after dying."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import pytest
 
@@ -42,10 +41,38 @@ def test_java_line_breaks_do_not_shift_captions():
     assert tokenized == {1: ["a b", "c d e f g"], 2: ["last one"]}
 
 
-def test_tokenizer_output_is_checked_against_the_input(monkeypatch):
-    monkeypatch.setattr(ptb.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, b"a\n", b""))
+class FinishedTokenizer:
+    """Stands in for a tokenizer process that has printed `output`."""
+
+    def __init__(self, output: bytes, returncode: int = 0, error: bytes = b"") -> None:
+        self.output, self.returncode, self.error = output, returncode, error
+
+    def communicate(self, data: bytes) -> tuple[bytes, bytes]:
+        return self.output, self.error
+
+
+def test_tokenizer_output_is_checked_against_the_input():
     with pytest.raises(UserError, match=r"returned 2 lines for 3 captions"):
-        ptb.tokenize_groups([{1: ["A."], 2: ["B.", "C."]}])
+        ptb.tokenize_lines(["A.", "B.", "C."], FinishedTokenizer(b"a\n"))  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"exited with status 1: \['Exception in thread'\]"):
+        ptb.tokenize_lines(["A."], FinishedTokenizer(b"", 1, b"Exception in thread\nmore"))  # type: ignore[arg-type]
+
+
+def test_warm_batches_equal_one_run_over_everything():
+    # batches of a run (each by the tokenizer started while the previous one worked) give the tokens that
+    # one run over all captions gives: quotes left open at the end of a batch change nothing later
+    captions = [c for refs in REFERENCES.values() for c in refs] + ['He said "stop', 'it" now', "", "it's 5'10\""]
+    whole = ptb.tokenize_lines(captions)
+    warm = ptb.WarmTokenizer()
+    try:
+        batched = [
+            token for start in range(0, len(captions), 4) for token in warm.tokenize(captions[start : start + 4])
+        ]
+        assert warm.tokenize([]) == []
+    finally:
+        warm.close()
+    assert batched == whole
+    assert whole[-4:] == ["he said stop", "it now", "", "it 's 5 10"]
 
 
 def test_meteor_equals_pycocoevalcap_fresh_and_reused():
@@ -78,3 +105,27 @@ def test_meteor_failure_is_one_clear_line(monkeypatch):
     monkeypatch.setattr(meteor, "_shared", None)
     with pytest.raises(UserError, match=r"METEOR \(no-such-meteor.jar, java -Xmx2G\) failed: .*no-such-meteor"):
         meteor.meteor_score({1: ["a cat on a mat"]}, {1: ["a cat"]})
+
+
+def test_corpus_score_from_summed_statistics_equals_eval_of_every_line():
+    # the streamed path sends the jar one summed line at the end instead of all of them: the same float
+    # exact matches (all words matched, one chunk) add no chunks to the jar's aggregate: some are among these
+    words = [
+        "a", "man", "men", "dog", "dogs", "riding", "rides", "on", "the",
+        "street", "road", "red", "small", "little", "big", "large", "bike", "bicycle",
+    ]
+    rows = [(i * 7919) % 101 for i in range(400)]
+    pairs = []
+    for row in rows:
+        refs = [" ".join(words[(r + k) % len(words)] for k in range(1 + r % 9)) for r in (row, row + 3)]
+        hypothesis = " ".join(words[(row * 3 + k) % len(words)] for k in range(row % 12))
+        pairs.append((refs, refs[0] if row % 5 == 0 else hypothesis))  # every fifth an exact match
+    process = meteor.shared_process()
+    stats = process.statistics(pairs)
+    for count in (1, 2, 37, len(stats)):
+        assert process.corpus_score(stats[:count]) == process.evaluate(stats[:count])[0]
+    exact, other = "5 5 0 0 5 5" + " 0" * 14 + " 1 5 5", "2 3 1 1 1 1 1 0" + " 0" * 12 + " 2 2 1"
+    assert process.corpus_score([exact, other]) == process.evaluate([exact, other])[0]
+    assert meteor.summed_statistics([exact, other]) == "7.0 8.0 1.0 1.0 6.0 6.0 1.0" + " 0.0" * 13 + " 2.0 7.0 6.0"
+    with pytest.raises(ValueError, match="23 fields"):
+        meteor.summed_statistics(["1.0 2.0"])

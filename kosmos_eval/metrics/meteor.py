@@ -19,13 +19,17 @@ import atexit
 import contextlib
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from kosmos_eval.errors import UserError
 
 JAR = "meteor-1.5.jar"
+
+
+STATS_FIELDS = 23  # fields of a METEOR 1.5 statistics line
+CHUNKS = 20  # the index of its chunk count
 
 
 def jar_folder() -> Path:
@@ -56,29 +60,45 @@ class MeteorProcess:
         hypothesis per image, exactly as pycocoevalcap's `Meteor.compute_score`."""
         if references.keys() != hypotheses.keys():
             raise ValueError("METEOR needs the same image ids in references and hypotheses")
-        ids = list(references)
-        lines = []
-        for image_id in ids:
+        pairs = []
+        for image_id in references:
             if len(hypotheses[image_id]) != 1:
                 raise ValueError(f"METEOR scores one hypothesis per image; image {image_id!r} has more")
-            lines.append(
-                " ||| ".join(("SCORE", " ||| ".join(references[image_id]), _hypothesis(hypotheses[image_id][0])))
-            )
+            pairs.append((references[image_id], hypotheses[image_id][0]))
+        return self.evaluate(self.statistics(pairs))
+
+    def statistics(self, pairs: Sequence[tuple[Sequence[str], str]]) -> list[str]:
+        """METEOR's statistics line for each (tokenised references, tokenised hypothesis) pair, in order: the
+        per-image half of the work, which `evaluate` turns into scores (a run streams it as captions arrive)."""
+        lines = [" ||| ".join(("SCORE", " ||| ".join(refs), _hypothesis(hypothesis))) for refs, hypothesis in pairs]
         with self.lock:
             stdin, stdout = self.process.stdin, self.process.stdout
             assert stdin is not None and stdout is not None
             failure: list[BaseException] = []
             writer = threading.Thread(target=_write_lines, args=(stdin, lines, failure), daemon=True)
             writer.start()
-            stats = [self._line(stdout) for _ in ids]
+            stats = [self._line(stdout) for _ in lines]
             writer.join()
-            if failure:
-                raise failure[0]
+        if failure:
+            raise failure[0]
+        return stats
+
+    def evaluate(self, stats: Sequence[str]) -> tuple[float, list[float]]:
+        """(corpus score, per-image scores) for the statistics lines of a corpus, in their order."""
+        with self.lock:
+            stdin, stdout = self.process.stdin, self.process.stdout
+            assert stdin is not None and stdout is not None
             stdin.write(("EVAL ||| " + " ||| ".join(stats) + "\n").encode())
             stdin.flush()
-            per_image = [float(self._line(stdout)) for _ in ids]
+            per_image = [float(self._line(stdout)) for _ in stats]
             corpus = float(self._line(stdout))
         return corpus, per_image
+
+    def corpus_score(self, stats: Sequence[str]) -> float:
+        """The corpus score `evaluate` would give, from one line: the jar's EVAL scores a corpus as it scores a
+        segment, from the field-wise sum of the statistics lines, so sending that sum (`summed_statistics`)
+        gives the same number without having the jar score every image again (they were, as they streamed)."""
+        return self.evaluate([summed_statistics(stats)])[0]
 
     def _line(self, stdout: IO[bytes]) -> str:
         line = stdout.readline()
@@ -102,6 +122,32 @@ class MeteorProcess:
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def summed_statistics(stats: Sequence[str]) -> str:
+    """The jar's corpus aggregate of METEOR statistics lines, as one line it parses back to the same numbers.
+
+    A line holds: test and reference length, their function words, per matcher stage (exact, stem, synonym,
+    paraphrase) the test and reference content and function matches, chunks, test and reference word
+    matches. The jar's aggregate adds every field, with one exception (read from meteor-1.5.jar's
+    `MeteorStats.addStats`): a segment whose every test and reference word is matched in one chunk (an exact
+    match, which the jar scores without fragmentation penalty) adds no chunks. Every field is a count, so the
+    sums are exact doubles; `repr` writes each so that Java reads back the same value.
+    tests/test_caption_java.py checks the result against EVAL of all lines."""
+    if not stats:
+        raise ValueError("METEOR has no corpus score for no images")
+    rows = [[float(field) for field in line.split()] for line in stats]
+    if {len(row) for row in rows} != {STATS_FIELDS}:
+        raise ValueError(f"METEOR statistics lines have {STATS_FIELDS} fields; got {sorted({len(r) for r in rows})}")
+    total = [0.0] * STATS_FIELDS
+    for row in rows:
+        test_matches = sum(row[4 + 4 * stage] + row[6 + 4 * stage] for stage in range(4))
+        reference_matches = sum(row[5 + 4 * stage] + row[7 + 4 * stage] for stage in range(4))
+        exact = test_matches == row[0] and reference_matches == row[1] and row[CHUNKS] == 1.0
+        for k, value in enumerate(row):
+            if not (k == CHUNKS and exact):
+                total[k] += value
+    return " ".join(repr(value) for value in total)
 
 
 def _write_lines(stdin: IO[bytes], lines: list[str], failure: list[BaseException]) -> None:
@@ -134,9 +180,14 @@ def start_in_background() -> None:
 
 def meteor_score(references: Mapping[Any, Sequence[str]], hypotheses: Mapping[Any, Sequence[str]]) -> tuple:
     """METEOR 1.5 on tokenised captions through the shared process; a dead Java side is one UserError line."""
+    return with_shared(lambda meteor: meteor.score(references, hypotheses))
+
+
+def with_shared(work: Callable[[MeteorProcess], Any]) -> Any:
+    """`work` done with the shared process; a dead Java side (or a closed pipe) is one UserError line."""
     meteor = shared_process()
     try:
-        return meteor.score(references, hypotheses)
+        return work(meteor)
     except (ValueError, OSError) as exc:
         if isinstance(exc, ValueError) and meteor.alive():
             raise

@@ -3,9 +3,10 @@
 What it does, as pycocoevalcap's PTBTokenizer does it: every caption becomes one line, the jar's
 `edu.stanford.nlp.process.PTBTokenizer -preserveLines -lowerCase` tokenises each line on its own, and tokens
 that are pure punctuation ('' ' `` ` -LRB- -RRB- -LCB- -RCB- . ? ! , : - -- ... ;) are dropped; each caption
-comes back as its tokens joined by single spaces. Differences, none of which changes a token: references and
-predictions are tokenised in one Java start instead of two (lines are independent), the input file goes to a
-temporary folder instead of the package's own (which may be read-only), and besides "\\n" every character
+comes back as its tokens joined by single spaces. Differences, none of which changes a token: the captions
+go to the jar's standard input instead of a file in the package's own folder (which may be read-only), a run
+may tokenise references and predictions in one Java start or in batches (lines are independent), a
+`WarmTokenizer` keeps the next tokenizer started before its batch exists, and besides "\\n" every character
 Java ends a line at is made a space, since one would split a caption in two and shift every later caption
 onto the wrong image. The output equals pycocoevalcap's (tests/test_caption_java.py).
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,37 +37,60 @@ def jar_path() -> Path:
 
 def tokenize_groups(groups: Sequence[Mapping[Any, Sequence[str]]]) -> list[dict[Any, list[str]]]:
     """Each group (image id -> captions) tokenised, in one run of the tokenizer for all of them."""
-    lines = [
-        JAVA_LINE_BREAKS.sub(" ", caption) for group in groups for captions in group.values() for caption in captions
-    ]
-    with tempfile.TemporaryDirectory(prefix="kosmos-eval-ptb-") as scratch:
-        source = Path(scratch) / "captions.txt"
-        source.write_text("\n".join(lines), encoding="utf-8")
-        command = ["java", "-cp", str(jar_path()), "edu.stanford.nlp.process.PTBTokenizer"]
-        try:
-            done = subprocess.run(
-                [*command, "-preserveLines", "-lowerCase", str(source)], capture_output=True, check=False
-            )
-        except OSError as exc:
-            raise UserError(f"the PTB tokenizer (java -cp {JAR}) could not start: {exc}") from exc
-    if done.returncode != 0:
-        first = done.stderr.decode(errors="replace").strip().splitlines()[:1]
-        raise UserError(f"the PTB tokenizer (java -cp {JAR}) exited with status {done.returncode}: {first}")
-    output = done.stdout.decode("utf-8").split("\n")
+    tokens = iter(tokenize_lines([caption for group in groups for captions in group.values() for caption in captions]))
+    return [{image_id: [next(tokens) for _ in captions] for image_id, captions in group.items()} for group in groups]
+
+
+def tokenize_lines(captions: Sequence[str], process: subprocess.Popen | None = None) -> list[str]:
+    """Each caption tokenised as COCOEvalCap tokenises it, by one run of the tokenizer (`process`: one already
+    started by `start_tokenizer` and still waiting for its input, else a new one)."""
+    if not captions:
+        return []
+    lines = [JAVA_LINE_BREAKS.sub(" ", caption) for caption in captions]
+    process = process or start_tokenizer()
+    stdout, stderr = process.communicate("\n".join(lines).encode("utf-8"))
+    if process.returncode != 0:
+        first = stderr.decode(errors="replace").strip().splitlines()[:1]
+        raise UserError(f"the PTB tokenizer (java -cp {JAR}) exited with status {process.returncode}: {first}")
+    output = stdout.decode("utf-8").split("\n")
     if len(output) < len(lines) or any(output[len(lines) :]):
         raise UserError(
             f"the PTB tokenizer (java, {jar_path()}) returned {len(output)} lines for {len(lines)} captions; "
             "check that `java -version` works and the jar is readable"
         )
-    tokens = iter(output)
-    tokenized = []
-    for group in groups:
-        tokenized.append(
-            {
-                image_id: [
-                    " ".join(w for w in next(tokens).rstrip().split(" ") if w not in PUNCTUATION) for _ in captions
-                ]
-                for image_id, captions in group.items()
-            }
+    return [" ".join(w for w in line.rstrip().split(" ") if w not in PUNCTUATION) for line in output[: len(lines)]]
+
+
+def start_tokenizer() -> subprocess.Popen:
+    """A tokenizer JVM reading its captions from standard input: it starts (a fifth of a second) and then
+    waits, so the start can be paid before the captions exist."""
+    command = ["java", "-cp", str(jar_path()), "edu.stanford.nlp.process.PTBTokenizer", "-preserveLines"]
+    try:
+        return subprocess.Popen(
+            [*command, "-lowerCase"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-    return tokenized
+    except OSError as exc:
+        raise UserError(f"the PTB tokenizer (java -cp {JAR}) could not start: {exc}") from exc
+
+
+class WarmTokenizer:
+    """Tokenises batch after batch with no Java start in the way: one tokenizer is always started and waiting,
+    and each batch takes it and starts the next (a streamed run tokenises each step's captions as it ends)."""
+
+    def __init__(self) -> None:
+        self.spare: subprocess.Popen | None = start_tokenizer()
+
+    def tokenize(self, captions: Sequence[str]) -> list[str]:
+        if not captions:
+            return []
+        process, self.spare = self.spare, None
+        try:
+            return tokenize_lines(captions, process)
+        finally:
+            self.spare = start_tokenizer()
+
+    def close(self) -> None:
+        if self.spare is not None:
+            self.spare.kill()
+            self.spare.communicate()
+            self.spare = None
