@@ -1,12 +1,13 @@
-"""COCO caption metrics computed by pycocoevalcap's own scorers, so the numbers equal COCOEvalCap's.
+"""COCO caption metrics exactly as COCOEvalCap computes them (pycocoevalcap's scorers, jars and arithmetic).
 
-KOSMOS-1 reports CIDEr (headline) and SPICE computed with COCOEvalCap (github.com/salaniz/pycocoevalcap). We do
-not reimplement any metric: `score_captions` gives pycocoevalcap's Bleu, Rouge and Cider classes exactly the
-inputs `COCOEvalCap.evaluate` builds, in the same order, and runs its two Java programs, the PTB tokenizer and
-METEOR 1.5, through our own drivers of the same jars (ptb.py, meteor.py: one Java start for all captions, one
-long-lived METEOR process started when a captioning run begins), which give the same outputs. It adds input
-checks, clear errors and a per-image table keyed by image id. SPICE needs Stanford CoreNLP jars that
-pycocoevalcap downloads on first use, so here it runs only where they are already present.
+KOSMOS-1 reports CIDEr (headline) and SPICE computed with COCOEvalCap (github.com/salaniz/pycocoevalcap).
+`score_captions` tokenises references and predictions with the PTB tokenizer (ptb.py: pycocoevalcap's jar
+through our driver) and scores them with BLEU-4, METEOR 1.5 (meteor.py: pycocoevalcap's jar, one long-lived
+process), ROUGE-L and CIDEr-D split into a per-image half and a corpus half (caption_parts.py: pycocoevalcap's
+own BLEU, ROUGE and n-gram functions, and CIDEr-D's arithmetic written to give the same floats), so that a
+run can score its captions while the GPU writes the next ones (caption_service.py). It adds input checks,
+clear errors and a per-image table keyed by image id. SPICE needs Stanford CoreNLP jars that pycocoevalcap
+downloads on first use, so here it runs only where they are already present.
 Details and the upstream version checked: docs/metrics/captioning.md.
 """
 
@@ -19,16 +20,19 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.metrics import caption_parts
 from kosmos_eval.metrics.base import MetricValue, mean_metric
-from kosmos_eval.metrics.meteor import meteor_score
 from kosmos_eval.metrics.ptb import tokenize_groups
+
+if TYPE_CHECKING:
+    from kosmos_eval.metrics.caption_service import CaptionStream
 
 ImageId = int | str
 
-BLEU = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4")
+BLEU = caption_parts.BLEU
 METRICS = (*BLEU, "METEOR", "ROUGE_L", "CIDEr", "SPICE")  # COCOEvalCap's names and order
 # Metrics whose corpus score is exactly the mean of the per-image scores (BLEU and METEOR pool statistics).
 MEAN_OF_PER_IMAGE = frozenset({"ROUGE_L", "CIDEr", "SPICE"})
@@ -70,9 +74,17 @@ def require_java() -> None:
     java = shutil.which("java")
     if java is None:
         raise UserError(f"caption metrics need Java 8+ (PTB tokenizer, METEOR) but `java` is not on PATH; {_JAVA_HINT}")
+    status = os.stat(java)
+    identity = (os.path.realpath(java), status.st_mtime_ns, status.st_size)
+    if identity in _JAVA_PASSED:
+        return  # checked already in this process (each check starts a JVM: 70 ms a run of a suite)
     major = _java_major(java)
     if major is not None and major < 8:
         raise UserError(f"caption metrics need Java 8+ (PTB tokenizer, METEOR), {java} is Java {major}; {_JAVA_HINT}")
+    _JAVA_PASSED.add(identity)
+
+
+_JAVA_PASSED: set[tuple[str, int, int]] = set()  # the Java binaries found good, as (path, mtime, size)
 
 
 def _upstream_dir(module: str) -> Path:
@@ -170,54 +182,59 @@ def _spice(gts: dict, res: dict) -> tuple[float, dict[Any, float]]:
 
 
 def score_captions(
-    predictions: Mapping[ImageId, str], references: Mapping[ImageId, Sequence[str]], spice: bool | None = None
+    predictions: Mapping[ImageId, str],
+    references: Mapping[ImageId, Sequence[str]],
+    spice: bool | None = None,
+    stream: CaptionStream | None = None,
 ) -> CaptionScores:
     """BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (and SPICE) exactly as COCOEvalCap.evaluate computes them.
 
     Images are scored in the order of `references` (COCOEvalCap uses the annotation file's image order; the
-    order only changes the last bits of corpus means). References and predictions are tokenised once each
-    with the PTB tokenizer and the tokenised captions go to Bleu(4), Meteor, Rouge, Cider (and Spice) in that
-    order. `spice`: True requires SPICE (UserError when it cannot run), None runs it when `spice_available()`,
-    False skips it. Predictions and references must cover the same image ids.
+    order only changes the last bits of corpus means). References and predictions are tokenised with the PTB
+    tokenizer and the tokenised captions go to BLEU-4, METEOR, ROUGE-L, CIDEr-D (and SPICE). `spice`: True
+    requires SPICE (UserError when it cannot run), None runs it when `spice_available()`, False skips it.
+    Predictions and references must cover the same image ids. `stream`: the run's corpus in the caption
+    scoring process (caption_service.py), which has scored most captions already; when it cannot answer, the
+    scores are computed here, the same numbers.
     """
     _check_inputs(predictions, references)
     require_java()
-    skipped: dict[str, str] = {}
-    run_spice = False
-    if spice is False:
-        skipped["SPICE"] = "SPICE skipped: not requested (spice=False)"
-    else:
-        available, reason = spice_available()
-        if spice and not available:
-            raise UserError(f"SPICE was requested but cannot run: {reason}")
-        run_spice = available
-        if not available:
-            skipped["SPICE"] = f"SPICE skipped: {reason}"
-
+    run_spice, skipped = spice_plan(spice)
+    if stream is not None:
+        streamed = stream.finish(predictions, references, run_spice, skipped)
+        if streamed is not None:
+            return streamed
     gts, res = _tokenize(references, predictions)
-    ids = list(gts)
+    corpus = caption_parts.prepare_references(gts)
+    per_image_parts = caption_parts.score_hypotheses(corpus, {image_id: res[image_id][0] for image_id in gts})
+    return finish_scores(corpus, per_image_parts, list(gts), run_spice, skipped)
 
-    from pycocoevalcap.bleu.bleu import Bleu
-    from pycocoevalcap.cider.cider import Cider
-    from pycocoevalcap.rouge.rouge import Rouge
 
-    corpus: dict[str, float] = {}
-    per_image: dict[str, dict[ImageId, float]] = {}
-    bleu, bleu_per_image = Bleu(4).compute_score(gts, res, verbose=0)
-    for name, score, scores in zip(BLEU, bleu, bleu_per_image, strict=True):
-        corpus[name] = float(score)
-        per_image[name] = {image_id: float(s) for image_id, s in zip(ids, scores, strict=True)}
-    for name, (score, scores) in (
-        ("METEOR", meteor_score(gts, res)),
-        ("ROUGE_L", Rouge().compute_score(gts, res)),
-        ("CIDEr", Cider().compute_score(gts, res)),
-    ):
-        corpus[name] = float(score)
-        per_image[name] = {image_id: float(s) for image_id, s in zip(ids, scores, strict=True)}
+def spice_plan(spice: bool | None) -> tuple[bool, dict[str, str]]:
+    """Whether SPICE runs (`spice` as `score_captions` takes it) and, when not, the note saying why."""
+    if spice is False:
+        return False, {"SPICE": "SPICE skipped: not requested (spice=False)"}
+    available, reason = spice_available()
+    if spice and not available:
+        raise UserError(f"SPICE was requested but cannot run: {reason}")
+    return available, {} if available else {"SPICE": f"SPICE skipped: {reason}"}
+
+
+def finish_scores(
+    corpus: caption_parts.CorpusReferences,
+    per_image_parts: Mapping[ImageId, caption_parts.ImageScores],
+    order: Sequence[ImageId],
+    run_spice: bool,
+    skipped: dict[str, str],
+) -> CaptionScores:
+    """The corpus half of every metric (and SPICE, which has no per-image half, where it runs)."""
+    corpus_scores, per_image = caption_parts.combine(corpus, per_image_parts, order)
     if run_spice:
-        corpus["SPICE"], spice_scores = _spice(gts, res)
-        per_image["SPICE"] = {image_id: spice_scores[image_id] for image_id in ids}
-    return CaptionScores(corpus=corpus, per_image=per_image, skipped=skipped)
+        gts = {image_id: corpus.images[image_id].tokens for image_id in order}
+        res = {image_id: [per_image_parts[image_id].hypothesis] for image_id in order}
+        corpus_scores["SPICE"], spice_scores = _spice(gts, res)
+        per_image["SPICE"] = {image_id: spice_scores[image_id] for image_id in order}
+    return CaptionScores(corpus=corpus_scores, per_image=per_image, skipped=skipped)
 
 
 def bootstrap_corpus_ci(per_image: Mapping[Any, float] | Sequence[float], seed: int) -> MetricValue:

@@ -205,6 +205,7 @@ def _evaluate_locked(
         if static is not None:
             _refuse_other_model(folder.path, fingerprint, static)
     if pending:
+        task.begin_scoring(examples)  # scoring that can overlap the model's work starts now
         sampler = make_demo_sampler(task, config, data_dir, backend, progress and world.is_main)
         _compute(task, backend, config, sampler, pending, folder, records, progress and world.is_main)
     world.barrier()
@@ -310,6 +311,7 @@ def _compute(
             ):
                 new_records.append(make_record(task, example, requests, demos, own))
             folder.append(new_records)
+            task.observe(new_records)
             for record in new_records:
                 records[record["id"]] = record
             bar.update(len(chunk))

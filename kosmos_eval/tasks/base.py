@@ -141,6 +141,18 @@ class Task(ABC):
         Most tasks need nothing beyond the package, hence the default that checks nothing."""
         return None
 
+    def begin_scoring(self, examples: Sequence[Example]) -> None:
+        """Told, before any example is computed, every example the run will score, so that scoring work can
+        start while the model computes (captioning prepares its references in a scoring process). Most tasks
+        score each example as it comes, hence the default that does nothing."""
+        return None
+
+    def observe(self, records: Sequence[dict[str, Any]]) -> None:
+        """Given each step's new records as soon as they are saved (after `begin_scoring`): captioning sends its
+        captions to the scoring process. `aggregate` must not depend on it: a resumed run's earlier records
+        are never observed."""
+        return None
+
     def demo_image(self, example: Example) -> ImageInput | None:
         """The image that RICES compares (the example's "image" by default; None for text-only tasks)."""
         image = example.images.get("image")

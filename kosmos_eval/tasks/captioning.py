@@ -21,7 +21,7 @@ from kosmos_eval.formats.captions import (
     read_karpathy,
     write_caption_results,
 )
-from kosmos_eval.metrics import MetricValue, meteor
+from kosmos_eval.metrics import MetricValue, caption_service
 from kosmos_eval.metrics.captioning import MEAN_OF_PER_IMAGE, bootstrap_corpus_ci, require_java, score_captions
 from kosmos_eval.metrics.resample import ExampleMetric
 from kosmos_eval.tasks.base import Scores
@@ -59,10 +59,19 @@ class CaptionTask(GenerationTask):
     default_split = "test"
     demo_split = "train"
     options: ClassVar[dict[str, str]] = {"max_new_tokens": "caption length in tokens (default 20)"}
+    stream: caption_service.CaptionStream | None = None  # this run's corpus in the scoring process
 
     def check_environment(self) -> None:
         require_java()  # before hours of generation, not at scoring time
-        meteor.start_in_background()  # its JVM loads while the model loads and generates
+        caption_service.shared_process()  # it and its METEOR load while the model loads
+
+    def begin_scoring(self, examples: Sequence[Example]) -> None:
+        # the scoring process prepares the references now and scores each step's captions as they come
+        self.stream = caption_service.begin({e.fields["image_id"]: e.fields["references"] for e in examples})
+
+    def observe(self, records: Sequence[dict[str, Any]]) -> None:
+        if self.stream is not None:
+            self.stream.add({r["image_id"]: r["prediction"] for r in records})
 
     def locate_data(self, data_dir: Path) -> str:
         where = locate(data_dir, self.dataset)
@@ -108,7 +117,8 @@ class CaptionTask(GenerationTask):
     def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
         predictions = {r["image_id"]: r["prediction"] for r in records}
         references = {r["image_id"]: r["references"] for r in records}
-        scores = score_captions(predictions, references)
+        stream, self.stream = self.stream, None  # one corpus per run
+        scores = score_captions(predictions, references, stream=stream)
         metrics: dict[str, MetricValue] = {}
         for ours, theirs in METRIC_NAMES.items():
             if theirs not in scores.corpus:
