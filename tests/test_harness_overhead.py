@@ -17,7 +17,7 @@ ROW_KEYS = {
     "task", "kind", "split", "examples", "wall_seconds", "backend_seconds", "harness_seconds", "stage_seconds",
     "slowest_stage", "end_to_end_examples_per_s", "harness_examples_per_s", "gpu_examples_per_s", "overhead_pct",
     "passed", "small_run_examples", "small_run_harness_seconds", "fixed_seconds", "per_example_ms",
-    "steady_overhead_pct", "write_data_seconds",
+    "steady_overhead_pct", "write_data_seconds", "gpu_time_simulated",
 }  # fmt: skip
 
 
@@ -45,6 +45,7 @@ def test_measure_task_evaluates_n_examples_and_its_numbers_add_up(tmp_path: Path
     assert len(samples.read_text().splitlines()) == N  # one record per example, written by the runner
     assert (row["kind"], row["split"], row["gpu_examples_per_s"]) == ("generation", "val", 250.0)
     assert row["small_run_examples"] == 2  # a tenth of 20
+    assert row["gpu_time_simulated"] and row["backend_seconds"] >= N / 250.0  # waited as the GPU would, as backend
     assert row["harness_seconds"] == pytest.approx(row["wall_seconds"] - row["backend_seconds"])
     assert row["harness_examples_per_s"] == pytest.approx(N / row["harness_seconds"])
     assert row["overhead_pct"] == pytest.approx(250.0 / row["harness_examples_per_s"] * 100)
@@ -62,7 +63,10 @@ def test_report_json_has_every_task_row_and_the_overhead_formula(tmp_path: Path)
     report = json.loads(out.read_text())
     assert report["command"] == "python benchmarks/harness_overhead.py --examples 20"
     assert set(report["machine"]) == {"cpu_count", "python", "platform", "processor"}
-    assert report["settings"] == {"examples": N, "shots": 0, "batch_size": 32, "repeat": 1, "target_pct": 5.0}
+    assert report["settings"] == {
+        "examples": N, "shots": 0, "batch_size": 32, "repeat": 1, "target_pct": 5.0,
+        "simulate_gpu": True,
+    }
     assert list(report["tasks"]) == ["imagenet", "raven"]
     for name, gpu_rate in (("imagenet", 40.0), ("raven", 250.0)):
         row = report["tasks"][name]
