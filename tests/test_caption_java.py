@@ -113,7 +113,7 @@ def test_corpus_score_from_summed_statistics_equals_eval_of_every_line():
     words = [
         "a", "man", "men", "dog", "dogs", "riding", "rides", "on", "the",
         "street", "road", "red", "small", "little", "big", "large", "bike", "bicycle",
-    ]
+    ]  # fmt: skip
     rows = [(i * 7919) % 101 for i in range(400)]
     pairs = []
     for row in rows:

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="the captio
 WORDS = [
     "a", "man", "two", "dogs", "red", "bus", "riding", "horse", "on",
     "the", "beach", "street", "near", "sea", "park", "parked", "plate", "of", "food",
-]
+]  # fmt: skip
 
 
 def caption(seed: int, length: int) -> str:
@@ -128,8 +128,9 @@ def run_coco(root: Path, out: Path, limit: int | None = None):
     return evaluate(config, backend=ScriptedBackend(said), progress=False)
 
 
-def test_a_run_is_scored_by_the_process_and_a_resumed_run_equals_an_uninterrupted_one(coco_dir, tmp_path,
-                                                                                      monkeypatch) -> None:
+def test_a_run_is_scored_by_the_process_and_a_resumed_run_equals_an_uninterrupted_one(
+    coco_dir, tmp_path, monkeypatch
+) -> None:
     root, references = coco_dir
 
     def no_scoring_here(*args, **kwargs):

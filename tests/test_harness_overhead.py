@@ -64,7 +64,11 @@ def test_report_json_has_every_task_row_and_the_overhead_formula(tmp_path: Path)
     assert report["command"] == "python benchmarks/harness_overhead.py --examples 20"
     assert set(report["machine"]) == {"cpu_count", "python", "platform", "processor"}
     assert report["settings"] == {
-        "examples": N, "shots": 0, "batch_size": 32, "repeat": 1, "target_pct": 5.0,
+        "examples": N,
+        "shots": 0,
+        "batch_size": 32,
+        "repeat": 1,
+        "target_pct": 5.0,
         "simulate_gpu": True,
     }
     assert list(report["tasks"]) == ["imagenet", "raven"]
