@@ -58,21 +58,27 @@ def test_tokenizer_output_is_checked_against_the_input():
         ptb.tokenize_lines(["A."], FinishedTokenizer(b"", 1, b"Exception in thread\nmore"))  # type: ignore[arg-type]
 
 
-def test_warm_batches_equal_one_run_over_everything():
-    # batches of a run (each by the tokenizer started while the previous one worked) give the tokens that
-    # one run over all captions gives: quotes left open at the end of a batch change nothing later
+@pytest.mark.parametrize("server", [True, False], ids=["one-jvm-server", "a-jvm-per-batch"])
+def test_warm_batches_equal_one_run_over_everything(server, monkeypatch):
+    # batches of a run (by the long-lived server, or where it cannot start by a tokenizer started while the
+    # previous batch worked) give the tokens that one run over all captions gives: quotes left open at the
+    # end of a batch change nothing later
     captions = [c for refs in REFERENCES.values() for c in refs] + ['He said "stop', 'it" now', "", "it's 5'10\""]
+    captions += ["", "Ünïcödé — “curly” quotes… and a URL http://x.org/a?b=c", "A\rb"]
     whole = ptb.tokenize_lines(captions)
+    if not server:  # as where java cannot run a source file (Java 8, no compiler module)
+        monkeypatch.setattr(ptb, "SERVER_SOURCE", ptb.SERVER_SOURCE.with_name("NoSuchServer.java"))
     warm = ptb.WarmTokenizer()
     try:
         batched = [
             token for start in range(0, len(captions), 4) for token in warm.tokenize(captions[start : start + 4])
         ]
-        assert warm.tokenize([]) == []
+        assert warm.tokenize([]) == [] and warm.tokenize([""]) == [""]
+        assert (warm.server is not None) == server  # the server is used where it runs, and dropped where not
     finally:
         warm.close()
     assert batched == whole
-    assert whole[-4:] == ["he said stop", "it now", "", "it 's 5 10"]
+    assert whole[-7:-3] == ["he said stop", "it now", "", "it 's 5 10"]
 
 
 def test_meteor_equals_pycocoevalcap_fresh_and_reused():
