@@ -9,6 +9,7 @@ from kosmos_eval.backends.chance import ChanceBackend
 from kosmos_eval.config import RunConfig, parse_batch_size, parse_model_args
 from kosmos_eval.core.types import Context, GenerateRequest, RankRequest, RankResult
 from kosmos_eval.errors import BackendOutOfMemory, UserError
+from kosmos_eval.metrics import base as metrics_base
 from kosmos_eval.metrics import bootstrap_ci, mean_metric
 from kosmos_eval.runner.batcher import Batcher
 
@@ -25,6 +26,18 @@ def test_vectorised_mean_ci_equals_generic_bootstrap():
     fast = mean_metric(values, seed=11)
     slow = bootstrap_ci(values, np.mean, seed=11)
     assert (fast.ci_low, fast.ci_high) == pytest.approx(slow)
+
+
+def test_mean_ci_does_not_depend_on_the_bootstrap_block(monkeypatch):
+    # the memory bound (resamples computed a block at a time) changes no digit of the interval
+    values = np.random.default_rng(4).random(301)
+    whole = mean_metric(values, seed=2)
+    for block in (301, 301 * 7, 301 * 1999, 1):  # one resample a block, 7, all but one in the first, one
+        monkeypatch.setattr(metrics_base, "BOOTSTRAP_BLOCK", block)
+        assert mean_metric(values, seed=2) == whole
+    rng = np.random.default_rng(2)
+    means = values[rng.integers(0, 301, size=(2000, 301))].mean(axis=1)  # the whole matrix at once
+    assert (whole.ci_low, whole.ci_high) == tuple(np.quantile(means, [0.025, 0.975]))
 
 
 def test_ci_is_seeded():
