@@ -10,7 +10,7 @@ from kosmos_eval.config import RunConfig, parse_batch_size, parse_model_args
 from kosmos_eval.core.types import Context, GenerateRequest, RankRequest, RankResult
 from kosmos_eval.errors import BackendOutOfMemory, UserError
 from kosmos_eval.metrics import base as metrics_base
-from kosmos_eval.metrics import bootstrap_ci, mean_metric
+from kosmos_eval.metrics import bootstrap_ci, mean_metric, mean_metrics
 from kosmos_eval.runner.batcher import Batcher
 
 
@@ -38,6 +38,20 @@ def test_mean_ci_does_not_depend_on_the_bootstrap_block(monkeypatch):
     rng = np.random.default_rng(2)
     means = values[rng.integers(0, 301, size=(2000, 301))].mean(axis=1)  # the whole matrix at once
     assert (whole.ci_low, whole.ci_high) == tuple(np.quantile(means, [0.025, 0.975]))
+
+
+def test_mean_metrics_share_one_draw_and_equal_each_column_alone(monkeypatch):
+    rng = np.random.default_rng(8)
+    columns = {"accuracy": rng.integers(0, 2, size=403), "f1": rng.random(403), "third": rng.random(403) < 0.1}
+    alone = {name: mean_metric(values, seed=6) for name, values in columns.items()}
+    assert mean_metrics(columns, seed=6) == alone
+    monkeypatch.setattr(metrics_base, "BOOTSTRAP_BLOCK", 403 * 3 * 5)  # blocks of 5 resamples: same intervals
+    assert mean_metrics(columns, seed=6) == alone
+    assert list(mean_metrics(columns, seed=6)) == ["accuracy", "f1", "third"]  # the caller's order
+    empty = mean_metrics({"a": [], "b": []}, seed=0)
+    assert empty["a"].n == 0 and np.isnan(empty["b"].value)
+    with pytest.raises(ValueError, match="same examples"):
+        mean_metrics({"a": [1, 0], "b": [1]}, seed=0)
 
 
 def test_ci_is_seeded():

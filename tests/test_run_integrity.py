@@ -125,6 +125,19 @@ def test_near_ties_within_the_tolerance_go_to_the_seeded_rule():
     assert argmax_random_ties([-1.0, -1.001], rng()) == (0, [0])  # a real gap is not a tie
 
 
+def test_a_generator_factory_is_called_only_on_a_tie_and_draws_what_the_generator_draws():
+    calls = []
+
+    def factory():
+        calls.append(1)
+        return seeded_rng(1, "tie-break", "x")
+
+    assert argmax_random_ties([-2.0, -1.0, -3.0], factory) == (1, [1]) and not calls  # no tie: never seeded
+    scores = [-1.0, -1.0, -1.0, -1.0, -5.0]
+    assert argmax_random_ties(scores, factory) == argmax_random_ties(scores, seeded_rng(1, "tie-break", "x"))
+    assert len(calls) == 1
+
+
 # -- one writer per folder ---------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ uninterrupted run draws.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def seeded_rng(seed: int, *parts: object) -> random.Random:
@@ -26,10 +26,19 @@ TIE_TOLERANCE = 1e-4
 
 
 def argmax_random_ties(
-    scores: Sequence[float], rng: random.Random, tolerance: float = TIE_TOLERANCE
+    scores: Sequence[float],
+    rng: random.Random | Callable[[], random.Random],
+    tolerance: float = TIE_TOLERANCE,
 ) -> tuple[int, list[int]]:
     """Index of the largest score; scores within `tolerance` of it are ties, broken uniformly at random by
-    `rng` (seeded per example). Returns (index, tied)."""
+    `rng` (seeded per example). Returns (index, tied).
+
+    `rng` may be a function that makes the generator: it is then called only when there is a tie, since
+    seeding a generator costs more than the whole argmax and most rankings have no tie (the draw is the same
+    either way: the generator is fresh when it is used)."""
     best = max(scores)
     tied = [i for i, s in enumerate(scores) if best - s <= tolerance]
-    return (tied[0] if len(tied) == 1 else rng.choice(tied)), tied
+    if len(tied) == 1:
+        return tied[0], tied
+    generator = rng if isinstance(rng, random.Random) else rng()
+    return generator.choice(tied), tied

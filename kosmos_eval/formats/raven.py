@@ -11,6 +11,7 @@ Two on-disk layouts are understood:
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -54,29 +55,31 @@ def iq50_root(folder: Path) -> Path | None:
 
 
 def read_iq50(folder: Path) -> list[RavenProblem]:
+    """Every exp-N/ problem in numeric order. Folders are listed with os.scandir and file names kept as
+    strings until an image is made: a RAVEN-size folder has tens of thousands of files, and Path objects and
+    one stat per entry cost more than the listing itself."""
     root = iq50_root(folder)
     if root is None:
         raise DataError(f"{folder}: no exp-<N>/ folders found (expected the IQ50 one-by-one layout)")
-    exp_dirs = sorted(
-        (p for p in root.iterdir() if p.is_dir() and _EXP_DIR.match(p.name)),
-        key=lambda p: int(_EXP_DIR.match(p.name).group(1)),  # type: ignore[union-attr]
-    )
-    return [_read_iq50_problem(d) for d in exp_dirs]
+    with os.scandir(root) as entries:
+        numbered = [(int(m.group(1)), e.name) for e in entries if (m := _EXP_DIR.match(e.name)) and e.is_dir()]
+    return [_read_iq50_problem(str(root), name) for _, name in sorted(numbered)]
 
 
-def _image(path: Path) -> ImageInput:
+def _image(exp_dir: str, exp_name: str, file_name: str) -> ImageInput:
     """Keyed by exp-N/file.png: the same key on every machine, whatever the data folder's location."""
-    return ImageInput.from_path(path, key=f"{path.parent.name}/{path.name}")
+    return ImageInput.from_path(f"{exp_dir}{os.sep}{file_name}", key=f"{exp_name}/{file_name}")
 
 
-def _read_iq50_problem(exp_dir: Path) -> RavenProblem:
-    queries: dict[int, Path] = {}
-    answers: dict[str, Path] = {}
-    for path in exp_dir.iterdir():
-        if m := _QUERY.match(path.name):
-            queries[int(m.group(1))] = path
-        elif m := _ANSWER.match(path.name):
-            answers[m.group(1)] = path
+def _read_iq50_problem(root: str, exp_name: str) -> RavenProblem:
+    exp_dir = os.path.join(root, exp_name)
+    queries: dict[int, str] = {}
+    answers: dict[str, str] = {}
+    for name in os.listdir(exp_dir):
+        if m := _QUERY.match(name):
+            queries[int(m.group(1))] = name
+        elif m := _ANSWER.match(name):
+            answers[m.group(1)] = name
     if not queries:
         raise DataError(f"{exp_dir}: no query-<K>.png panels")
     if sorted(queries) != list(range(1, len(queries) + 1)):
@@ -86,11 +89,11 @@ def _read_iq50_problem(exp_dir: Path) -> RavenProblem:
     if len(letters) < 2 or letters != expected:
         raise DataError(f"{exp_dir}: expected candidates answer-a.png, answer-b.png, ... found {letters}")
     return RavenProblem(
-        id=exp_dir.name,
-        panels=tuple(_image(queries[k]) for k in sorted(queries)),
-        candidates=tuple(_image(answers[letter]) for letter in letters),
+        id=exp_name,
+        panels=tuple(_image(exp_dir, exp_name, queries[k]) for k in sorted(queries)),
+        candidates=tuple(_image(exp_dir, exp_name, answers[letter]) for letter in letters),
         answer_index=0,  # the one-by-one layout stores the correct candidate as answer-a
-        source=str(exp_dir),
+        source=exp_dir,
     )
 
 

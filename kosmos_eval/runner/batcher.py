@@ -25,8 +25,8 @@ IMAGE_COST = 256  # rough characters-equivalent of one image, for ordering only
 
 
 def request_cost(request: Request) -> int:
-    context = request.context
-    cost = len(context.text) + IMAGE_COST * len(context.images)
+    # one pass over the segments (the `text` and `images` properties would build a string and a list)
+    cost = sum(len(s) if isinstance(s, str) else IMAGE_COST for s in request.context.segments)
     if isinstance(request, RankRequest):
         cost = (cost + max(len(c) for c in request.continuations)) * len(request.continuations)
     return cost

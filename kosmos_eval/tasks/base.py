@@ -215,7 +215,7 @@ class Task(ABC):
         resumed run or a differently batched one picks the same, and a model that scores the candidates alike
         scores at chance instead of always winning with the first. Each ranking of one example (raw, length-
         normalised) passes its own `purpose`, so one does not shift the other's draw."""
-        return argmax_random_ties(scores, seeded_rng(self.seed, purpose, example.id))
+        return argmax_random_ties(scores, lambda: seeded_rng(self.seed, purpose, example.id))
 
     @abstractmethod
     def load(self, split: str, data_dir: Path | None) -> list[Example]:

@@ -31,7 +31,7 @@ from kosmos_eval.formats.imagenet import (
     normalise_class_name,
     read_imagenet_val,
 )
-from kosmos_eval.metrics import mean_metric
+from kosmos_eval.metrics import mean_metrics
 from kosmos_eval.tasks.base import Scores, Task
 
 DECODINGS = ("rank", "constrained_beam", "free")
@@ -139,9 +139,10 @@ class ImageNetTask(Task):
         }
 
     def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
-        metrics = {"accuracy": mean_metric([r["correct"] for r in records], seed=self.seed)}
+        columns = {"accuracy": [r["correct"] for r in records]}
         if self.decoding_mode == "rank":
-            metrics["top5_accuracy"] = mean_metric([r["correct_top5"] for r in records], seed=self.seed)
+            columns["top5_accuracy"] = [r["correct_top5"] for r in records]
+        metrics = mean_metrics(columns, seed=self.seed)
         notes = []
         duplicates = duplicate_names(self.classes) if self.classes else {}
         if duplicates:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
-from kosmos_eval.metrics import mean_metric
+from kosmos_eval.metrics import mean_metrics
 from kosmos_eval.tasks.base import Scores, Task
 
 
@@ -66,8 +66,9 @@ class RankingTask(Task):
         }
 
     def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
-        metrics = {"accuracy": mean_metric([r["correct"] for r in records], seed=self.seed)}
+        columns = {"accuracy": [r["correct"] for r in records]}
         if "accuracy_norm" in self.metrics:
-            metrics["accuracy_norm"] = mean_metric([r["correct_norm"] for r in records], seed=self.seed)
+            columns["accuracy_norm"] = [r["correct_norm"] for r in records]
+        metrics = mean_metrics(columns, seed=self.seed)
         ordered = {name: metrics[name] for name in self.metrics if name in metrics}
         return Scores(ordered)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,8 +21,16 @@ from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
 from kosmos_eval.data.locate import SAMPLE_ORIGIN, bundled_sample
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.formats.raven import detect_layout, read_raven
-from kosmos_eval.metrics import mean_metric
+from kosmos_eval.metrics import mean_metrics
 from kosmos_eval.tasks.base import Scores, Task
+
+
+@lru_cache(maxsize=4096)
+def _shuffled_order(seed: int, example_id: str, count: int) -> tuple[int, ...]:
+    """`build` and `score` both need an example's order; seeding its generator once saves half the cost."""
+    order = list(range(count))
+    seeded_rng(seed, "candidate-order", example_id).shuffle(order)
+    return tuple(order)
 
 
 @register_task("raven")
@@ -58,9 +67,7 @@ class RavenTask(Task):
 
     def candidate_order(self, example: Example) -> list[int]:
         """Seeded display order of the candidates (original indices), fixed per example id."""
-        order = list(range(len(example.images["candidates"])))  # type: ignore[arg-type]
-        seeded_rng(self.seed, "candidate-order", example.id).shuffle(order)
-        return order
+        return list(_shuffled_order(self.seed, example.id, len(example.images["candidates"])))  # type: ignore[arg-type]
 
     def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
         panels = example.images["panels"]
@@ -114,9 +121,5 @@ class RavenTask(Task):
         }
 
     def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
-        return Scores(
-            {
-                "accuracy": mean_metric([r["correct"] for r in records], seed=self.seed),
-                "accuracy_yes_vs_no": mean_metric([r["correct_yes_vs_no"] for r in records], seed=self.seed),
-            }
-        )
+        columns = {field: [r[column] for r in records] for field, column in self.mean_fields.items()}
+        return Scores(mean_metrics(columns, seed=self.seed))

@@ -16,7 +16,7 @@ from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.types import Context, Example
 from kosmos_eval.errors import DataError
 from kosmos_eval.formats.websrc import page_text, read_websrc, read_websrc_predictions, write_websrc_predictions
-from kosmos_eval.metrics import group_means, mean_metric
+from kosmos_eval.metrics import group_means, mean_metrics
 from kosmos_eval.metrics.websrc import postprocess_generated_answer, websrc_exact_match, websrc_f1
 from kosmos_eval.tasks.base import Scores
 from kosmos_eval.tasks.generation import GenerationTask
@@ -133,10 +133,9 @@ class WebSRCTask(GenerationTask):
 
     def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
         return Scores(
-            metrics={
-                "f1": mean_metric([r["f1"] for r in records], seed=self.seed),
-                "exact_match": mean_metric([r["exact_match"] for r in records], seed=self.seed),
-            },
+            metrics=mean_metrics(
+                {"f1": [r["f1"] for r in records], "exact_match": [r["exact_match"] for r in records]}, seed=self.seed
+            ),
             breakdowns={
                 "domain": group_means(records, "domain", "f1"),
                 "question_type": group_means(records, "question_type", "f1"),
