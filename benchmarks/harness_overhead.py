@@ -70,7 +70,6 @@ DEFAULT_BATCH = 32  # the hf backend's start batch size on a GPU: the same step 
 STAGES = ("read", "build", "backend", "score", "write", "aggregate", "export", "provenance")
 TASK_STAGES = {"load": "read", "build": "build", "follow_up": "build", "score": "score"}
 TASK_STAGES |= {"aggregate": "aggregate", "export": "export"}
-PROVENANCE = ("harness_commit", "package_versions")
 
 
 class TimedBackend(Backend):
@@ -120,15 +119,18 @@ def _timer(function: Callable, stage: str, clock: dict[str, float]) -> Callable:
 def stage_clock(clock: dict[str, float], gpu_rate: float | None = None) -> Iterator[None]:
     """Times the task's and the run folder's methods from the outside, for the stage breakdown.
 
-    Replaces the runner's `make_task`, `RunFolder` and provenance names for the duration (they are looked up at
-    call time) with versions whose calls add to `clock`; nested calls inside a task are not double counted, since
-    only the instance attributes the runner calls are wrapped. Restored on exit.
+    Replaces the runner's `make_task`, `RunFolder`, `BackgroundAppender` and `start_provenance` for the duration
+    (they are looked up at call time) with versions whose calls add to `clock` (for the steps' writes and the
+    provenance look-ups, which run in threads, the time the main thread waits for them); nested calls inside a
+    task are not double counted, since only the instance attributes the runner calls are wrapped. Restored on
+    exit.
 
     `gpu_rate` (examples/s): each step also sleeps as long as a GPU at that rate would take for its examples,
     counted as backend time, so that work a task does in the background while the model computes (captioning's
     scoring process) is seen to overlap it, as in a real run, where this thread waits on the GPU.
     """
-    originals = {name: getattr(run_module, name) for name in ("make_task", "RunFolder", "run_stages", *PROVENANCE)}
+    wrapped = ("make_task", "RunFolder", "BackgroundAppender", "run_stages", "start_provenance")
+    originals = {name: getattr(run_module, name) for name in wrapped}
     original_make_task, original_folder = originals["make_task"], originals["RunFolder"]
     original_run_stages = originals["run_stages"]
 
@@ -139,11 +141,12 @@ def stage_clock(clock: dict[str, float], gpu_rate: float | None = None) -> Itera
         return task
 
     class TimedFolder(original_folder):  # type: ignore[misc, valid-type]
-        def append(self, records: Any) -> None:
-            _timer(super().append, "write", clock)(records)
-
         def write_summary(self, summary: dict[str, Any]) -> Path:
             return _timer(super().write_summary, "write", clock)(summary)
+
+    class TimedAppender(originals["BackgroundAppender"]):  # type: ignore[misc, valid-type]
+        def wait(self) -> None:  # steps are written by a thread: what counts is the main thread's wait for it
+            _timer(super().wait, "write", clock)()
 
     def run_stages(task: Any, batcher: Any, examples: list, *rest: Any) -> Any:
         outputs = original_run_stages(task, batcher, examples, *rest)
@@ -153,9 +156,11 @@ def stage_clock(clock: dict[str, float], gpu_rate: float | None = None) -> Itera
             clock["backend"] = clock.get("backend", 0.0) + time.perf_counter() - started
         return outputs
 
+    def start_provenance() -> Callable[[], dict[str, Any]]:  # git commit and package versions for summary.json
+        return _timer(originals["start_provenance"](), "provenance", clock)
+
     run_module.make_task, run_module.RunFolder, run_module.run_stages = make_task, TimedFolder, run_stages
-    for name in PROVENANCE:  # per-run look-ups: git commit and package versions for summary.json
-        setattr(run_module, name, _timer(originals[name], "provenance", clock))
+    run_module.BackgroundAppender, run_module.start_provenance = TimedAppender, start_provenance
     try:
         yield
     finally:

@@ -29,10 +29,11 @@ from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.fewshot import DemoSampler, make_sampler
 from kosmos_eval.fewshot.rices import FeatureStore, RicesSampler
 from kosmos_eval.metrics import MetricValue
+from kosmos_eval.runner.appender import BackgroundAppender
 from kosmos_eval.runner.batcher import Batcher
 from kosmos_eval.runner.distributed import current_world
 from kosmos_eval.runner.lock import RunLock
-from kosmos_eval.runner.provenance import harness_commit, package_versions
+from kosmos_eval.runner.provenance import start_provenance
 from kosmos_eval.runner.records import make_record, scores_summary
 from kosmos_eval.runner.results import RunFolder, slug
 from kosmos_eval.tasks.base import Scores, Task
@@ -137,6 +138,7 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     """Evaluate `config`. `backend` may be a loaded backend (tests) or a factory called only when there is work
     to do (sweeps that share one loaded model across shots and seeds)."""
     started = time.perf_counter()
+    provenance = start_provenance()  # git and package look-ups, while the data loads and the model computes
     task, split, data_dir, origin, examples = load_slice(config)
 
     on_sample = origin == SAMPLE_ORIGIN
@@ -147,7 +149,7 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     folder = RunFolder(run_dir, rank=world.rank if world.size > 1 else None)
     with RunLock(run_dir, world.rank):  # one writer per folder, for the whole run
         return _evaluate_locked(
-            config, backend, progress, started, task, split, data_dir, origin, examples, identity, folder
+            config, backend, progress, started, provenance, task, split, data_dir, origin, examples, identity, folder
         )
 
 
@@ -156,6 +158,7 @@ def _evaluate_locked(
     backend: BackendSource,
     progress: bool,
     started: float,
+    provenance: Callable[[], dict[str, Any]],
     task: Task,
     split: str,
     data_dir: Path | None,
@@ -237,8 +240,7 @@ def _evaluate_locked(
         "run_dir": str(folder.path),
         "fingerprint": fingerprint,
         "data": {"dir": str(data_dir) if data_dir else None, "origin": origin, "sample": on_sample},
-        "versions": package_versions(),
-        "harness": harness_commit(),
+        **provenance(),  # "versions", "harness"
         "timing": {
             "wall_seconds": round(wall, 3),
             "examples_computed": len(unfinished),
@@ -293,31 +295,44 @@ def _compute(
     batcher = Batcher(backend, config.batch_size)
     bar = tqdm(total=len(pending), desc=f"{task.name} ({config.backend})", unit="ex", disable=not progress)
     try:
-        start = 0
-        while start < len(pending):
-            # a step is enough examples to fill a few batches (at least a few examples), built once
-            chunk: list[Example] = []
-            requests_per_example, demos_per_example = [], []
-            while start + len(chunk) < len(pending) and step_wants_more(len(chunk), requests_per_example, batcher):
-                example = pending[start + len(chunk)]
-                demos = sampler.sample(example, config.shots) if sampler is not None else []
-                chunk.append(example)
-                demos_per_example.append(demos)
-                requests_per_example.append(task.build(example, demos))
-            outputs_per_example = run_stages(task, batcher, chunk, demos_per_example, requests_per_example)
-            new_records = []
-            for example, requests, demos, own in zip(
-                chunk, requests_per_example, demos_per_example, outputs_per_example, strict=True
-            ):
-                new_records.append(make_record(task, example, requests, demos, own))
-            folder.append(new_records)
-            task.observe(new_records)
-            for record in new_records:
-                records[record["id"]] = record
-            bar.update(len(chunk))
-            start += len(chunk)
+        with BackgroundAppender(folder) as appender:  # a step is written while the next one computes
+            start = 0
+            while start < len(pending):
+                chunk, demos_per_example, requests_per_example = _build_step(
+                    task, sampler, config, pending, start, batcher
+                )
+                outputs_per_example = run_stages(task, batcher, chunk, demos_per_example, requests_per_example)
+                new_records = [
+                    make_record(task, example, requests, demos, own)
+                    for example, requests, demos, own in zip(
+                        chunk, requests_per_example, demos_per_example, outputs_per_example, strict=True
+                    )
+                ]
+                appender.append(new_records)
+                task.observe(new_records)
+                for record in new_records:
+                    records[record["id"]] = record
+                bar.update(len(chunk))
+                start += len(chunk)
     finally:
         bar.close()
+
+
+def _build_step(
+    task: Task, sampler: DemoSampler | None, config: RunConfig, pending: list[Example], start: int, batcher: Batcher
+) -> tuple[list[Example], list[list[Example]], list[list[Request]]]:
+    """The step that begins at `pending[start]`: its examples, their demonstrations and their requests, enough
+    examples to fill a few batches (at least a few examples), each built once."""
+    chunk: list[Example] = []
+    demos_per_example: list[list[Example]] = []
+    requests_per_example: list[list[Request]] = []
+    while start + len(chunk) < len(pending) and step_wants_more(len(chunk), requests_per_example, batcher):
+        example = pending[start + len(chunk)]
+        demos = sampler.sample(example, config.shots) if sampler is not None else []
+        chunk.append(example)
+        demos_per_example.append(demos)
+        requests_per_example.append(task.build(example, demos))
+    return chunk, demos_per_example, requests_per_example
 
 
 def step_wants_more(examples: int, requests_per_example: list[list[Request]], batcher: Batcher) -> bool:
