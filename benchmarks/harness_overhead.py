@@ -20,10 +20,11 @@ memoised functions are emptied before every timed run; per-run fixed costs (git 
 The caption scoring process (and its METEOR) is one per Python process, started when a captioning run checks
 its environment so that it loads during model loading (seconds on any GPU): the warm-up run starts it here.
 
-The GPU's time is simulated (default; `--no-gpu-wait` turns it off): after each step the runner thread sleeps
-as long as a GPU at the rates above would take for that step's examples, counted as backend time. A real run
-waits on the GPU there, and work done meanwhile in another process (captioning scores its captions in one)
-overlaps it; without the wait, that work would compete with nothing and be charged in full at the end.
+The GPU's time is simulated (default; `--no-gpu-wait` turns it off): after each batch the runner thread sleeps
+as long as a GPU at the rates above would take for it (the step's examples' time, shared by its requests),
+counted as backend time. A real run waits on the GPU there, and work done meanwhile in another thread or
+process (the step writer; captioning scores its captions in a process, each batch's as it returns) overlaps
+it; without the wait, that work would compete with nothing and be charged in full at the end.
 Each size is timed `--repeat` times (fastest kept), and a second size (N/10)
 splits harness time into a fixed part and a per-example part (`fixed_seconds`, `steady_overhead_pct`).
 Timings are machine dependent (fsync latency above all): compare numbers from one machine only.
@@ -73,10 +74,15 @@ TASK_STAGES |= {"aggregate": "aggregate", "export": "export"}
 
 
 class TimedBackend(Backend):
-    """Delegates to the chance backend and adds up the seconds spent inside it (the model's slot)."""
+    """Delegates to the chance backend and adds up the seconds spent inside it (the model's slot).
+
+    `seconds_per_request` (set per step by `stage_clock` when the GPU is simulated): each rank or generate
+    call then also waits as long as the GPU would take for its batch, so outputs come back batch by batch
+    at the GPU's pace, as they do in a real run."""
 
     def __init__(self, inner: ChanceBackend, clock: dict[str, float]) -> None:
         self.inner, self.clock, self.name = inner, clock, inner.name
+        self.seconds_per_request = 0.0
 
     def _timed(self, method: str, *args: Any) -> Any:
         started = time.perf_counter()
@@ -85,11 +91,19 @@ class TimedBackend(Backend):
         finally:
             self.clock["backend"] = self.clock.get("backend", 0.0) + time.perf_counter() - started
 
+    def _timed_batch(self, method: str, requests: list) -> Any:
+        outputs = self._timed(method, requests)
+        if self.seconds_per_request:
+            started = time.perf_counter()
+            time.sleep(self.seconds_per_request * len(requests))
+            self.clock["backend"] = self.clock.get("backend", 0.0) + time.perf_counter() - started
+        return outputs
+
     def rank(self, requests: list) -> list:
-        return self._timed("rank", requests)
+        return self._timed_batch("rank", requests)
 
     def generate(self, requests: list) -> list[str]:
-        return self._timed("generate", requests)
+        return self._timed_batch("generate", requests)
 
     def embed_images(self, images: list) -> Any:
         return self._timed("embed_images", images)
@@ -125,9 +139,10 @@ def stage_clock(clock: dict[str, float], gpu_rate: float | None = None) -> Itera
     task are not double counted, since only the instance attributes the runner calls are wrapped. Restored on
     exit.
 
-    `gpu_rate` (examples/s): each step also sleeps as long as a GPU at that rate would take for its examples,
-    counted as backend time, so that work a task does in the background while the model computes (captioning's
-    scoring process) is seen to overlap it, as in a real run, where this thread waits on the GPU.
+    `gpu_rate` (examples/s): each backend call also sleeps as long as a GPU at that rate would take for its
+    share of the step's examples, counted as backend time, so that work done in the background while the model
+    computes (captioning's scoring process, the step writer) is seen to overlap it, as in a real run, where
+    this thread waits on the GPU, and outputs arrive batch by batch.
     """
     wrapped = ("make_task", "RunFolder", "BackgroundAppender", "run_stages", "start_provenance")
     originals = {name: getattr(run_module, name) for name in wrapped}
@@ -148,13 +163,11 @@ def stage_clock(clock: dict[str, float], gpu_rate: float | None = None) -> Itera
         def wait(self) -> None:  # steps are written by a thread: what counts is the main thread's wait for it
             _timer(super().wait, "write", clock)()
 
-    def run_stages(task: Any, batcher: Any, examples: list, *rest: Any) -> Any:
-        outputs = original_run_stages(task, batcher, examples, *rest)
-        if gpu_rate is not None:
-            started = time.perf_counter()
-            time.sleep(len(examples) / gpu_rate)
-            clock["backend"] = clock.get("backend", 0.0) + time.perf_counter() - started
-        return outputs
+    def run_stages(task: Any, batcher: Any, examples: list, demos: list, first_requests: list) -> Any:
+        if gpu_rate is not None:  # the step's GPU time, spread over its requests (TimedBackend waits it)
+            requests = sum(len(own) for own in first_requests)
+            batcher.backend.seconds_per_request = len(examples) / gpu_rate / max(1, requests)
+        return original_run_stages(task, batcher, examples, demos, first_requests)
 
     def start_provenance() -> Callable[[], dict[str, Any]]:  # git commit and package versions for summary.json
         return _timer(originals["start_provenance"](), "provenance", clock)
@@ -365,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="one more run per task under cProfile; print its top")
     parser.add_argument(
         "--no-gpu-wait", action="store_true",
-        help="do not wait as a GPU would after each step: count background work as if nothing overlapped it",
+        help="do not wait as a GPU would after each batch: count background work as if nothing overlapped it",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if min(args.examples, args.batch_size, args.repeat) < 1 or args.shots < 0:

@@ -14,6 +14,7 @@ from kosmos_eval.config import RunConfig
 from kosmos_eval.errors import UserError
 from kosmos_eval.metrics import caption_service, captioning
 from kosmos_eval.metrics.captioning import score_captions
+from kosmos_eval.runner import results as results_module
 from kosmos_eval.runner.run import evaluate
 from tests.backends import ScriptedBackend
 from tests.datasets import write_karpathy_coco
@@ -151,3 +152,31 @@ def test_a_run_is_scored_by_the_process_and_a_resumed_run_equals_an_uninterrupte
     assert full.metrics["meteor"].value == direct.corpus["METEOR"]
     assert full.metrics["bleu_4"].value == direct.corpus["Bleu_4"]
     assert first.metrics["cider"].n == 2
+
+
+def test_each_batchs_captions_reach_the_process_before_their_step_is_saved(coco_dir, tmp_path, monkeypatch) -> None:
+    """So that at the end of a run only the last batch is still being scored, not the last step."""
+    root, _ = coco_dir
+    events: list[tuple[str, list]] = []
+    original_add = caption_service.CaptionStream.add
+    original_append = results_module.RunFolder.append
+
+    def add(self, predictions):  # noted when it sends something (a step's records resend nothing)
+        if new := sorted(str(i) for i, text in predictions.items() if self.sent.get(i) != text):
+            events.append(("add", new))
+        return original_add(self, predictions)
+
+    def append(self, records):
+        events.append(("saved", sorted(str(r["image_id"]) for r in records)))
+        return original_append(self, records)
+
+    monkeypatch.setattr(caption_service.CaptionStream, "add", add)
+    monkeypatch.setattr(results_module.RunFolder, "append", append)
+    outcome = run_coco(root, tmp_path / "run")  # 6 images, batches of 2, one step
+    saved = [ids for kind, ids in events if kind == "saved"]
+    first_save = events.index(("saved", saved[0]))
+    batches = [ids for kind, ids in events[:first_save] if kind == "add"]
+    assert [len(ids) for ids in batches] == [2, 2, 2]  # each batch as it returned, before the step was saved
+    assert all(kind == "saved" for kind, _ in events[first_save:])  # the records had nothing new to send
+    assert sorted(i for ids in batches for i in ids) == saved[0]
+    assert outcome.metrics["cider"].n == 6

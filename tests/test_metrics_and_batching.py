@@ -50,6 +50,7 @@ def test_mean_metrics_share_one_draw_and_equal_each_column_alone(monkeypatch):
     assert list(mean_metrics(columns, seed=6)) == ["accuracy", "f1", "third"]  # the caller's order
     empty = mean_metrics({"a": [], "b": []}, seed=0)
     assert empty["a"].n == 0 and np.isnan(empty["b"].value)
+    assert mean_metrics({}, seed=0) == {}
     with pytest.raises(ValueError, match="same examples"):
         mean_metrics({"a": [1, 0], "b": [1]}, seed=0)
 
@@ -105,6 +106,18 @@ def test_auto_batch_size_halves_on_oom_without_losing_work():
     outputs = Batcher(backend, batch_size=None).run(requests)
     assert outputs == ChanceBackend(seed=0).rank(requests)  # every answer in its request's place
     assert backend.calls[:3] == [16, 8, 4] and max(backend.calls[3:]) == 4
+
+
+def test_each_batch_is_reported_as_it_returns_and_a_batch_that_ran_out_of_memory_never():
+    backend = RecordingBackend(fits=5)
+    requests = [RankRequest(Context.of("x" * i), ("a",)) for i in range(23)]
+    reported: list[tuple[list[int], list]] = []
+    outputs = Batcher(backend, batch_size=None).run(requests, lambda positions, got: reported.append((positions, got)))
+    assert [len(positions) for positions, _ in reported] == [4] * 5 + [3]  # the batches that ran, in order
+    positions = [p for batch, _ in reported for p in batch]
+    assert sorted(positions) == list(range(23))  # each request once, by its place in `requests`
+    assert positions[:4] == [22, 21, 20, 19]  # longest first
+    assert all(outputs[p] == o for batch, got in reported for p, o in zip(batch, got, strict=True))
 
 
 def test_fixed_batch_size_oom_is_a_clear_error():

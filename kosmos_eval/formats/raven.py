@@ -49,8 +49,10 @@ def detect_layout(folder: Path) -> str | None:
 def iq50_root(folder: Path) -> Path | None:
     """The folder that directly contains exp-N/ folders: `folder` itself or its `obo/` child."""
     for candidate in (folder, folder / "obo"):
-        if candidate.is_dir() and any(_EXP_DIR.match(p.name) for p in candidate.iterdir() if p.is_dir()):
-            return candidate
+        if candidate.is_dir():
+            with os.scandir(candidate) as entries:  # lazily: the first exp-N/ ends the listing
+                if any(_EXP_DIR.match(entry.name) and entry.is_dir() for entry in entries):
+                    return candidate
     return None
 
 

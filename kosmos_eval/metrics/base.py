@@ -69,6 +69,8 @@ def mean_metrics(columns: dict[str, Sequence[float | bool]], seed: int) -> dict[
     is exactly what `mean_metric` gives it alone.
     """
     names = list(columns)
+    if not names:
+        return {}
     lengths = {name: len(columns[name]) for name in names}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"mean_metrics: columns must cover the same examples, got lengths {lengths}")

@@ -3,7 +3,7 @@
 Why: scoring a caption corpus in one go at the end of a run (PTB tokenizer, BLEU, METEOR, ROUGE-L, CIDEr-D)
 costs about a millisecond per image, 30-40% of the GPU's time at 250 images/s, and the GPU waits for it. Here
 a separate process (not a thread: pure-Python scoring would hold the GIL the GPU loop needs) is told the
-run's references when the run starts, receives each step's captions as they are saved, tokenises and scores
+run's references when the run starts, receives each batch's captions as it returns, tokenises and scores
 them in the background (caption_parts.py's per-image half; a `WarmTokenizer` so no Java start is in the way;
 its own long-lived METEOR), and at the end only the corpus half is left. It starts when a captioning run
 checks its environment, so Python's and METEOR's start-up overlap model loading, and a suite's runs share it.
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 class CaptionStream:
-    """One run's corpus in the scoring process: `add` captions as they are saved, `finish` for the scores."""
+    """One run's corpus in the scoring process: `add` captions as they are made, `finish` for the scores."""
 
     def __init__(self, service: ScoringProcess, number: int, references: dict[Any, list[str]]) -> None:
         self.service, self.number, self.references = service, number, references

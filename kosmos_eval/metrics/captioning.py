@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.metrics import caption_parts
-from kosmos_eval.metrics.base import MetricValue, mean_metric
+from kosmos_eval.metrics.base import MetricValue, mean_metrics
 from kosmos_eval.metrics.ptb import tokenize_groups
 
 if TYPE_CHECKING:
@@ -238,12 +238,23 @@ def finish_scores(
 
 
 def bootstrap_corpus_ci(per_image: Mapping[Any, float] | Sequence[float], seed: int) -> MetricValue:
-    """Mean of per-image scores with a seeded percentile-bootstrap 95% CI over images.
+    """`bootstrap_corpus_cis` of one metric."""
+    return bootstrap_corpus_cis({"metric": per_image}, seed)["metric"]
+
+
+def bootstrap_corpus_cis(
+    per_image: Mapping[str, Mapping[Any, float] | Sequence[float]], seed: int
+) -> dict[str, MetricValue]:
+    """Means of per-image scores (metric -> scores) with seeded percentile-bootstrap 95% CIs over images.
 
     Resampling images and averaging their scores keeps CIDEr-D's document frequencies fixed at those of the
     full evaluated set, an approximation: a true resample would recompute the IDF from the resampled
     references. For CIDEr, ROUGE_L and SPICE the value equals the corpus score; BLEU and METEOR pool counts
-    over the corpus, so for them this is the CI of the per-image mean, a different statistic.
+    over the corpus, so for them this is the CI of the per-image mean, a different statistic. Several metrics
+    (same images) share one resample draw; each interval is what that metric alone would get.
     """
-    values = list(per_image.values()) if isinstance(per_image, Mapping) else list(per_image)
-    return mean_metric(values, seed)
+    columns = {
+        name: list(scores.values()) if isinstance(scores, Mapping) else list(scores)
+        for name, scores in per_image.items()
+    }
+    return mean_metrics(columns, seed)

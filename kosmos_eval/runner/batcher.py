@@ -13,7 +13,8 @@ one runs, so decoding overlaps the model.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.types import GenerateRequest, RankRequest, Request
@@ -38,16 +39,25 @@ class Batcher:
         self.auto = batch_size is None
         self.batch_size = batch_size or backend.default_batch_size()
 
-    def run(self, requests: Sequence[Request]) -> list:
-        """Outputs in the order of `requests` (RankResult for rank requests, str for generate requests)."""
+    def run(self, requests: Sequence[Request], on_batch: Callable[[list[int], list[Any]], None] | None = None) -> list:
+        """Outputs in the order of `requests` (RankResult for rank requests, str for generate requests).
+        `on_batch(positions in requests, outputs)` is called as each batch returns, so work that needs only
+        some outputs can start while later batches compute."""
         outputs: list = [None] * len(requests)
         for kind in (RankRequest, GenerateRequest):
             indices = [i for i, r in enumerate(requests) if isinstance(r, kind)]
             indices.sort(key=lambda i: -request_cost(requests[i]))
-            self._run_kind(kind, [requests[i] for i in indices], indices, outputs)
+            self._run_kind(kind, [requests[i] for i in indices], indices, outputs, on_batch)
         return outputs
 
-    def _run_kind(self, kind: type, batch_requests: list[Request], indices: list[int], outputs: list) -> None:
+    def _run_kind(
+        self,
+        kind: type,
+        batch_requests: list[Request],
+        indices: list[int],
+        outputs: list,
+        on_batch: Callable[[list[int], list[Any]], None] | None,
+    ) -> None:
         call = self.backend.rank if kind is RankRequest else self.backend.generate
         start = 0
         while start < len(batch_requests):
@@ -62,6 +72,8 @@ class Batcher:
                 raise RuntimeError(f"backend returned {len(results)} outputs for {len(chunk)} requests")
             for offset, result in enumerate(results):
                 outputs[indices[start + offset]] = result
+            if on_batch is not None:
+                on_batch(indices[start : start + len(chunk)], list(results))
             start += len(chunk)
 
     def _back_off(self) -> None:

@@ -357,7 +357,7 @@ def run_stages(
     while any(requests):
         flat = [request for own in requests for request in own]
         batcher.backend.check_requests(flat)  # e.g. a server without prompt log-probs refuses ranking up front
-        flat = batcher.run(flat)
+        flat = batcher.run(flat, _output_observer(task, examples, requests))
         cursor = 0
         for index, own in enumerate(requests):
             outputs[index].extend(flat[cursor : cursor + len(own)])
@@ -367,3 +367,15 @@ def run_stages(
             for index, (example, example_demos, own) in enumerate(zip(examples, demos, requests, strict=True))
         ]
     return outputs
+
+
+def _output_observer(
+    task: Task, examples: list[Example], requests: list[list[Request]]
+) -> Callable[[list[int], list[RankResult | str]], None]:
+    """`Task.observe_outputs` for the batcher's positions in the flattened requests of one stage."""
+    flat = [(example, request) for example, own in zip(examples, requests, strict=True) for request in own]
+
+    def observe(positions: list[int], outputs: list[RankResult | str]) -> None:
+        task.observe_outputs([(*flat[position], output) for position, output in zip(positions, outputs, strict=True)])
+
+    return observe

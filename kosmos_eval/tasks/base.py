@@ -148,9 +148,16 @@ class Task(ABC):
         return None
 
     def observe(self, records: Sequence[dict[str, Any]]) -> None:
-        """Given each step's new records as soon as they are saved (after `begin_scoring`): captioning sends its
-        captions to the scoring process. `aggregate` must not depend on it: a resumed run's earlier records
-        are never observed."""
+        """Given each step's new records as soon as they are handed to the writer (after `begin_scoring`):
+        captioning sends any caption its outputs did not. `aggregate` must not depend on it: a resumed run's
+        earlier records are never observed."""
+        return None
+
+    def observe_outputs(self, outputs: Sequence[tuple[Example, Request, RankResult | str]]) -> None:
+        """Given each batch's (example, request, output) as soon as the batch returns, before the step is saved
+        (after `begin_scoring`): captioning sends the captions to its scoring process, so at the end of a run
+        only the last batch's captions are still being scored, not the last step's. Called for the requests of
+        every stage; nothing may depend on it (`observe` and `aggregate` see the saved records)."""
         return None
 
     def demo_image(self, example: Example) -> ImageInput | None:

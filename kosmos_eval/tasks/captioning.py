@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.types import Example
+from kosmos_eval.core.types import Example, RankResult, Request
 from kosmos_eval.formats.captions import (
     CaptionItem,
     locate,
@@ -22,7 +22,7 @@ from kosmos_eval.formats.captions import (
     write_caption_results,
 )
 from kosmos_eval.metrics import MetricValue, caption_service
-from kosmos_eval.metrics.captioning import MEAN_OF_PER_IMAGE, bootstrap_corpus_ci, require_java, score_captions
+from kosmos_eval.metrics.captioning import MEAN_OF_PER_IMAGE, bootstrap_corpus_cis, require_java, score_captions
 from kosmos_eval.metrics.resample import ExampleMetric
 from kosmos_eval.tasks.base import Scores
 from kosmos_eval.tasks.generation import GenerationTask
@@ -66,11 +66,16 @@ class CaptionTask(GenerationTask):
         caption_service.shared_process()  # it and its METEOR load while the model loads
 
     def begin_scoring(self, examples: Sequence[Example]) -> None:
-        # the scoring process prepares the references now and scores each step's captions as they come
+        # the scoring process prepares the references now and scores each batch's captions as they come
         self.stream = caption_service.begin({e.fields["image_id"]: e.fields["references"] for e in examples})
 
-    def observe(self, records: Sequence[dict[str, Any]]) -> None:
+    def observe_outputs(self, outputs: Sequence[tuple[Example, Request, RankResult | str]]) -> None:
         if self.stream is not None:
+            captions = {e.fields["image_id"]: self.postprocess(o) for e, _, o in outputs if isinstance(o, str)}
+            self.stream.add(captions)
+
+    def observe(self, records: Sequence[dict[str, Any]]) -> None:
+        if self.stream is not None:  # sends only what the outputs did not (the stream skips captions it has)
             self.stream.add({r["image_id"]: r["prediction"] for r in records})
 
     def locate_data(self, data_dir: Path) -> str:
@@ -120,12 +125,15 @@ class CaptionTask(GenerationTask):
         stream, self.stream = self.stream, None  # one corpus per run
         scores = score_captions(predictions, references, stream=stream)
         metrics: dict[str, MetricValue] = {}
+        # where the corpus score is a mean over images, bootstrap it (one draw for all of them)
+        means = [name for name in METRIC_NAMES.values() if name in scores.corpus and name in MEAN_OF_PER_IMAGE]
+        intervals = bootstrap_corpus_cis({name: scores.per_image[name] for name in means}, seed=self.seed)
         for ours, theirs in METRIC_NAMES.items():
             if theirs not in scores.corpus:
                 continue
             value = scores.corpus[theirs]
-            if theirs in MEAN_OF_PER_IMAGE:  # the corpus score is a mean over images: bootstrap it
-                interval = bootstrap_corpus_ci(scores.per_image[theirs], seed=self.seed)
+            if theirs in intervals:
+                interval = intervals[theirs]
                 metrics[ours] = MetricValue(value, interval.ci_low, interval.ci_high, len(records))
             else:  # BLEU and METEOR pool counts over the corpus: no per-image bootstrap gives their CI
                 metrics[ours] = MetricValue(value, None, None, len(records))
