@@ -56,6 +56,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import kosmos_eval.runner.run as run_module  # noqa: E402 (after the sys.path line)
+import kosmos_eval.runner.steps as steps_module  # noqa: E402
 from benchmarks.overhead_data import WRITERS  # noqa: E402
 from kosmos_eval.backends.chance import ChanceBackend  # noqa: E402
 from kosmos_eval.config import RunConfig  # noqa: E402
@@ -144,10 +145,10 @@ def stage_clock(clock: dict[str, float], gpu_rate: float | None = None) -> Itera
     computes (captioning's scoring process, the step writer) is seen to overlap it, as in a real run, where
     this thread waits on the GPU, and outputs arrive batch by batch.
     """
-    wrapped = ("make_task", "RunFolder", "BackgroundAppender", "run_stages", "start_provenance")
+    wrapped = ("make_task", "RunFolder", "BackgroundAppender", "start_provenance")
     originals = {name: getattr(run_module, name) for name in wrapped}
     original_make_task, original_folder = originals["make_task"], originals["RunFolder"]
-    original_run_stages = originals["run_stages"]
+    original_run_stages = steps_module.run_stages
 
     def make_task(config: RunConfig) -> Any:
         task = original_make_task(config)
@@ -156,29 +157,30 @@ def stage_clock(clock: dict[str, float], gpu_rate: float | None = None) -> Itera
         return task
 
     class TimedFolder(original_folder):  # type: ignore[misc, valid-type]
-        def write_summary(self, summary: dict[str, Any]) -> Path:
-            return _timer(super().write_summary, "write", clock)(summary)
+        def write_summary(self, summary: dict[str, Any], timing: dict[str, Any]) -> Path:
+            return _timer(super().write_summary, "write", clock)(summary, timing)
 
     class TimedAppender(originals["BackgroundAppender"]):  # type: ignore[misc, valid-type]
         def wait(self) -> None:  # steps are written by a thread: what counts is the main thread's wait for it
             _timer(super().wait, "write", clock)()
 
-    def run_stages(task: Any, batcher: Any, examples: list, demos: list, first_requests: list) -> Any:
+    def run_stages(task: Any, batcher: Any, examples: list, demos: list, first_requests: list, *rest: Any) -> Any:
         if gpu_rate is not None:  # the step's GPU time, spread over its requests (TimedBackend waits it)
             requests = sum(len(own) for own in first_requests)
             batcher.backend.seconds_per_request = len(examples) / gpu_rate / max(1, requests)
-        return original_run_stages(task, batcher, examples, demos, first_requests)
+        return original_run_stages(task, batcher, examples, demos, first_requests, *rest)
 
     def start_provenance() -> Callable[[], dict[str, Any]]:  # git commit and package versions for summary.json
         return _timer(originals["start_provenance"](), "provenance", clock)
 
-    run_module.make_task, run_module.RunFolder, run_module.run_stages = make_task, TimedFolder, run_stages
+    run_module.make_task, run_module.RunFolder, steps_module.run_stages = make_task, TimedFolder, run_stages
     run_module.BackgroundAppender, run_module.start_provenance = TimedAppender, start_provenance
     try:
         yield
     finally:
         for name, original in originals.items():
             setattr(run_module, name, original)
+        steps_module.run_stages = original_run_stages
 
 
 def _profile_top(profile: cProfile.Profile, count: int = 12) -> list[str]:

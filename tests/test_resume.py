@@ -77,7 +77,10 @@ def test_summary_records_what_reproduces_the_run(tmp_path):
     assert summary["versions"]["kosmos-eval"] and summary["versions"]["torch"]
     assert "commit" in summary["harness"]
     assert summary["data"]["origin"] == "bundled sample"
-    assert summary["timing"]["examples_computed"] == 6
+    timing = json.loads((outcome.run_dir / "timing.json").read_text())
+    assert timing["examples_computed"] == 6 and timing["finished"]
+    # when and how fast stay out of summary.json, which a resumed run rewrites byte for byte
+    assert "timing" not in summary and "created" not in summary
 
 
 def test_a_different_model_never_writes_into_an_existing_run(tmp_path):
@@ -103,3 +106,56 @@ def test_speed_settings_are_not_run_identity():
     key = RunConfig.identity_hash
     assert key(plain.identity("p", "test")) == key(tuned.identity("p", "test"))
     assert key(plain.identity("p", "test")) != key(other.identity("p", "test"))
+
+
+def test_a_smaller_limit_reports_a_slice_and_never_shrinks_the_summary(tmp_path):
+    """After a 6-example run, `--limit 2` into the same folder prints the slice's numbers, marked as a slice,
+    and summary.json still covers all six records (the leaderboard and compare read it)."""
+    six = evaluate(RunConfig(task="raven", backend="chance", output_dir=str(tmp_path), limit=6), progress=False)
+    summary_before = (six.run_dir / "summary.json").read_bytes()
+    two = evaluate(RunConfig(task="raven", backend="chance", output_dir=str(tmp_path), limit=2), progress=False)
+    assert two.run_dir == six.run_dir and two.computed == 0
+    assert two.is_slice and two.folder_records == 6 and two.summary["slice"] == {"n": 2, "folder_records": 6}
+    assert two.metrics["accuracy"].n == 2
+    assert (six.run_dir / "summary.json").read_bytes() == summary_before
+    assert json.loads(summary_before)["n"] == 6
+    # the full run again is not a slice, and writes the same summary
+    again = evaluate(RunConfig(task="raven", backend="chance", output_dir=str(tmp_path), limit=6), progress=False)
+    assert not again.is_slice and (six.run_dir / "summary.json").read_bytes() == summary_before
+
+
+def test_a_slice_run_prints_that_it_is_one(tmp_path):
+    from typer.testing import CliRunner
+
+    from kosmos_eval.cli import app
+
+    args = ["run", "raven", "--model", "chance", "--output", str(tmp_path), "--no-progress"]
+    assert CliRunner().invoke(app, [*args, "--limit", "6"]).exit_code == 0
+    result = CliRunner().invoke(app, [*args, "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    assert "n=2 (slice: the folder holds 6 records)" in result.output
+    assert "summary.json covers all 6 of its records and was left as it is" in result.output
+
+
+@pytest.mark.slow
+def test_checks_run_when_nothing_is_left_to_compute(tmp_path, tiny_kosmos2):
+    """A finished run asked again with a device that is not there, or a model arg that is wrong, is refused as
+    a fresh run would be, not reported "done" because nothing needed computing."""
+    import torch
+
+    from kosmos_eval.errors import UserError
+
+    def run(**args):
+        model_args = {"pretrained": str(tiny_kosmos2), **args}
+        config = RunConfig(task="raven", backend="hf", model_args=model_args, output_dir=str(tmp_path), limit=2)
+        return evaluate(config, progress=False)
+
+    assert run(device="cpu").computed == 2
+    assert run(device="cpu").computed == 0  # finished: nothing to compute
+    with pytest.raises(UserError, match="packing='maybe'"):
+        run(device="cpu", packing="maybe")
+    with pytest.raises(UserError, match="dtype='float8'"):
+        run(device="cpu", dtype="float8")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="no CUDA GPU is visible"):
+            run(device="cuda")

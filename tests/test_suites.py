@@ -87,7 +87,7 @@ def test_suite_file_runs_fixed_slices_and_prints_one_table(tmp_path):
     assert runs[("raven", 1)].summary["n"] == 4
 
 
-def test_a_fixed_slice_sharing_a_folder_with_a_longer_run_summarises_only_its_ids(tmp_path):
+def test_a_fixed_slice_of_a_longer_run_reports_the_slice_and_leaves_the_folder_summary(tmp_path):
     data = tmp_path / "vqav2"
     write_vqav2(data, "val", VQA_QUESTIONS)
     from kosmos_eval.runner.run import evaluate
@@ -98,8 +98,9 @@ def test_a_fixed_slice_sharing_a_folder_with_a_longer_run_summarises_only_its_id
 
     sliced = evaluate(replace(base, example_ids=("20",)), progress=False)
     assert sliced.run_dir == full.run_dir and sliced.computed == 0  # the slice reuses the finished records
-    run = find_runs([sliced.run_dir])[0]
-    assert [r["id"] for r in run.records] == ["20"]
+    assert sliced.is_slice and sliced.folder_records == 3 and sliced.metrics["accuracy"].n == 1
+    run = find_runs([sliced.run_dir])[0]  # the folder's result still covers all three records
+    assert [r["id"] for r in run.records] == ["10", "20", "30"] and run.summary["n"] == 3
     with pytest.raises(DataError, match="1 of the 2 requested example ids are not in the val split"):
         evaluate(replace(base, example_ids=("20", "999")), progress=False)
 

@@ -242,7 +242,7 @@ def _print_suite_table(outcomes: list[RunOutcome], model: str) -> None:
                 metric,
                 _percent(value.value) if value else "n/a",
                 paper_text,
-                str(summary["n"]),
+                f"{summary['n']} (slice of {outcome.folder_records})" if outcome.is_slice else str(summary["n"]),
                 str(outcome.run_dir),
             )
         )
@@ -260,9 +260,10 @@ def _percent(value: float) -> str:
 def _print_outcome(outcome: RunOutcome, model: str) -> None:
     summary = outcome.summary
     data = " (bundled sample, not a benchmark)" if is_sample_summary(summary) else ""
+    part = f" (slice: the folder holds {outcome.folder_records} records)" if outcome.is_slice else ""
     typer.echo(
         f"{summary['task']} | {model} | {summary['shots']}-shot | seed {summary['seed']} | "
-        f"split {summary['split']}{data} | n={summary['n']}"
+        f"split {summary['split']}{data} | n={summary['n']}{part}"
     )
     width = max((len(name) for name in outcome.metrics), default=0)
     for name, value in outcome.metrics.items():
@@ -272,6 +273,11 @@ def _print_outcome(outcome: RunOutcome, model: str) -> None:
     for what, path in summary.get("exports", {}).items():
         typer.echo(f"  {what}: {path}")
     typer.echo(f"run folder: {outcome.run_dir}" + (f" (resumed {outcome.resumed} done)" if outcome.resumed else ""))
+    if outcome.is_slice:
+        typer.echo(
+            f"  slice: these metrics cover the {summary['n']} examples asked for; the folder's summary.json covers "
+            f"all {outcome.folder_records} of its records and was left as it is"
+        )
 
 
 @app.command("list")

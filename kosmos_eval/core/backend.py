@@ -74,6 +74,19 @@ class Backend(ABC):
         server without prompt log-probabilities asked to rank). Called on each stage's requests."""
         return None
 
+    def start_step(self) -> None:
+        """A new step begins (runner/steps.py): forget whatever earlier steps left behind that could change this
+        step's numbers, such as cached image features. A feature computed in another batch than the one this
+        step would compute it in differs in the last bits, so a cache that outlives a step makes a resumed run
+        differ from an uninterrupted one; each step must compute the same whatever ran before it."""
+        return None
+
+    def rendered_prompt(self, context: Context) -> str | None:
+        """The prompt text exactly as the model is given it, where the backend rewrites the task's plain
+        rendering (a chat template); None where it does not. Runs keep it in each record (`prompt_rendered`),
+        so a record says what the model saw."""
+        return None
+
     def prefetch(self, requests: Sequence[Request]) -> None:
         """Start preparing the inputs of upcoming requests (image decoding) while the current batch runs."""
         return None
@@ -118,6 +131,8 @@ class BackendInfo:
     default_model: str | None = None  # the model when `model_arg` is not given (else the backend's name)
     model_may_be_folder: bool = False  # the model arg may name a local folder (shown by its name in tables)
     check_args: Callable[[Mapping[str, str]], None] | None = None  # extra validation of the model args
+    # whether the device asked for (--device or --model-args device=) exists here, checked without loading
+    check_device: Callable[[str | None], None] | None = None
     # the parts of `Backend.fingerprint()` knowable without loading the model (files of a local folder), so a
     # finished run can still notice a changed model; None where nothing is (the default)
     static_fingerprint: Callable[[Mapping[str, str]], dict[str, Any] | None] | None = None
@@ -139,6 +154,13 @@ class BackendInfo:
             raise UserError(f"--model-args: unknown key {unknown[0]!r} for --model {self.name} (known: {known})")
         if self.check_args is not None:
             self.check_args(model_args)
+
+    def check(self, model_args: Mapping[str, str], device: str | None) -> None:
+        """Everything about the model args and the device that can fail without loading the model: run also
+        when a finished run has nothing left to compute, so a typo or a missing GPU is never "successful"."""
+        self.validate(model_args)
+        if self.check_device is not None:
+            self.check_device(device)
 
     def create(self, seed: int, device: str | None, model_args: Mapping[str, str]) -> Backend:
         """The loaded backend (model args checked first, so a typo fails before anything loads)."""

@@ -32,14 +32,8 @@ from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
 from kosmos_eval.errors import UserError
 from kosmos_eval.runner.batcher import Batcher
-from kosmos_eval.runner.run import (
-    BackendSource,
-    load_slice,
-    make_backend,
-    make_demo_sampler,
-    run_stages,
-    step_wants_more,
-)
+from kosmos_eval.runner.run import BackendSource, load_slice, make_backend, make_demo_sampler
+from kosmos_eval.runner.steps import Step, plan_steps, run_stages, step_length
 from kosmos_eval.tasks.base import Task
 
 # Float32 noise between batched and unbatched kernels is tiny (1.4e-6 on a summed log-likelihood of the tiny test
@@ -153,13 +147,18 @@ def check_invariance(
     task.use_backend(backend.prompt_budget())
     sampler = make_demo_sampler(task, config, data_dir, backend, progress)
     prepare = getattr(sampler, "prepare", None)
-    if prepare is not None:
-        prepare(examples)
-    demos = [sampler.sample(example, config.shots) if sampler is not None else [] for example in examples]
+    # the run's windows (runner/steps.py), so the batched pass sees the batches a run would see
+    first_count = len(task.build(examples[0], sampler.sample(examples[0], config.shots) if sampler else []))
+    steps = plan_steps(examples, {e.id for e in examples}, step_length(first_count, batched.batch_size))
+    demos: list[list[Example]] = []
+    for step in steps:
+        if prepare is not None:
+            prepare(step.examples)
+        demos += [sampler.sample(example, config.shots) if sampler is not None else [] for example in step.examples]
     first = [task.build(example, own) for example, own in zip(examples, demos, strict=True)]
 
-    at_one = _score_slice(task, Batcher(backend, 1), examples, demos, first, progress)
-    at_batch = _score_slice(task, batched, examples, demos, first, progress)
+    at_one = _score_slice(task, Batcher(backend, 1), steps, demos, first, progress)
+    at_batch = _score_slice(task, batched, steps, demos, first, progress)
 
     report = InvarianceReport(
         task=task.name,
@@ -191,29 +190,28 @@ def _load_slice(config: RunConfig) -> tuple[Task, str, Path | None, list[Example
     """The task and the examples a run of `config` would evaluate, with the same checks `evaluate` makes."""
     if config.limit is not None and config.limit < 1:
         raise UserError(f"--limit must be at least 1, got {config.limit}")
-    task, split, data_dir, _origin, examples = load_slice(config)
-    return task, split, data_dir, examples
+    run = load_slice(config)
+    return run.task, run.split, run.data_dir, run.examples
 
 
 def _score_slice(
     task: Task,
     batcher: Batcher,
-    examples: list[Example],
+    steps: list[Step],
     demos: list[list[Example]],
     first: list[list[Request]],
     progress: bool,
 ) -> list[list[Output]]:
-    """Every example's outputs, grouped into steps by the runner's own rule (`step_wants_more`), so the
-    batched pass sees the batches a run would see."""
+    """Every example's outputs, step by step as a run computes them, each step from a clean backend (no image
+    features kept from the other pass or an earlier step)."""
     outputs: list[list[Output]] = []
-    bar = tqdm(total=len(examples), desc=f"{task.name} at batch size {batcher.batch_size}", disable=not progress)
+    bar = tqdm(total=len(first), desc=f"{task.name} at batch size {batcher.batch_size}", disable=not progress)
     try:
         start = 0
-        while start < len(examples):
-            end = start
-            while end < len(examples) and step_wants_more(end - start, first[start:end], batcher):
-                end += 1
-            outputs += run_stages(task, batcher, examples[start:end], demos[start:end], first[start:end])
+        for step in steps:
+            end = start + len(step.examples)
+            batcher.backend.start_step()
+            outputs += run_stages(task, batcher, step.examples, demos[start:end], first[start:end])
             bar.update(end - start)
             start = end
     finally:

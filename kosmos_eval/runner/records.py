@@ -1,9 +1,12 @@
 """What a run writes about each example and about the whole run: the sample record and the summary's scores,
 defined once, for the runner and for `kosmos-eval score`, which rebuilds both from the records.
 
-A record holds the example's id, its prompt as text (images as `<imageN>`), the image keys, the ids of the
-few-shot demonstrations, what the prompt left out (`prompt_info`), the task's per-sample scores, and the
-backend's raw outputs (`outputs`), so the example can be scored again without the model.
+A record holds its format version (`record_format`), the example's id, its prompt as text (images as
+`<imageN>`), the prompt exactly as the model was given it where a backend rewrote it (`prompt_rendered`: a
+chat template), the image keys, the ids of the few-shot demonstrations, what the prompt left out
+(`prompt_info`), the task's per-sample scores, and the backend's raw outputs (`outputs`), so the example can be
+scored again without the model. The published schemas of records and summaries are in kosmos_eval/schemas/
+(docs/formats.md); readers check files against them (runner/schema.py).
 """
 
 from __future__ import annotations
@@ -14,18 +17,28 @@ from typing import Any
 from kosmos_eval.core.types import Example, RankResult, Request
 from kosmos_eval.tasks.base import Scores, Task
 
+RECORD_FORMAT = 2  # 1: records written before the format was versioned (no `record_format` field)
+SUMMARY_FORMAT = 2  # 1: summaries written before `format_version` existed
 MAX_STORED_CONTINUATIONS = 64  # ImageNet's 1,000 scores per image would make samples.jsonl gigabytes
 # what a record holds besides Task.score's fields (kept as they are when the example is scored again)
-KEPT_FIELDS = ("id", "prompt", "images", "demo_ids", "prompt_info", "outputs")
+KEPT_FIELDS = ("record_format", "id", "prompt", "prompt_rendered", "images", "demo_ids", "prompt_info", "outputs")
 
 
 def make_record(
-    task: Task, example: Example, requests: Sequence[Request], demos: Sequence[Example], outputs: list[Any]
+    task: Task,
+    example: Example,
+    requests: Sequence[Request],
+    demos: Sequence[Example],
+    outputs: list[Any],
+    rendered: str | None = None,
 ) -> dict[str, Any]:
-    """The record of one finished example (see the module docstring)."""
+    """The record of one finished example (see the module docstring); `rendered` is the first request's prompt
+    as the backend gave it to the model, where that differs from the plain text (a chat template)."""
     return {
+        "record_format": RECORD_FORMAT,
         "id": example.id,
         "prompt": requests[0].context.render() if requests else "",
+        **({"prompt_rendered": rendered} if rendered is not None else {}),
         "images": [image.key for image in requests[0].context.images] if requests else [],
         "demo_ids": [demo.id for demo in demos],
         **({"prompt_info": info} if (info := task.prompt_info(example)) else {}),
@@ -60,6 +73,11 @@ def restore_outputs(stored: list[Any]) -> list[RankResult | str]:
         RankResult(tuple(o["logprobs"]), tuple(o["num_tokens"]), tuple(o["is_greedy"])) if isinstance(o, dict) else o
         for o in stored
     ]
+
+
+def summary_header() -> dict[str, Any]:
+    """The first field of every summary the harness writes: its format version (runner/schema.py)."""
+    return {"format_version": SUMMARY_FORMAT}
 
 
 def scores_summary(task: Task, scores: Scores, records: Sequence[dict[str, Any]], notes: Sequence[str] = ()) -> dict:

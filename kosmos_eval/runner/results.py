@@ -7,7 +7,9 @@ computed again, with the same neighbours as in an uninterrupted run, so a resume
 byte-identical to an uninterrupted run's (a backend's numbers can depend on batch composition in the last
 bits). Folders written before commits existed are read as before: every complete line counts.
 
-summary.json, run.json and every export are written whole and renamed into place (core/files.py).
+summary.json, run.json and every export are written whole and renamed into place (core/files.py). summary.json
+holds the result only (what follows from the identity, the records and the harness version), so a resumed or
+extended run rewrites it byte for byte; when the run finished and how long it took are in timing.json.
 
 In a data-parallel run each rank appends to samples.rank<N>.jsonl (with its own commits file); every file is
 read on resume, and rank 0 merges them into samples.jsonl at the end (written whole and renamed, then the rank
@@ -36,6 +38,7 @@ SAMPLES = "samples.jsonl"
 RANK_SAMPLES = "samples.rank*.jsonl"
 COMMITS_SUFFIX = ".commits"
 SUMMARY = "summary.json"
+TIMING = "timing.json"
 RUN_META = "run.json"
 
 
@@ -177,8 +180,12 @@ class RunFolder:
                 length = handle.tell()
             _append_commit(path, length)
 
-    def write_summary(self, summary: dict[str, Any]) -> Path:
-        return write_json_atomic(self.path / SUMMARY, summary)
+    def write_summary(self, summary: dict[str, Any], timing: dict[str, Any]) -> Path:
+        """summary.json, then timing.json (a reader finding a summary newer than its timing uses the file's
+        modification time)."""
+        path = write_json_atomic(self.path / SUMMARY, summary)
+        write_json_atomic(self.path / TIMING, timing)
+        return path
 
 
 def _append_commit(samples: Path, length: int) -> None:

@@ -1,7 +1,12 @@
 """Run one task with one backend: load -> build -> batch -> score -> records -> summary.
 
 Resumable by construction: the run folder is named by the run's identity (task, split, shots, seed, model,
-data, prompt hash), finished example ids are skipped, and the summary is always rebuilt from all records.
+data, prompt hash), finished example ids are skipped, and steps are cut so that a resumed or extended run
+writes the same bytes as an uninterrupted one (runner/steps.py).
+
+A result never shrinks: summary.json covers every record in its folder. A rerun that asks for fewer examples
+than the folder holds (a smaller --limit, a suite's slice of a full run) is a slice: its metrics are returned
+and printed as a slice, and the folder's summary and exports are left as they are.
 """
 
 from __future__ import annotations
@@ -15,15 +20,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 import kosmos_eval.backends
 import kosmos_eval.tasks  # noqa: F401  (registers tasks)
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend, fingerprint_changes
 from kosmos_eval.core.files import OutputError, writing
 from kosmos_eval.core.registry import TASKS
-from kosmos_eval.core.types import Example, RankResult, Request
+from kosmos_eval.core.types import Example
 from kosmos_eval.data.locate import SAMPLE_NOTE, SAMPLE_ORIGIN, bundled_sample, resolve_data_dir
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.fewshot import DemoSampler, make_sampler
@@ -34,14 +37,12 @@ from kosmos_eval.runner.batcher import Batcher
 from kosmos_eval.runner.distributed import current_world
 from kosmos_eval.runner.lock import RunLock
 from kosmos_eval.runner.provenance import start_provenance
-from kosmos_eval.runner.records import make_record, scores_summary
+from kosmos_eval.runner.records import scores_summary, summary_header
 from kosmos_eval.runner.results import RunFolder, slug
+from kosmos_eval.runner.steps import compute_steps, first_request_count, plan_steps, step_length
 from kosmos_eval.tasks.base import Scores, Task
 
 log = logging.getLogger(__name__)
-
-EXAMPLES_PER_STEP_MIN = 4
-BATCHES_PER_STEP = 4  # a step is built, run and saved together: several batches, so image decoding overlaps
 
 
 @dataclass(frozen=True)
@@ -49,23 +50,49 @@ class RunOutcome:
     run_dir: Path
     metrics: dict[str, MetricValue]
     scores: Scores
-    summary: dict[str, Any]
+    summary: dict[str, Any]  # summary.json as written; for a slice, the slice's summary (not written)
     resumed: int  # examples found finished in the folder
     computed: int  # examples computed in this invocation
+    timing: dict[str, Any]  # timing.json: when this invocation finished, how long it took
+    folder_records: int | None = None  # set when this run is a slice: how many records the folder holds
+
+    @property
+    def is_slice(self) -> bool:
+        """Fewer examples than the folder holds were asked for: the metrics are the slice's, summary.json
+        (which covers the whole folder) was left as it is."""
+        return self.folder_records is not None
+
+
+@dataclass(frozen=True)
+class RunSlice:
+    """What a run evaluates: the task, its split and data, the examples asked for (after --limit or a suite's
+    ids), and the ordered list they were cut from, whose fixed windows are the run's steps."""
+
+    task: Task
+    split: str
+    data_dir: Path | None
+    origin: str
+    examples: list[Example]
+    universe: list[Example]
 
 
 def make_task(config: RunConfig) -> Task:
     return TASKS.get(config.task)(seed=config.seed, options=config.task_options)
 
 
-def make_backend(config: RunConfig) -> Backend:
-    # the device may come from --device or from --model-args device= (as the README writes it), not both
+def backend_args(config: RunConfig) -> tuple[dict[str, str], str | None]:
+    """The model args without `device`, and the device, which may come from --device or from --model-args
+    device= (as the README writes it), not both; under torchrun / accelerate each process takes its own GPU."""
     args = dict(config.model_args)
     device = args.pop("device", None) or config.device
     if config.device and config.model_args.get("device") and config.model_args["device"] != config.device:
         raise UserError(f"--device {config.device} and --model-args device={config.model_args['device']} disagree")
-    # under torchrun / accelerate each process takes its own GPU
-    return config.backend_info().create(config.seed, current_world().device(device), args)
+    return args, current_world().device(device)
+
+
+def make_backend(config: RunConfig) -> Backend:
+    args, device = backend_args(config)
+    return config.backend_info().create(config.seed, device, args)
 
 
 def model_slug(config: RunConfig) -> str:
@@ -105,9 +132,11 @@ def select_ids(examples: list[Example], wanted: tuple[str, ...], task: str, spli
 BackendSource = Backend | Callable[[RunConfig], Backend] | None
 
 
-def load_slice(config: RunConfig) -> tuple[Task, str, Path | None, str, list[Example]]:
+def load_slice(config: RunConfig) -> RunSlice:
     """The task, split, data folder (and where it came from) and the examples a run of `config` evaluates,
-    after every check that can fail before a model loads (`check-invariance` builds the same slice)."""
+    after every check that can fail before a model loads (`check-invariance` builds the same slice). The
+    model args and the device are checked here too, so a finished run with nothing left to compute still
+    refuses a typo or a GPU that is not there."""
     task = make_task(config)
     task.check_shots(config.shots)
     if config.shots == 0 and config.sampler != "random":
@@ -115,23 +144,24 @@ def load_slice(config: RunConfig) -> tuple[Task, str, Path | None, str, list[Exa
     split = config.split or task.default_split
     task.check_split(split)
     task.check_environment()
+    args, device = backend_args(config)
+    config.backend_info().check(args, device)
     data_dir, origin = resolve_data_dir(task.name, config.data_dir, config.sample, task.sample_fallback)
     try:
-        examples = task.load(split, data_dir)
+        universe = task.load(split, data_dir)
     except UserError as exc:
         if data_dir is None and bundled_sample(task.name) is not None:  # nothing configured: say what exists
             raise type(exc)(f"{exc} (or --sample: the bundled synthetic sample, to try the pipeline)") from None
         raise
     if config.example_ids is not None:
-        examples = select_ids(examples, config.example_ids, task.name, split)
-    if config.limit is not None:
-        examples = examples[: config.limit]
+        universe = select_ids(universe, config.example_ids, task.name, split)
+    examples = universe[: config.limit] if config.limit is not None else universe
     if not examples:
         raise DataError(f"{task.name}: no examples found in {data_dir}")
-    ids = [e.id for e in examples]
+    ids = [e.id for e in universe]
     if len(set(ids)) != len(ids):
         raise DataError(f"{task.name}: example ids are not unique in {data_dir}")
-    return task, split, data_dir, origin, examples
+    return RunSlice(task, split, data_dir, origin, examples, universe)
 
 
 def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = True) -> RunOutcome:
@@ -139,46 +169,36 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     to do (sweeps that share one loaded model across shots and seeds)."""
     started = time.perf_counter()
     provenance = start_provenance()  # git and package look-ups, while the data loads and the model computes
-    task, split, data_dir, origin, examples = load_slice(config)
-
-    on_sample = origin == SAMPLE_ORIGIN
-    identity = config.identity(task.prompt.sha256, split, on_sample)
+    run = load_slice(config)
+    identity = config.identity(run.task.prompt.sha256, run.split, run.origin == SAMPLE_ORIGIN)
     world = current_world()
     root = check_output_root(Path(config.output_dir))  # before any model loads
-    run_dir = root / f"{task.name}_{model_slug(config)}_{config.shots}shot_{RunConfig.identity_hash(identity)}"
+    run_dir = root / f"{run.task.name}_{model_slug(config)}_{config.shots}shot_{RunConfig.identity_hash(identity)}"
     folder = RunFolder(run_dir, rank=world.rank if world.size > 1 else None)
     with RunLock(run_dir, world.rank):  # one writer per folder, for the whole run
-        return _evaluate_locked(
-            config, backend, progress, started, provenance, task, split, data_dir, origin, examples, identity, folder
-        )
+        return _evaluate_locked(config, backend, progress, run, identity, folder, started, provenance)
 
 
 def _evaluate_locked(
     config: RunConfig,
     backend: BackendSource,
     progress: bool,
-    started: float,
-    provenance: Callable[[], dict[str, Any]],
-    task: Task,
-    split: str,
-    data_dir: Path | None,
-    origin: str,
-    examples: list[Example],
+    run: RunSlice,
     identity: dict[str, Any],
     folder: RunFolder,
+    started: float,
+    provenance: Callable[[], dict[str, Any]],
 ) -> RunOutcome:
-    on_sample = origin == SAMPLE_ORIGIN
-    world = current_world()
+    task, world = run.task, current_world()
     # rank 0 reads first (and cuts a line an interrupted run left half-written), then the others
     records = folder.load_records() if world.is_main else {}
     world.barrier()
     if not world.is_main:
         records = folder.load_records(repair=False)
-    unfinished = [e for e in examples if e.id not in records]
-    pending = world.shard(unfinished)
-    resumed = len(examples) - len(unfinished)
+    unfinished = [e for e in run.examples if e.id not in records]
+    resumed = len(run.examples) - len(unfinished)
     if resumed and world.is_main:
-        log.info("resuming %s: %d of %d examples already done", folder.path, resumed, len(examples))
+        log.info("resuming %s: %d of %d examples already done", folder.path, resumed, len(run.examples))
     if unfinished:
         # before the folder exists: a model that fails to load leaves nothing behind
         if backend is None:
@@ -202,32 +222,31 @@ def _evaluate_locked(
             decoding = backend.decoding_settings()
             folder.update_meta(fingerprint=current, decoding=decoding)
         fingerprint = current
+        _compute(config, backend, run, unfinished, folder, records, progress and world.is_main)
     elif fingerprint is not None:  # nothing to compute, but a finished run must not stand for a changed model
         info = config.backend_info()
         static = info.static_fingerprint(config.model_args) if info.static_fingerprint else None
         if static is not None:
             _refuse_other_model(folder.path, fingerprint, static)
-    if pending:
-        task.begin_scoring(examples)  # scoring that can overlap the model's work starts now
-        sampler = make_demo_sampler(task, config, data_dir, backend, progress and world.is_main)
-        _compute(task, backend, config, sampler, pending, folder, records, progress and world.is_main)
     world.barrier()
     if world.is_main and (world.size > 1 or folder.has_rank_files()):
-        folder.merge_rank_files([e.id for e in examples])
+        folder.merge_rank_files([e.id for e in run.examples])
     world.barrier()
     if world.size > 1:
         records = folder.load_records(repair=False)
 
-    selected = [records[e.id] for e in examples]
+    selected = [records[e.id] for e in run.examples]
+    folder_records = len(records) if len(records) > len(selected) else None  # a slice of a larger run
     scores = task.aggregate(selected)
-    metrics = scores.metrics
-    exports = task.export(selected, folder.path, split) if world.is_main else {}
+    on_sample = run.origin == SAMPLE_ORIGIN
+    exports = task.export(selected, folder.path, run.split) if world.is_main and folder_records is None else {}
     wall = time.perf_counter() - started
     summary = {
+        **summary_header(),
         "task": task.name,
         "family": task.family,
         "model": config.backend_info().model_name(config.model_args),
-        "split": split,
+        "split": run.split,
         "shots": config.shots,
         "sampler": config.sampler if config.shots else None,
         "seed": config.seed,
@@ -239,20 +258,59 @@ def _evaluate_locked(
         "identity": identity,
         "run_dir": str(folder.path),
         "fingerprint": fingerprint,
-        "data": {"dir": str(data_dir) if data_dir else None, "origin": origin, "sample": on_sample},
+        "data": {"dir": str(run.data_dir) if run.data_dir else None, "origin": run.origin, "sample": on_sample},
         **provenance(),  # "versions", "harness"
-        "timing": {
-            "wall_seconds": round(wall, 3),
-            "examples_computed": len(unfinished),
-            "examples_resumed": resumed,
-            "examples_per_second": round(len(unfinished) / wall, 3) if unfinished and wall > 0 else None,
-            "processes": world.size,
-        },
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    if world.is_main:
-        folder.write_summary(summary)
-    return RunOutcome(folder.path, metrics, scores, summary, resumed, len(unfinished))
+    # when and how fast: kept out of summary.json, which a resumed or extended run rewrites byte for byte
+    timing = {
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": round(wall, 3),
+        "examples_computed": len(unfinished),
+        "examples_resumed": resumed,
+        "examples_per_second": round(len(unfinished) / wall, 3) if unfinished and wall > 0 else None,
+        "processes": world.size,
+    }
+    if folder_records is not None:
+        summary["slice"] = {"n": len(selected), "folder_records": folder_records}
+        if world.is_main:
+            log.warning(
+                "%s holds %d records; this run asked for %d of them: its metrics are that slice's, and "
+                "summary.json (all %d records) is left as it is",
+                folder.path,
+                folder_records,
+                len(selected),
+                folder_records,
+            )
+    elif world.is_main:
+        folder.write_summary(summary, timing)
+    return RunOutcome(folder.path, scores.metrics, scores, summary, resumed, len(unfinished), timing, folder_records)
+
+
+def _compute(
+    config: RunConfig,
+    backend: Backend,
+    run: RunSlice,
+    unfinished: list[Example],
+    folder: RunFolder,
+    records: dict[str, dict[str, Any]],
+    progress: bool,
+) -> None:
+    """Compute this process's windows of the unfinished examples, appending each step's records as it ends."""
+    task = run.task
+    task.begin_scoring(run.examples)  # scoring that can overlap the model's work starts now
+    task.use_backend(backend.prompt_budget())  # prompts that must fit the model (WebSRC's page text) know how
+    sampler = make_demo_sampler(task, config, run.data_dir, backend, progress)
+    batcher = Batcher(backend, config.batch_size)
+    length = step_length(first_request_count(task, sampler, config.shots, run.universe[0]), batcher.batch_size)
+    steps = current_world().shard(plan_steps(run.universe, {e.id for e in unfinished}, length))
+    with BackgroundAppender(folder) as appender:  # a step is written while the next one computes
+
+        def save(new_records: list[dict[str, Any]]) -> None:
+            appender.append(new_records)
+            task.observe(new_records)
+            records.update((record["id"], record) for record in new_records)
+
+        compute_steps(task, batcher, sampler, config.shots, steps, save, progress)
 
 
 def check_output_root(root: Path) -> Path:
@@ -275,107 +333,3 @@ def _refuse_other_model(run_dir: Path, recorded: dict[str, Any], now: dict[str, 
             f"{run_dir} was computed with a different model ({shown}): its records would not be this model's. "
             "Use another --output to keep both runs"
         )
-
-
-def _compute(
-    task: Task,
-    backend: Backend,
-    config: RunConfig,
-    sampler: DemoSampler | None,
-    pending: list[Example],
-    folder: RunFolder,
-    records: dict[str, dict[str, Any]],
-    progress: bool,
-) -> None:
-    """Build, batch and score pending examples a few at a time, appending records as each step finishes."""
-    task.use_backend(backend.prompt_budget())  # prompts that must fit the model (WebSRC's page text) know how
-    prepare = getattr(sampler, "prepare", None)
-    if prepare is not None:
-        prepare(pending)  # e.g. RICES embeds every query image in batches up front
-    batcher = Batcher(backend, config.batch_size)
-    bar = tqdm(total=len(pending), desc=f"{task.name} ({config.backend})", unit="ex", disable=not progress)
-    try:
-        with BackgroundAppender(folder) as appender:  # a step is written while the next one computes
-            start = 0
-            while start < len(pending):
-                chunk, demos_per_example, requests_per_example = _build_step(
-                    task, sampler, config, pending, start, batcher
-                )
-                outputs_per_example = run_stages(task, batcher, chunk, demos_per_example, requests_per_example)
-                new_records = [
-                    make_record(task, example, requests, demos, own)
-                    for example, requests, demos, own in zip(
-                        chunk, requests_per_example, demos_per_example, outputs_per_example, strict=True
-                    )
-                ]
-                appender.append(new_records)
-                task.observe(new_records)
-                for record in new_records:
-                    records[record["id"]] = record
-                bar.update(len(chunk))
-                start += len(chunk)
-    finally:
-        bar.close()
-
-
-def _build_step(
-    task: Task, sampler: DemoSampler | None, config: RunConfig, pending: list[Example], start: int, batcher: Batcher
-) -> tuple[list[Example], list[list[Example]], list[list[Request]]]:
-    """The step that begins at `pending[start]`: its examples, their demonstrations and their requests, enough
-    examples to fill a few batches (at least a few examples), each built once."""
-    chunk: list[Example] = []
-    demos_per_example: list[list[Example]] = []
-    requests_per_example: list[list[Request]] = []
-    while start + len(chunk) < len(pending) and step_wants_more(len(chunk), requests_per_example, batcher):
-        example = pending[start + len(chunk)]
-        demos = sampler.sample(example, config.shots) if sampler is not None else []
-        chunk.append(example)
-        demos_per_example.append(demos)
-        requests_per_example.append(task.build(example, demos))
-    return chunk, demos_per_example, requests_per_example
-
-
-def step_wants_more(examples: int, requests_per_example: list[list[Request]], batcher: Batcher) -> bool:
-    """Whether a step of `examples` examples should take another: at least a few, and until their requests
-    fill a few batches (a step is built, run and saved together; `check-invariance` steps the same way)."""
-    requests = sum(map(len, requests_per_example))
-    return examples < EXAMPLES_PER_STEP_MIN or requests < BATCHES_PER_STEP * batcher.batch_size
-
-
-def run_stages(
-    task: Task,
-    batcher: Batcher,
-    examples: list[Example],
-    demos: list[list[Example]],
-    first_requests: list[list[Request]],
-) -> list[list[RankResult | str]]:
-    """Outputs per example for the first requests and every follow-up the task asks for (a multi-stage task
-    such as chain-of-thought builds its second prompt from the first stage's output). Each stage is batched
-    across all examples of the step; an example is done when the task asks for nothing more."""
-    outputs: list[list[RankResult | str]] = [[] for _ in examples]
-    requests = first_requests
-    while any(requests):
-        flat = [request for own in requests for request in own]
-        batcher.backend.check_requests(flat)  # e.g. a server without prompt log-probs refuses ranking up front
-        flat = batcher.run(flat, _output_observer(task, examples, requests))
-        cursor = 0
-        for index, own in enumerate(requests):
-            outputs[index].extend(flat[cursor : cursor + len(own)])
-            cursor += len(own)
-        requests = [
-            task.follow_up(example, example_demos, outputs[index]) if own else []
-            for index, (example, example_demos, own) in enumerate(zip(examples, demos, requests, strict=True))
-        ]
-    return outputs
-
-
-def _output_observer(
-    task: Task, examples: list[Example], requests: list[list[Request]]
-) -> Callable[[list[int], list[RankResult | str]], None]:
-    """`Task.observe_outputs` for the batcher's positions in the flattened requests of one stage."""
-    flat = [(example, request) for example, own in zip(examples, requests, strict=True) for request in own]
-
-    def observe(positions: list[int], outputs: list[RankResult | str]) -> None:
-        task.observe_outputs([(*flat[position], output) for position, output in zip(positions, outputs, strict=True)])
-
-    return observe

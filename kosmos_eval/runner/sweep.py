@@ -76,7 +76,9 @@ def seed_summary(outcomes: list[RunOutcome], base: RunConfig, shots: int) -> See
     identity = {k: v for k, v in outcomes[0].summary["identity"].items() if k != "seed"}
     name = f"{base.task}_{model_slug(base)}_{shots}shot_seeds_{RunConfig.identity_hash(identity)}.json"
     path = Path(base.output_dir) / name
-    if current_world().is_main:  # data-parallel: every rank has the same merged outcomes; one writes
+    # data-parallel: every rank has the same merged outcomes, one writes; slices of larger runs leave the file
+    # of the full runs as it is (a result never shrinks)
+    if current_world().is_main and not any(outcome.is_slice for outcome in outcomes):
         write_json_atomic(
             path,
             {

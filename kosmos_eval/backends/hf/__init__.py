@@ -4,10 +4,17 @@ chance baseline start fast."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kosmos_eval.backends.hf import decoding
 from kosmos_eval.backends.hf.files import static_fingerprint
+from kosmos_eval.backends.hf.loading import DTYPES, resolve_device
 from kosmos_eval.config import DEFAULT_MODEL_ID
 from kosmos_eval.core.backend import BackendInfo
+from kosmos_eval.core.options import OptionReader
 from kosmos_eval.core.registry import register_backend
+from kosmos_eval.errors import UserError
 
 MODEL_ARGS = {
     "pretrained": f"hub id or local folder (default {DEFAULT_MODEL_ID})",
@@ -31,6 +38,42 @@ MODEL_ARGS = {
     "image_workers": "background threads decoding images ahead of the model (default 4; 0 = none)",
 }
 
+
+@dataclass(frozen=True)
+class HFArgs:
+    """The typed model args that do not name files: read before the model loads (a typo costs a second, not a
+    checkpoint load) and again when a finished run has nothing left to compute."""
+
+    trust_remote_code: bool
+    image_workers: int
+    chat_template: bool
+    generation_policy: str
+    packing: bool
+    decode_loop: str
+    max_pack_tokens: int | None
+    max_forward_tokens: int | None
+    padding_side: str
+
+
+def read_model_args(model_args: Mapping[str, str]) -> HFArgs:
+    """Every typed hf model arg, checked; one UserError line naming the key and value otherwise."""
+    args = OptionReader(model_args, "--model-args")
+    dtype = model_args.get("dtype", "auto")
+    if dtype not in DTYPES:
+        raise UserError(f"--model-args dtype={dtype!r}: expected one of {', '.join(DTYPES)}")
+    return HFArgs(
+        trust_remote_code=args.flag_value("trust_remote_code", False),
+        image_workers=args.integer("image_workers", 4, minimum=0),
+        chat_template=args.flag_value("chat_template", False),
+        generation_policy=args.choice("generation_config", decoding.POLICIES),
+        packing=args.flag_value("packing", True),
+        decode_loop=args.choice("decode_loop", ("harness", "generate")),
+        max_pack_tokens=args.optional_integer("max_pack_tokens"),
+        max_forward_tokens=args.optional_integer("max_forward_tokens"),
+        padding_side=args.choice("padding_side", ("right", "left")),
+    )
+
+
 HF = register_backend(
     BackendInfo(
         name="hf",
@@ -53,5 +96,7 @@ HF = register_backend(
         default_model=DEFAULT_MODEL_ID,
         model_may_be_folder=True,
         static_fingerprint=static_fingerprint,
+        check_args=read_model_args,
+        check_device=resolve_device,
     )
 )

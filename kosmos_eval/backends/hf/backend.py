@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kosmos_eval.backends.hf import HF, chat, decoding, search
+from kosmos_eval.backends.hf import HF, chat, decoding, read_model_args, search
 from kosmos_eval.backends.hf.adapters import Encoded, make_adapter
 from kosmos_eval.backends.hf.constrained import constrained_beam_search
 from kosmos_eval.backends.hf.families import GENERIC
@@ -24,9 +24,8 @@ from kosmos_eval.backends.hf.loading import LoadedModel, describe, load_model
 from kosmos_eval.backends.hf.packing import Pack, PackItem, batch_packs, pack
 from kosmos_eval.config import DEFAULT_MODEL_ID
 from kosmos_eval.core.backend import Backend, PromptBudget
-from kosmos_eval.core.options import OptionReader
 from kosmos_eval.core.text import cut_at_stop
-from kosmos_eval.core.types import GenerateRequest, ImageInput, RankRequest, RankResult, Request
+from kosmos_eval.core.types import Context, GenerateRequest, ImageInput, RankRequest, RankResult, Request
 from kosmos_eval.errors import BackendOutOfMemory, UserError
 
 HEAD_ROWS = 2048  # output-head rows per slice: 2,048 x 65k vocabulary x 4 bytes = 0.5 GB of logits at most
@@ -40,34 +39,27 @@ class HFBackend(Backend):
         HF.validate(model_args)
         if device and model_args.get("device") and model_args["device"] != device:
             raise UserError(f"--device {device} and --model-args device={model_args['device']} disagree; give one")
-        # every typed argument is read before the model loads: a typo costs a second, not a checkpoint load
-        args = OptionReader(model_args, "--model-args")
-        trust_remote_code = args.flag_value("trust_remote_code", False)
-        image_workers = args.integer("image_workers", 4, minimum=0)
-        chat_template = args.flag_value("chat_template", False)
-        self.generation_policy = args.choice("generation_config", decoding.POLICIES)
-        packing, decode_loop = args.flag_value("packing", True), args.choice("decode_loop", ("harness", "generate"))
-        max_pack_tokens = args.optional_integer("max_pack_tokens")
-        max_forward_tokens = args.optional_integer("max_forward_tokens")
-        padding_side = args.choice("padding_side", ("right", "left"))
+        args = read_model_args(model_args)  # every typed argument, before the model loads
+        self.generation_policy = args.generation_policy
         loaded = load_model(
             pretrained=model_args.get("pretrained", DEFAULT_MODEL_ID),
             revision=model_args.get("revision"),
             dtype=model_args.get("dtype", "auto"),
             device=model_args.get("device") or device,
-            trust_remote_code=trust_remote_code,
+            trust_remote_code=args.trust_remote_code,
             attn_implementation=model_args.get("attn_implementation"),
             device_map=model_args.get("device_map"),
         )
-        self._attach(loaded, image_workers=image_workers)
-        if chat_template:
+        self._attach(loaded, image_workers=args.image_workers)
+        if args.chat_template:
             self.adapter.use_chat_template(loaded.pretrained)
         self.checkpoint_generation = decoding.settings(self.adapter.generation_config)
         if self.generation_policy == "protocol":  # the checkpoint's decoding preferences never leak in
             self.adapter.set_generation_config(decoding.protocol_config(self.adapter.generation_config))
-        self.packing, self.own_decoding, self.padding_side = packing, decode_loop == "harness", padding_side
-        self.max_pack_tokens = max_pack_tokens or self.max_pack_tokens  # the defaults depend on the device
-        self.max_forward_tokens = max(max_forward_tokens or self.max_forward_tokens, self.max_pack_tokens)
+        self.packing, self.padding_side = args.packing, args.padding_side
+        self.own_decoding = args.decode_loop == "harness"
+        self.max_pack_tokens = args.max_pack_tokens or self.max_pack_tokens  # the defaults depend on the device
+        self.max_forward_tokens = max(args.max_forward_tokens or self.max_forward_tokens, self.max_pack_tokens)
 
     def _attach(self, loaded: LoadedModel, image_workers: int = 4) -> None:
         self.loaded = loaded
@@ -296,6 +288,14 @@ class HFBackend(Backend):
             )
 
     # -- memory ------------------------------------------------------------------------------------------------
+    def rendered_prompt(self, context: Context) -> str | None:
+        return self.adapter.rendered(context) if self.adapter.chat_template else None
+
+    def start_step(self) -> None:
+        # image features cached by an earlier step were encoded beside other images than this step would
+        # encode them with: dropped, so the step's numbers do not depend on what ran before it
+        self.adapter.images.forget_features()
+
     def prefetch(self, requests: list[RankRequest | GenerateRequest]) -> None:
         """Start decoding the images of upcoming requests in background threads (the runner calls this
         with the next batch while the current one runs)."""

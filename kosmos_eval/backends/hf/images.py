@@ -5,9 +5,12 @@ GPU, the GPU waits. `ImagePipeline.prefetch` hands the images of upcoming batche
 releases the GIL while decoding and resizing), so by the time a batch runs its pixels are ready.
 
 Vision features are cached by the content of the preprocessed pixels (SHA-1 of the tensor bytes): Raven's eight
-panels recur in all six candidate contexts, few-shot demonstrations recur across queries, and an image stored
-under two paths is still encoded once. The cache is bounded (least recently used entries go first) so a
-50,000-image run does not hold every feature map.
+panels recur in all six candidate contexts, a demonstration shown to several queries of a step is encoded once,
+and an image stored under two paths is still encoded once. The cache lives for one step of the run
+(`forget_features`, called by `Backend.start_step`): an image encoded in a batch beside other images differs
+in the last bits from the same image encoded beside others, so features carried over from an earlier step
+would make a step's numbers depend on which steps ran before it in the process (a resumed run would differ
+from an uninterrupted one). Within a step it is bounded too (least recently used entries go first).
 """
 
 from __future__ import annotations
@@ -92,6 +95,10 @@ class ImagePipeline:
             for key, (content, _) in missing.items():
                 found[key] = encoded[row_of[content]]
         return found
+
+    def forget_features(self) -> None:
+        """Drop every cached feature (decoded pixels in flight and the key -> content map stay: they are exact)."""
+        self._features.clear()
 
     def _cached_key(self, key: str) -> torch.Tensor | None:
         content = self._hash_of_key.get(key)
