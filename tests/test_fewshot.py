@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -79,6 +80,57 @@ def test_make_sampler_refuses_what_a_task_cannot_do() -> None:
         make_sampler("random", [], 0)
 
 
+def samplers_over(pool: list[Example], seed: int, exclude_query: bool) -> list:
+    return [
+        RandomSampler(pool, seed, exclude_query),
+        FixedSampler(pool, seed, exclude_query),
+        BalancedSampler(pool, seed, lambda e: "one", exclude_query),
+    ]
+
+
+def test_a_query_may_get_the_train_example_that_shares_its_id_when_the_pool_is_another_split() -> None:
+    # SuperGLUE ids restart in every split: validation "3" and train "3" are different examples
+    train = [Example(id=str(i)) for i in range(10)]
+    query = Example(id="3")
+    across = [[ids(s.sample(query, 4)) for s in samplers_over(train, seed, False)] for seed in range(20)]
+    for kind in range(3):  # random, fixed, balanced
+        assert any("3" in by_seed[kind] for by_seed in across)
+    # the pool is the evaluated split: "3" is the query itself and never shown
+    for seed in range(20):
+        assert all("3" not in ids(s.sample(query, 4)) for s in samplers_over(train, seed, True))
+
+
+def test_make_sampler_passes_the_exclusion_rule_on_and_defaults_to_excluding() -> None:
+    pool = pool_of(6)
+    assert make_sampler("random", pool, 0).exclude_query  # what callers that do not say got before
+    for name in ("random", "fixed", "balanced"):
+        assert not make_sampler(name, pool, 0, label_of=lambda e: "x", exclude_query=False).exclude_query
+    built = SimpleNamespace(name="rices", exclude_query=True)
+    assert make_sampler("rices", pool, 0, rices=lambda: built, exclude_query=False) is built
+    assert built.exclude_query is False
+
+
+def test_demo_pool_is_the_evaluated_split_only_where_the_task_draws_from_it() -> None:
+    from kosmos_eval.core.registry import TASKS
+
+    assert not TASKS.get("copa")().demo_pool_is("validation")  # demos from train
+    assert TASKS.get("winograd")().demo_pool_is("test")  # its only split
+    assert TASKS.get("storycloze")().demo_pool_is("validation") and not TASKS.get("storycloze")().demo_pool_is("test")
+
+
+@pytest.mark.parametrize("exclude_query", [True, False])
+def test_draws_without_an_id_collision_are_unchanged(exclude_query) -> None:
+    """The draws the samplers made before `exclude_query` existed (recorded from that code), whichever rule
+    is chosen, since no pool id equals the query's; with a collision the excluding draw is unchanged too."""
+    pool, outside = pool_of(20), Example(id="q-x")
+    assert ids(RandomSampler(pool, 7, exclude_query).sample(outside, 4)) == ["p4", "p18", "p2", "p12"]
+    assert ids(RandomSampler(pool_of(3), 5, exclude_query).sample(outside, 3)) == ["p2", "p0", "p1"]
+    assert ids(FixedSampler(pool, 3, exclude_query).sample(outside, 4)) == ["p10", "p14", "p9", "p11"]
+    balanced = BalancedSampler(pool_of(30, label_every=3), 1, lambda e: e.fields["label"], exclude_query)
+    assert ids(balanced.sample(outside, 4)) == ["p26", "p17", "p21", "p12"]
+    assert ids(RandomSampler(pool, 7).sample(pool[3], 4)) == ["p6", "p2", "p12", "p5"]
+
+
 class VectorBackend(Backend):
     """Features are given per image key; counts calls so the on-disk cache can be checked."""
 
@@ -116,6 +168,8 @@ def test_rices_picks_the_nearest_images_most_similar_last_and_caches(tmp_path, m
     assert ids(sampler.sample(query, 3)) == ["d", "b", "a"]  # a is nearest, so it sits next to the query
     assert ids(sampler.sample(pool[0], 2)) == ["d", "b"]  # a query from the pool never gets itself
     assert backend.calls == 3  # pool, query batch, then pool[0] as a query
+    sampler.exclude_query = False  # a query from another split whose id is "a" is not pool example "a"
+    assert ids(sampler.sample(pool[0], 2)) == ["b", "a"]
     again = VectorBackend(vectors)
     RicesSampler(pool, FeatureStore(again, progress=False), lambda e: e.images["image"])
     assert again.calls == 0  # pool features came from the cache

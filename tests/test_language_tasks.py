@@ -93,7 +93,8 @@ def first_requests(name: str, tmp_path: Path, demos: int = 0):
             f"{CB_PEELED}\nQuestion: the language was peeled down. True, False, or Neither?\nAnswer:",
             (" True", " False", " Neither"),
         ),
-        ("copa", "My body cast a shadow over the grass because", (" the sun was rising.", " the grass was cut.")),
+        # lm-eval's COPA choices start with a space, so after its target delimiter the scored text has two
+        ("copa", "My body cast a shadow over the grass because", ("  the sun was rising.", "  the grass was cut.")),
     ],
 )
 def test_full_tasks_rank_options_after_one_shared_context(tmp_path, name, context, options) -> None:
@@ -107,7 +108,7 @@ def test_copa_effect_questions_use_therefore(tmp_path) -> None:
     second = task.load("validation", write_task_data(tmp_path, "copa"))[1]
     (request,) = task.build(second, [])
     assert request.context.text == "The man turned on the faucet therefore"
-    assert request.continuations == (" the toilet filled with water.", " water flowed from the spout.")
+    assert request.continuations == ("  the toilet filled with water.", "  water flowed from the spout.")
 
 
 @pytest.mark.parametrize(

@@ -124,6 +124,18 @@ def test_completions_endpoint_ranks_and_generates_text_like_hf(server, llava_bac
         backend.check_requests([GenerateRequest(CONTEXTS[0])])
 
 
+def test_completions_count_a_contexts_trailing_space_with_the_continuation(server, llava_backend):
+    """lm-eval's `_encode_pair`: the context-alone prompt, which fixes where the continuation's tokens start,
+    goes without its trailing whitespace; the prompt with the continuation is the text as it is."""
+    backend = backend_for(server.url, model="tiny-llava", endpoint="completions")
+    backend.check_request_kinds({"rank"})  # the capability probe, before the requests counted below
+    requests = [RankRequest(Context(("The capital of France is ",)), (" Paris",))]
+    before = len(server.bodies("/completions"))
+    assert_same_ranking(backend.rank(requests), llava_backend.rank(requests))
+    prompts = sorted(body["prompt"] for body in server.bodies("/completions")[before:])
+    assert prompts == ["The capital of France is", "The capital of France is  Paris"]
+
+
 def test_a_server_without_prompt_logprobs_fails_ranking_before_any_request(llava_backend):
     with ModelServer(llava_backend, prompt_logprobs=False) as lenient:
         backend = backend_for(lenient.url, model="tiny-llava")

@@ -12,7 +12,10 @@ Ranking needs the log-probability of prompt tokens, which the OpenAI API itself 
   count n; the continuation is every prompt token after the first n. The two prompts must agree on their first
   n - 1 tokens (checked): the chat template must render a prefilled turn as the generation prompt plus the text.
 * completions (text-only): `echo: true, logprobs: 1, max_tokens: 0` returns the prompt's tokens with
-  log-probabilities; the continuation is again every token after the context-alone prompt's count.
+  log-probabilities; the continuation is again every token after the context-alone prompt's count. As in
+  lm-evaluation-harness (`_encode_pair`), whitespace at the end of the context belongs to the continuation:
+  the context-alone prompt is sent without it, the prompt with the continuation unchanged, so a context
+  ending "... " scores the space's token with the continuation, as lm-eval does.
 As in lm-evaluation-harness, a token that merges the end of the context with the start of the continuation
 is counted with the context. `is_greedy` is "every continuation token has rank 1".
 
@@ -263,7 +266,9 @@ class OpenAIBackend(Backend):
         """Prompt tokens with log-probabilities of the context alone (None) or followed by the continuation."""
         body: dict[str, Any] = {"model": self.model, "temperature": 0}
         if self.endpoint == "completions":
-            prompt = self._completion_prompt(context) + (continuation or "")
+            prompt = self._completion_prompt(context)
+            # the context's trailing whitespace is counted with the continuation (lm-eval's `_encode_pair`)
+            prompt = prompt.rstrip() if continuation is None else prompt + continuation
             body |= {"prompt": prompt, "max_tokens": 0, "echo": True, "logprobs": 1}
             return completion_prompt_tokens(self.client.post("/completions", body))
         messages: list[dict[str, Any]] = [{"role": "user", "content": self.chat_content(context)}]

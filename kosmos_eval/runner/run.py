@@ -113,7 +113,10 @@ def make_demo_sampler(
             raise UserError(f"--sampler rices compares images, and {task.name!r} examples have none")
         return RicesSampler(pool, FeatureStore(backend, progress), task.demo_image)  # type: ignore[arg-type]
 
-    return make_sampler(config.sampler, pool, config.seed, label_of=label_of, rices=rices)
+    # a pool example with the query's id is the query itself only when the pool is the evaluated split (ids
+    # restart in every split of SuperGLUE: validation item 3 may see train item 3)
+    exclude_query = task.demo_pool_is(config.split or task.default_split)
+    return make_sampler(config.sampler, pool, config.seed, label_of=label_of, rices=rices, exclude_query=exclude_query)
 
 
 def select_ids(examples: list[Example], wanted: tuple[str, ...], task: str, split: str) -> list[Example]:

@@ -189,6 +189,12 @@ class Task(ABC):
             raise UserError(f"Task {self.name!r} has no training split to draw demonstrations from")
         return self.load(self.demo_split, data_dir)
 
+    def demo_pool_is(self, split: str) -> bool:
+        """Whether the demo pool is the split being evaluated, so that a pool example with the query's id is
+        the query itself and must not be shown (Winograd has one split; StoryCloze draws from validation).
+        Ids are unique only within a split, so across splits an equal id is another example."""
+        return self.demo_split == split
+
     def export(self, records: Sequence[dict[str, Any]], run_dir: Path, split: str) -> dict[str, str]:
         """Files written beside the summary (e.g. an evaluation-server submission); name -> path."""
         return {}

@@ -5,8 +5,10 @@ few-shot (k = 0, 1, 4; demonstrations drawn with the seed from the dataset's dem
 formats/language.py). Two shapes:
 
 * full (StoryCloze, HellaSwag, PIQA, BoolQ, CB, COPA): one shared context, each option a continuation of it
-  (`option:` in the template); `accuracy` sums the option's log-probabilities, `accuracy_norm` divides by the
-  option's length in characters (leading space included, as lm-evaluation-harness's `acc_norm`).
+  (`option:` in the template, " {choice}": lm-evaluation-harness's target delimiter and choice); `accuracy`
+  sums the option's log-probabilities, `accuracy_norm` divides them by the choice's length in characters, the
+  delimiter not counted (lm-evaluation-harness's `acc_norm`). The choices are lm-eval's `doc_to_choice` values,
+  so COPA's carry their own leading space: its scored continuation starts with two spaces, as lm-eval's does.
 * partial (Winograd, Winogrande): each option fills the gap, so the context varies per option and the same rest
   of the sentence (`continuation:`) is scored after each, one request per option, as in Raven. The scored text
   is identical for every option, so a length-normalised accuracy would equal `accuracy` and is not reported.
@@ -113,6 +115,11 @@ class LanguageTask(RankingTask):
         template = self.prompt.data["option"]
         return [template.format_map({**example.fields, "choice": choice}) for choice in example.fields["choices"]]
 
+    def choices_of(self, example: Example) -> list[str]:
+        """The choices as lm-eval's `doc_to_choice` gives them; for full items, what the `option:` template
+        writes after its delimiter, whose lengths `accuracy_norm` divides by."""
+        return list(example.fields["choices"])
+
     def continuation_of(self, example: Example) -> str:
         """Partial items: the fixed text after the gap, scored under every option."""
         return self.prompt.data["continuation"].format_map(example.fields)
@@ -211,9 +218,11 @@ class CopaTask(LanguageTask):
 
     def adapt(self, item: ChoiceItem) -> tuple[dict[str, Any], tuple[str, ...]]:
         """The premise without its last character (its full stop) and the connective for the question, the
-        alternatives with their first letter lower-cased: one sentence, "X because y." (lm-eval, GPT-3)."""
+        alternatives with their first letter lower-cased and a space in front: lm-eval's `doc_to_choice`
+        (super_glue/copa/utils.py). After the template's own delimiter the scored text is "X because  y." with
+        two spaces, as lm-eval scores it (GPT-3 wrote one), and `accuracy_norm` counts the choice's one space."""
         fields = dict(item.fields)
         fields["premise_clause"] = fields["premise"].strip()[:-1]
         fields["connector"] = self.prompt.data["connectors"][fields["question"]]
-        choices = tuple(choice[:1].lower() + choice[1:] for choice in item.choices)
+        choices = tuple(" " + choice[:1].lower() + choice[1:] for choice in item.choices)
         return fields, choices

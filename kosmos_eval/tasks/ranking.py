@@ -4,11 +4,14 @@ A ranking task gives, per example, the options' texts and the index of the gold 
 requests, picks the prediction, and records everything needed to re-score:
 
 * `acc`       the option with the highest summed log-probability;
-* `acc_norm`  the highest log-probability per character of the option's text (lm-evaluation-harness's
-              `acc_norm`), which does not favour short options.
+* `acc_norm`  the highest log-probability per character of the *choice*, the option without the delimiter
+              that joins it to the prompt (lm-evaluation-harness's `acc_norm`: it divides by the length of
+              its `doc_to_choice` value, while it scores `target_delimiter + choice`). The scored text keeps
+              its leading space; only the divisor leaves the delimiter out. It does not favour short options.
 
-Exact ties are broken at random with the seed and the example id, never by option position. The prompt is
-shared and each option is one continuation of it.
+Scores within `core.seeding.TIE_TOLERANCE` (1e-4) of the best are ties, broken at random with the seed and the
+example id, never by option position (lm-eval's argmax takes the first). The prompt is shared and each option
+is one continuation of it.
 """
 
 from __future__ import annotations
@@ -34,9 +37,16 @@ class RankingTask(Task):
     def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
         return [RankRequest(self.render(example, demos), tuple(self.options_of(example)))]
 
+    def choices_of(self, example: Example) -> list[str]:
+        """Each option as lm-eval's `doc_to_choice` would give it: without the delimiter, one leading space,
+        that joins it to the prompt (" red" -> "red"). Tasks that know their choices exactly override it."""
+        return [option.removeprefix(" ") for option in self.options_of(example)]
+
     def norm_lengths(self, example: Example) -> list[int]:
-        """Characters each option's log-probability is divided by for `acc_norm`: the scored text's length."""
-        return [len(option) for option in self.options_of(example)]
+        """Characters each option's log-probability is divided by for `acc_norm`: the choice's length, the
+        delimiter not counted, as lm-eval's `completion_len`. Counting the delimiter too can change the pick,
+        most where options are short (" no" / " yes": 2 vs 3 characters, not 3 vs 4)."""
+        return [len(choice) for choice in self.choices_of(example)]
 
     def option_scores(self, example: Example, outputs: Sequence[RankResult | str]) -> tuple[list[float], list[int]]:
         """Summed log-probability and token count per option, in option order."""

@@ -4,7 +4,8 @@ For every candidate the model reads the given panels one by one, then the candid
 the prediction is the candidate whose prompt gives the highest probability to " Yes". The probability of
 " No" is scored in the same pass, so the normalised P(Yes) / (P(Yes) + P(No)) variant is reported as a second
 metric. Candidate position never decides anything: candidates are shown in a seeded random order per
-example and exact ties are broken at random with the seed (both recorded in the sample).
+example and ties (within core.seeding.TIE_TOLERANCE) are broken at random with the seed (both recorded in
+the sample).
 """
 
 from __future__ import annotations

@@ -8,13 +8,15 @@ strings. An adapter knows only its family's input format, as its Family entry (f
   outputs the family names (token type ids, cross-attention masks) are extended over continuations and padded
   with the ids, so every row the model sees is what its own processor and `generate` would give it.
 * Families that need their own code subclass Adapter in their module (families/kosmos2.py).
+
+A context's trailing whitespace follows its family's rule (`Adapter.trailing_space`; docs/models.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -67,6 +69,9 @@ def trailing_text(context: Context) -> str:
     return runs[-1] if runs and isinstance(runs[-1], str) else ""  # type: ignore[return-value]
 
 
+TrailingSpace = Literal["move", "strip", "keep"]
+
+
 class Adapter:
     # Packing (packing.py) needs a model that takes a custom 4D attention mask and explicit positions and
     # whose image inputs follow its tokens; `share_across_requests` also needs images identified per token.
@@ -75,6 +80,12 @@ class Adapter:
     # whether prompts can go through the checkpoint's chat template (`--model-args chat_template=true`, chat.py);
     # adapters that write a family's prompt layout themselves cannot
     supports_chat = False
+    # Whitespace ending a text-final context without chat template (`encode` and `continuation_ids` agree):
+    # "move" it opens every continuation instead, lm-eval's `_encode_pair` (a byte-level BPE would otherwise
+    #        score "end. " + " Then" as [end][.][ ] + [ Then], not lm-eval's [end][.] + [ ][ Then]);
+    # "strip" dropped (Kosmos-2, whose official processor strips text); "keep" kept (families whose layout
+    # closes the prompt and tokenise a continuation alone). docs/models.md, "Trailing whitespace".
+    trailing_space: ClassVar[TrailingSpace] = "move"
 
     def __init__(self, family: Family, model: Any, processor: Any, device: str, image_workers: int = 4) -> None:
         self.family = family
@@ -106,10 +117,17 @@ class Adapter:
             )
         self.chat_template = chat.require_template(self.processor, self.family.label, checkpoint)
 
-    def prompt_tail(self, context: Context) -> str:
-        """The text a continuation follows: the context's last text, or with a chat template the whole
-        rendered prompt (which ends with the start of the assistant turn)."""
-        return self.rendered(context) if self.chat_template else trailing_text(context)
+    def split_tail(self, context: Context) -> tuple[str, str]:
+        """(the text a continuation follows, the whitespace that opens the continuation): the context's last
+        text, its trailing whitespace treated as `trailing_space` says; with a chat template the whole rendered
+        prompt (which ends with the start of the assistant turn) and nothing moved."""
+        if self.chat_template:
+            return self.rendered(context), ""
+        text = trailing_text(context)
+        if self.trailing_space == "keep":
+            return text, ""
+        kept = text.rstrip()
+        return kept, text[len(kept) :] if self.trailing_space == "move" else ""
 
     def rendered(self, context: Context) -> str:
         """The chat template's rendering of `context`, cached (ImageNet asks after the same prompt 1,000 times)."""
@@ -123,13 +141,15 @@ class Adapter:
     def continuation_ids(self, context: Context, continuation: str) -> list[int]:
         """Tokens of the continuation as they fall when written right after the context's last text.
 
-        As in lm-evaluation-harness: tokenise (last text + continuation) and (last text) and take the
-        difference, so a continuation such as " Yes" gets the token the model would see in running text.
+        As in lm-evaluation-harness (`_encode_pair`): the context's trailing whitespace moves to the start of
+        the continuation (`trailing_space`), then (last text + continuation) and (last text) are tokenised and
+        the difference taken, so a continuation such as " Yes" gets the token the model sees in running text.
         With a chat template the continuation is the assistant's answer, its leading whitespace removed.
         """
-        tail = self.prompt_tail(context)
+        tail, space = self.split_tail(context)
         if self.chat_template:
             continuation = chat.answer_text(continuation)
+        continuation = space + continuation
         cached = self._continuations.get((tail, continuation))
         if cached is not None:  # ImageNet asks for the same 1,000 names after the same prompt 50,000 times
             return cached
@@ -242,10 +262,14 @@ class ProcessorAdapter(Adapter):
 
     def prompt_text(self, context: Context) -> str:
         """The context as the processor's text: the family's image text at each image, or the chat template's
-        rendering of it."""
+        rendering of it. Text at the end goes without its trailing whitespace unless the family keeps it
+        (`trailing_space`): continuations start with it instead."""
         if self.chat_template:
             return self.rendered(context)
-        return "".join(run if isinstance(run, str) else self.image_text for run in text_runs(context))
+        runs = text_runs(context)
+        if runs and isinstance(runs[-1], str) and self.trailing_space != "keep":
+            runs[-1] = runs[-1].rstrip()
+        return "".join(run if isinstance(run, str) else self.image_text for run in runs)
 
     def encode(self, context: Context) -> Encoded:
         text = self.prompt_text(context)

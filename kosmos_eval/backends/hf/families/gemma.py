@@ -143,6 +143,7 @@ def gemma4_image_processor() -> type:
 
 class PaliGemmaAdapter(ProcessorAdapter):
     supports_chat = False  # it writes PaliGemma's prefix/suffix layout itself
+    trailing_space = "keep"  # the prompt ends with the layout's newline; a continuation is tokenised alone
 
     def encode(self, context: Context) -> Encoded:
         if context.images:

@@ -42,6 +42,10 @@ GROUNDING_TOKEN = re.compile(
 class Kosmos2Adapter(Adapter):
     can_pack = True
     share_across_requests = True
+    # its official processor strips its text: a trailing space is dropped, not moved into the continuation
+    # (a lone "▁" would be a token the model never saw; docs/footguns.md), and continuations follow the
+    # stripped text, so the ids equal the official processor's (tests/test_hf_parity.py)
+    trailing_space = "strip"
 
     def __init__(self, family: Family, model: Any, processor: Any, device: str, image_workers: int = 4) -> None:
         super().__init__(family, model, processor, device, image_workers)
@@ -56,9 +60,6 @@ class Kosmos2Adapter(Adapter):
         # as Kosmos2Processor.post_process_generation does
         vocab = self.tokenizer.get_vocab()
         self.markup_ids = {i for token, i in vocab.items() if GROUNDING_TOKEN.fullmatch(token)}
-
-    def prompt_tail(self, context: Context) -> str:
-        return super().prompt_tail(context).rstrip()  # as encode writes it: continuations follow the stripped text
 
     def decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode([t for t in tokens if t not in self.markup_ids], skip_special_tokens=True)

@@ -87,6 +87,8 @@ class Seq2SeqEncoded(Encoded):
 
 
 class Florence2Adapter(Adapter):
+    trailing_space = "keep"  # the prompt is the encoder's; a continuation is the decoder's own text
+
     def __init__(self, family: Family, model: Any, processor: Any, device: str, image_workers: int = 4) -> None:
         super().__init__(family, model, processor, device, image_workers)
         start = getattr(model.generation_config, "decoder_start_token_id", None)
@@ -191,6 +193,9 @@ SLOTS = "image_embeds_position_mask"
 
 class Kosmos25Adapter(ProcessorAdapter):
     supports_chat = False  # it writes Kosmos-2.5's image-first layout itself
+    # its `encode` writes the text as given and continuations follow it (the rule before lm-eval's was
+    # adopted for the generic path; not checked against Kosmos-2.5's own processing)
+    trailing_space = "keep"
 
     def encode(self, context: Context) -> Encoded:
         _one_image(self.family, context)
