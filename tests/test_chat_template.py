@@ -99,3 +99,43 @@ def test_a_checkpoint_without_a_template_or_a_family_without_chat_refuses_in_one
     assert "\n" not in str(missing.value)
     with pytest.raises(UserError, match="Kosmos-2 prompts are laid out by the harness"):
         HFBackend(pretrained=str(tiny_kosmos2), dtype="float32", device="cpu", chat_template="true")
+
+
+def test_a_run_records_the_prompt_as_the_template_rendered_it(chat_llava, llava_backend, tmp_path):
+    """samples.jsonl keeps what the model saw: `prompt_rendered`, the template's text, beside the plain prompt;
+    a run without a template has no such field."""
+    import json
+
+    from kosmos_eval.runner.run import evaluate
+
+    processor = chat_llava.loaded.processor
+    config = RunConfig(task="raven", backend="hf", output_dir=str(tmp_path / "chat"), limit=1, sample=True)
+    outcome = evaluate(config, backend=chat_llava, progress=False)
+    record = json.loads((outcome.run_dir / "samples.jsonl").read_text().splitlines()[0])
+    context_text = record["prompt"]
+    assert context_text.startswith("Here are three images:<image1>")
+    assert record["prompt_rendered"].startswith("<s>USER: Here are three images:<image>\n")
+    assert record["prompt_rendered"].endswith(" ASSISTANT:")
+    assert record["prompt_rendered"] == processor.apply_chat_template(
+        _messages(Context.of(*_segments(context_text))), tokenize=False, add_generation_prompt=True
+    )
+    plain = evaluate(
+        RunConfig(task="raven", backend="hf", output_dir=str(tmp_path / "plain"), limit=1, sample=True),
+        backend=llava_backend,
+        progress=False,
+    )
+    assert "prompt_rendered" not in json.loads((plain.run_dir / "samples.jsonl").read_text().splitlines()[0])
+
+
+def _segments(rendered: str) -> list:
+    """The context's segments from its plain rendering ("<imageN>" stands for the N-th image)."""
+    import re
+
+    parts = re.split(r"<image\d+>", rendered)
+    segments: list = []
+    for index, text in enumerate(parts):
+        if text:
+            segments.append(text)
+        if index < len(parts) - 1:
+            segments.append(image_input(index + 1))
+    return segments

@@ -159,3 +159,26 @@ def test_checks_run_when_nothing_is_left_to_compute(tmp_path, tiny_kosmos2):
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="no CUDA GPU is visible"):
             run(device="cuda")
+
+
+def test_an_uncommitted_tail_is_dropped_with_one_line_saying_how_much_and_why(tmp_path, caplog):
+    outcome = evaluate(RunConfig(task="raven", backend="chance", output_dir=str(tmp_path), limit=4), progress=False)
+    samples = outcome.run_dir / "samples.jsonl"
+    committed = samples.read_bytes()
+    tail = b'{"id": "exp-9", "prompt": "cut sh'  # a step's write the run did not live to commit
+    with samples.open("ab") as handle:
+        handle.write(tail)
+    from kosmos_eval.reporting.runs import load_run
+
+    with caplog.at_level("WARNING"):
+        assert len(load_run(outcome.run_dir).records) == 4  # a reader leaves the file alone
+    assert samples.read_bytes() != committed
+    assert f"ignoring its last {len(tail)} bytes: a step not yet committed" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        evaluate(RunConfig(task="raven", backend="chance", output_dir=str(tmp_path), limit=4), progress=False)
+    assert samples.read_bytes() == committed
+    assert [r.message for r in caplog.records if "bytes" in r.message] == [
+        f"{samples}: dropping its last {len(tail)} bytes: a step that was being written when the run stopped, never "
+        "committed; it is computed again"
+    ]

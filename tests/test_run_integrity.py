@@ -205,8 +205,10 @@ def test_a_run_that_writes_nothing_leaves_no_folder_behind(tmp_path):
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        (b'{"foo": 1}\n', r"samples.jsonl:3: not a sample record \(no 'id'\)"),
-        (b"[1, 2]\n", r"samples.jsonl:3: not a sample record"),
+        (b'{"foo": 1}\n', r"samples.jsonl:3: not a kosmos-eval sample record \(no 'id' field\)"),
+        (b"[1, 2]\n", r"samples.jsonl:3: not a kosmos-eval sample record \(a JSON object was expected"),
+        (b'{"record_format": 2, "id": "x"}\n', r"samples.jsonl:3: field 'prompt': missing"),
+        (b'{"record_format": 9, "id": "x"}\n', r"samples.jsonl:3: a sample record of format 9, written by a newer"),
         (b"\xff\xfe not utf-8\n", r"samples.jsonl:3: not a JSON record"),
     ],
 )

@@ -30,15 +30,23 @@ def leaderboard(
     ] = False,
     markdown: Annotated[bool, typer.Option(help="Print the table as markdown (for a README or PR).")] = False,
     all_runs: Annotated[
-        bool, typer.Option("--all", help="Keep every run, not only the latest per model/task/shots/seed.")
+        bool,
+        typer.Option(
+            "--all",
+            help="Keep every run, one row each: also several runs of one identity (without --all the fullest, "
+            "then newest, stands for them, and the others are named on stderr) and the seeds of a setting.",
+        ),
     ] = False,
     paper: Annotated[bool, typer.Option(help="Add the paper's reported numbers as reference rows.")] = True,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Collect every run's summary into one table, beside the KOSMOS-1 paper's reported numbers.
 
-    Values are on the paper's scale (metric x 100). The tidy CSV has one row per model, task, variant, shots
-    and metric (source 'run' or 'paper'); several seeds of one setting are averaged (std column).
+    Values are on the paper's scale (metric x 100). The tidy CSV has one row per result and metric: runs that
+    differ in anything that can change a number (model fingerprint, model args such as chat_template,
+    sampler, prompt, split, data, ...) are separate rows, and models that share a name get a short tag
+    (name@fingerprint, or name#hash). Several seeds of one setting are averaged (std column). Runs of one
+    identity left out in favour of another are named on stderr, one line each.
 
     Examples:
 
@@ -48,17 +56,22 @@ def leaderboard(
     """
     setup(debug)
     try:
-        from kosmos_eval.reporting.leaderboard import TERMINAL_COLUMNS, to_markdown
         from kosmos_eval.reporting.leaderboard import leaderboard as build
+        from kosmos_eval.reporting.leaderboard import public, terminal_view, to_markdown
         from kosmos_eval.reporting.leaderboard import wide as pivot
         from kosmos_eval.reporting.paper import paper_column_order, paper_numbers
         from kosmos_eval.reporting.runs import find_runs
+        from kosmos_eval.reporting.selection import latest_per_identity
 
         runs = find_runs(paths or [Path("runs")])
         if not runs and not paper:
             raise UserError(f"no finished runs under {', '.join(map(str, paths or ['runs']))}")
+        if not all_runs:
+            runs, left_out = latest_per_identity(runs)
+            for item in left_out:
+                typer.echo(item.message, err=True)
         table = build(runs, paper_numbers() if paper else None, all_runs=all_runs)
-        shown = pivot(table, paper_column_order()) if wide else table.drop(columns=["headline"])
+        shown = pivot(table, paper_column_order()) if wide else public(table)
     except Exception as exc:
         fail(exc)
         return
@@ -68,7 +81,7 @@ def leaderboard(
     if markdown:
         typer.echo(to_markdown(shown), nl=False)
     elif output is None:
-        compact = shown if wide else shown[[c for c in TERMINAL_COLUMNS if c in shown.columns]]
+        compact = shown if wide else terminal_view(shown)
         compact = compact.astype(object).where(compact.notna(), "")
         typer.echo(compact.to_string(index=False, na_rep="", formatters=_cell_formatters(compact)))
     if output is not None:

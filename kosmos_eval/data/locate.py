@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kosmos_eval.core.identity import on_sample
 from kosmos_eval.errors import DataError, UserError
 
 DATA_ENV = "KOSMOS_EVAL_DATA"
@@ -69,6 +70,5 @@ def _marked(folder: Path, origin: str) -> tuple[Path, str]:
 
 
 def is_sample_summary(summary: dict[str, Any]) -> bool:
-    """Whether a run summary was computed on a bundled sample (older summaries only name the origin)."""
-    data = summary.get("data") or {}
-    return bool(data.get("sample")) or data.get("origin") == SAMPLE_ORIGIN
+    """Whether a run summary was computed on a bundled sample: the run identity's rule (core/identity.py)."""
+    return on_sample(summary)

@@ -1,10 +1,11 @@
 """Leaderboards: every run's metrics as one tidy table, beside the paper's reported numbers.
 
-Tidy = one row per (model, task, variant, shots, metric): the shape pandas, spreadsheets and plotting tools
-want. Values are on the paper's scale (metric x 100: accuracy in percent, CIDEr as the paper prints it), so a
-run's row reads directly against the paper's. Where a model/task/variant/shots/seed was run more than once,
-the latest run wins unless every run is asked for; several seeds of one setting are averaged, with their
-standard deviation, as few-shot results are reported.
+Tidy = one row per result and metric: the shape pandas, spreadsheets and plotting tools want. Values are on
+the paper's scale (metric x 100: accuracy in percent, CIDEr as the paper prints it), so a run's row reads
+directly against the paper's. A row is one setting identity (kosmos_eval.core.identity: everything that can
+change a number, except the seed): runs that differ in anything that can move a number are never one row, and
+several seeds of one setting are averaged, with their standard deviation, as few-shot results are reported.
+Several runs of one identity are one result (reporting/selection.py says which stands for them).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 
 from kosmos_eval.reporting.paper import paper_split
 from kosmos_eval.reporting.runs import Run
+from kosmos_eval.reporting.selection import latest_per_identity, model_labels
 
 SCALE = 100.0  # summaries hold 0-1 values; tables use the paper's scale
 COLUMNS = [
@@ -26,6 +28,8 @@ COLUMNS = [
     "variant",
     "shots",
     "split",
+    "sampler",
+    "chat_template",
     "seeds",
     "metric",
     "value",
@@ -35,15 +39,19 @@ COLUMNS = [
     "n",
     "harness",
     "date",
+    "prompt",
+    "identity",
     "run_dir",
 ]
-# a run on a bundled sample is its own source ("sample"), so it never replaces or averages with a real run
-RUN_KEY = ["source", "model", "task", "variant", "shots", "split", "seed"]
+HIDDEN = ["headline"]  # kept in the table for `wide`, never written
 SOURCE_ORDER = {"run": 0, "sample": 1, "paper": 2}
+DEFAULT_SAMPLER = "random"  # the paper's few-shot demos; another sampler is named in wide column labels
 
 
 def run_rows(runs: Sequence[Run]) -> pd.DataFrame:
-    """One row per run and metric, before any latest-wins or seed averaging."""
+    """One row per run and metric, before any seed averaging. `identity` is the run's setting hash (the
+    row key: equal for the seeds of one setting), `model` its label among these runs."""
+    labels = model_labels(runs)
     rows = []
     for run in runs:
         summary = run.summary
@@ -53,13 +61,16 @@ def run_rows(runs: Sequence[Run]) -> pd.DataFrame:
         for metric, value in summary.get("metrics", {}).items():
             rows.append(
                 {
+                    # a run on a bundled sample is its own source: never averaged with or replacing a real run
                     "source": "sample" if run.sample else "run",
-                    "model": run.model,
+                    "model": labels[run.model_key],
                     "fingerprint": run.fingerprint,
                     "task": run.task,
                     "variant": run.variant,
                     "shots": run.shots,
                     "split": run.split,
+                    "sampler": run.sampler,
+                    "chat_template": run.chat_template,
                     "seed": run.seed,
                     "metric": metric,
                     "headline": metric == summary.get("headline"),
@@ -69,6 +80,8 @@ def run_rows(runs: Sequence[Run]) -> pd.DataFrame:
                     "n": value.get("n"),
                     "harness": f"{version}+{commit}" if commit else version,
                     "date": run.created,
+                    "prompt": run.prompt_hash[:8],
+                    "identity": run.setting_hash,
                     "run_dir": str(run.path),
                 }
             )
@@ -79,22 +92,13 @@ def _scaled(value: float | None) -> float | None:
     return None if value is None else round(float(value) * SCALE, 6)
 
 
-def latest_only(frame: pd.DataFrame) -> pd.DataFrame:
-    """Keep, for every model/task/variant/shots/split/seed, the rows of its most recent run."""
-    if frame.empty:
-        return frame
-    newest = frame.groupby(RUN_KEY, dropna=False)["date"].transform("max")
-    return frame[frame["date"] == newest]
-
-
 def average_seeds(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per model/task/variant/shots/split/metric: a single seed keeps its CI; several seeds give the
-    mean, the sample standard deviation across seeds, and no CI (the spread across seeds is the honest one)."""
+    """One row per setting identity and metric: a single seed keeps its CI; several seeds give the mean, the
+    sample standard deviation across seeds, and no CI (the spread across seeds is the honest one)."""
     if frame.empty:
         return frame
     out = []
-    keys = ["source", "model", "task", "variant", "shots", "split", "metric"]
-    for _, group in frame.groupby(keys, sort=False, dropna=False):
+    for _, group in frame.groupby(["identity", "metric"], sort=False, dropna=False):
         first = group.iloc[0].to_dict()
         seeds = sorted(group["seed"].unique().tolist())
         if len(group) == 1:
@@ -109,7 +113,6 @@ def average_seeds(frame: pd.DataFrame) -> pd.DataFrame:
                 ci_low=None,
                 ci_high=None,
                 n=int(group["n"].max()),  # examples per run: the seeds repeat the same examples
-                fingerprint=",".join(sorted(set(group["fingerprint"]))),
                 date=group["date"].max(),
                 run_dir=";".join(group["run_dir"]),
             )
@@ -128,6 +131,8 @@ def paper_rows(paper: pd.DataFrame) -> pd.DataFrame:
             "variant": paper["variant"],
             "shots": paper["shots"],
             "split": [paper_split(task) for task in paper["task"]],
+            "sampler": "",
+            "chat_template": "",
             "seeds": "",
             "metric": paper["metric"],
             "value": paper["value"],
@@ -137,6 +142,8 @@ def paper_rows(paper: pd.DataFrame) -> pd.DataFrame:
             "n": None,
             "harness": "",
             "date": "",
+            "prompt": "",
+            "identity": "",
             "run_dir": "table " + paper["table"].astype(str),
             "headline": True,
         }
@@ -144,15 +151,15 @@ def paper_rows(paper: pd.DataFrame) -> pd.DataFrame:
 
 
 def leaderboard(runs: Sequence[Run], paper: pd.DataFrame | None = None, all_runs: bool = False) -> pd.DataFrame:
-    """The tidy leaderboard: the runs (latest per setting unless `all_runs`, seeds averaged) then the paper's
-    reference rows for the tasks the runs on real data cover (all of them when there are no runs at all). Runs
-    on a bundled sample have source "sample" and bring no paper rows: their numbers are not comparable."""
+    """The tidy leaderboard: the runs (one per identity and seeds averaged, unless `all_runs`: every run, one
+    row each) then the paper's reference rows for the tasks the runs on real data cover (all of them when there
+    are no runs at all). Runs on a bundled sample have source "sample" and bring no paper rows: their numbers
+    are not comparable. Which runs were left out: `latest_per_identity`, which callers can show."""
+    if not all_runs:
+        runs, _ = latest_per_identity(runs)
     frame = run_rows(runs)
     if not frame.empty:
-        if all_runs:
-            frame = frame.assign(seeds=frame["seed"].astype(str), std=None)
-        else:
-            frame = average_seeds(latest_only(frame))
+        frame = frame.assign(seeds=frame["seed"].astype(str), std=None) if all_runs else average_seeds(frame)
     parts = [frame] if not frame.empty else []
     if paper is not None and not paper.empty:
         reference = paper_rows(paper)
@@ -160,15 +167,15 @@ def leaderboard(runs: Sequence[Run], paper: pd.DataFrame | None = None, all_runs
             reference = reference[reference["task"].isin(set(frame.loc[frame["source"] == "run", "task"]))]
         parts.append(reference)
     if not parts:
-        return pd.DataFrame(columns=[*COLUMNS, "headline"])
+        return pd.DataFrame(columns=[*COLUMNS, *HIDDEN])
     table = pd.concat(parts, ignore_index=True)
     for column in ("value", "ci_low", "ci_high", "std"):
         table[column] = pd.to_numeric(table[column]).astype("float64")
     table["n"] = pd.to_numeric(table["n"]).astype("Int64")
     # the user's runs first within each task/variant/shots, then the paper's models beside them
     table["_source"] = table["source"].map(SOURCE_ORDER)
-    table = table.sort_values(by=["task", "variant", "shots", "_source", "model"], kind="stable")
-    return table[[*COLUMNS, "headline"]].reset_index(drop=True)
+    table = table.sort_values(by=["task", "variant", "shots", "_source", "model", "sampler"], kind="stable")
+    return table[[*COLUMNS, *HIDDEN]].reset_index(drop=True)
 
 
 TERMINAL_COLUMNS = [
@@ -177,6 +184,8 @@ TERMINAL_COLUMNS = [
     "task",
     "variant",
     "shots",
+    "sampler",
+    "chat_template",
     "seeds",
     "metric",
     "value",
@@ -185,34 +194,78 @@ TERMINAL_COLUMNS = [
     "std",
     "n",
 ]
+OPTIONAL_TERMINAL = ("sampler", "chat_template")  # shown where some row has one
+# shown where two rows would otherwise read the same (another split, prompt or data folder of one model)
+WHY_DIFFERENT = ("split", "prompt", "identity")
+TAG_NAMES = {"seeds": "seed", "run_dir": "run"}  # how a wide column label names the field that sets it apart
 
 
-def column_label(task: str, variant: str, metric: str, shots: int) -> str:
-    tail = f" [{variant}]" if variant else ""
-    return f"{task} {metric} {shots}-shot{tail}"
+def public(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as written to CSV and markdown: without the columns kept only for `wide`."""
+    return table.drop(columns=[c for c in HIDDEN if c in table.columns])
+
+
+def terminal_view(table: pd.DataFrame) -> pd.DataFrame:
+    """The columns a terminal has room for: the CSV's identifying columns only where they tell rows apart."""
+    columns = [c for c in TERMINAL_COLUMNS if c in table.columns]
+    columns = [c for c in columns if c not in OPTIONAL_TERMINAL or table[c].fillna("").astype(str).ne("").any()]
+    shown_key = [c for c in columns if c not in ("value", "ci_low", "ci_high", "std", "n")]
+    if not table.empty and table.duplicated(subset=shown_key).any():
+        columns[columns.index("shots") + 1 : columns.index("shots") + 1] = list(WHY_DIFFERENT)
+    return table[columns]
+
+
+def column_label(task: str, variant: str, metric: str, shots: int, tags: Sequence[str] = ()) -> str:
+    """A wide column: `task metric k-shot`, then the variant and any other tag (a non-default sampler)."""
+    tail = [t for t in (variant, *tags) if t]
+    return f"{task} {metric} {shots}-shot" + (f" [{'; '.join(tail)}]" if tail else "")
+
+
+def _tags(rows: pd.DataFrame) -> list[list[str]]:
+    """Per row, what its column label adds to task/metric/shots/variant: a non-default sampler always, and
+    where one model has several settings behind one column (another split, prompt, data folder, or seeds
+    kept apart by --all), the fields that tell them apart, so no cell silently stands for two results."""
+    tags = [[f"sampler={s}"] if s and s != DEFAULT_SAMPLER else [] for s in rows["sampler"].fillna("")]
+    base = [
+        column_label(*key, tags=tag)
+        for key, tag in zip(
+            zip(rows["task"], rows["variant"], rows["metric"], rows["shots"], strict=True), tags, strict=True
+        )
+    ]
+    frame = rows.assign(_base=base, _position=range(len(rows)))
+    for _, group in frame.groupby(["source", "model", "_base"], sort=False):
+        if len(group) < 2:
+            continue
+        shown: list[str] = []
+        for name in ("split", "prompt", "identity", "seeds", "run_dir"):
+            if group[name].nunique(dropna=False) > 1:
+                shown.append(name)
+                if not group.duplicated(subset=shown).any():
+                    break
+        for _, row in group.iterrows():
+            tags[row["_position"]] += [f"{TAG_NAMES.get(name, name)}={row[name]}" for name in shown]
+    return tags
 
 
 def wide(
     table: pd.DataFrame, order: Sequence[tuple[str, str, str, int]] = (), headline_only: bool = True
 ) -> pd.DataFrame:
-    """One row per model, one column per task/metric/shots(/variant): the paper's columns in its table order
-    first (`order`: (task, variant, metric, shots) tuples), then any others the runs add, sorted."""
+    """One row per model label, one column per task/metric/shots(/variant, /sampler): the paper's columns in
+    its table order first (`order`: (task, variant, metric, shots) tuples), then any others the runs add,
+    sorted. Labels tell model identities apart and `_tags` settings, so every cell is one result."""
     if table.empty:
         return pd.DataFrame()
     rows = table[table["headline"]] if headline_only else table
-    keys = list(dict.fromkeys(zip(rows["task"], rows["variant"], rows["metric"], rows["shots"], strict=True)))
+    rows = rows.reset_index(drop=True)
+    keys = list(zip(rows["task"], rows["variant"], rows["metric"], rows["shots"], strict=True))
+    labels = [column_label(*key, tags=tag) for key, tag in zip(keys, _tags(rows), strict=True)]
     rank = {key: i for i, key in enumerate(order)}
-    keys.sort(key=lambda key: (rank.get(key, len(rank)), key))
-    labelled = rows.assign(
-        column=[
-            column_label(*key) for key in zip(rows["task"], rows["variant"], rows["metric"], rows["shots"], strict=True)
-        ]
-    )
-    pivot = labelled.pivot_table(
+    placed = dict.fromkeys(zip(keys, labels, strict=True))
+    columns = sorted(placed, key=lambda kl: (rank.get(kl[0], len(rank)), kl[0], kl[1]))
+    pivot = rows.assign(column=labels).pivot_table(
         index=["source", "model"], columns="column", values="value", aggfunc="first", sort=False
     )
-    pivot = pivot.reindex(columns=[column_label(*key) for key in keys])
-    pivot = pivot.reset_index()
+    pivot = pivot.reindex(columns=[label for _, label in columns]).reset_index()
     # the user's runs first, then the paper's models, each in first-seen order
     pivot["_order"] = pivot["source"].map(SOURCE_ORDER)
     return pivot.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)

@@ -4,13 +4,15 @@ One file, no network: charts are inline SVG (kosmos_eval.reporting.svg), image t
 embedded as data URLs, and the two filters (errors only, task) are a few lines of inline script. So a report can
 be mailed, attached to a CI job or opened years later without the data or the harness. Every number is on the
 paper's scale (metric value x 100, one decimal) and stands beside the paper's KOSMOS-1 number where it reports
-one, so a reader sees at once how far a run is from the paper.
+one, so a reader sees at once how far a run is from the paper. Models are named as in the leaderboard
+(reporting/selection.py: a short tag where two model identities share a name), and the k-shot curves join
+only runs whose identity differs in shots and seed alone.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from html import escape
@@ -20,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from kosmos_eval.core.files import write_text_atomic
+from kosmos_eval.core.identity import identity_hash
 from kosmos_eval.reporting.paper import PAPER_MODEL, paper_split, reference
 from kosmos_eval.reporting.paper import paper_numbers as load_paper_numbers
 from kosmos_eval.reporting.runs import Run, find_runs
@@ -31,6 +34,7 @@ from kosmos_eval.reporting.sample_view import (
     prediction_text,
     sample_scores,
 )
+from kosmos_eval.reporting.selection import latest_per_identity, model_labels
 from kosmos_eval.reporting.svg import Point, Series, bar_chart, line_chart
 
 SCALE = 100.0
@@ -60,14 +64,16 @@ def paper_numbers() -> tuple[pd.DataFrame, str]:
 def build_report(runs: Sequence[Run], title: str = "kosmos-eval report", max_samples: int = 200) -> str:
     """The whole page as one HTML string."""
     paper, paper_model = paper_numbers()
-    runs = sorted(runs, key=lambda r: (r.task, r.model, r.variant, r.shots, r.seed, str(r.path)))
+    labels = model_labels(runs)
+    runs = sorted(runs, key=lambda r: (r.task, labels[r.model_key], r.variant, r.shots, r.sampler, r.seed, str(r.path)))
+    names = [f"{run.label} — {labels[run.model_key]}" for run in runs]
     tasks = sorted({run.task for run in runs})
     body = [
-        _header(runs, title, tasks),
-        _metrics_table(runs, paper, paper_model),
-        _curves(runs, paper),
-        _breakdowns(runs),
-        _samples(runs, max_samples),
+        _header(runs, names, title, tasks),
+        _metrics_table(runs, labels, paper, paper_model),
+        _curves(runs, labels, paper),
+        _breakdowns(runs, names),
+        _samples(runs, names, max_samples),
     ]
     return PAGE.format(title=escape(title), style=STYLE, script=SCRIPT, body="\n".join(body))
 
@@ -91,7 +97,7 @@ def _anchor(index: int) -> str:
     return f"run-{index}"
 
 
-def _header(runs: Sequence[Run], title: str, tasks: list[str]) -> str:
+def _header(runs: Sequence[Run], names: Sequence[str], title: str, tasks: list[str]) -> str:
     harnesses = set()
     for run in runs:
         version = (run.summary.get("versions") or {}).get("kosmos-eval", "?")
@@ -105,8 +111,8 @@ def _header(runs: Sequence[Run], title: str, tasks: list[str]) -> str:
         notes = "".join(f"<li>{escape(str(note))}</li>" for note in run.summary.get("notes") or [])
         origin = (run.summary.get("data") or {}).get("origin") or ""
         items.append(
-            f'<li data-task="{escape(run.task)}"><a href="#{_anchor(index)}">{escape(run.label)}</a> — '
-            f"created {escape(run.created)}; data: {escape(str(origin))}"
+            f'<li data-task="{escape(run.task)}"><a href="#{_anchor(index)}">{escape(names[index])}</a> — '
+            f"created {escape(run.created)}; data: {escape(str(origin))}; identity {escape(run.identity_hash)}"
             + (f'<ul class="notes">{notes}</ul>' if notes else "")
             + "</li>"
         )
@@ -121,7 +127,7 @@ def _header(runs: Sequence[Run], title: str, tasks: list[str]) -> str:
     )
 
 
-def _metrics_table(runs: Sequence[Run], paper: pd.DataFrame, paper_model: str) -> str:
+def _metrics_table(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFrame, paper_model: str) -> str:
     rows = []
     for index, run in enumerate(runs):
         metrics = run.summary.get("metrics") or {}
@@ -154,7 +160,7 @@ def _metrics_table(runs: Sequence[Run], paper: pd.DataFrame, paper_model: str) -
             others.append(f"<div>{escape(name)} {fmt(value.get('value'))} {_ci(value)}{against}</div>")
         task_link = f'<a href="#{_anchor(index)}">{escape(run.task)}</a>'
         split = escape(run.split) + (' <span class="sample">(bundled sample)</span>' if run.sample else "")
-        cells = [escape(run.model), task_link, escape(run.variant), run.shots, run.seed, split]
+        cells = [escape(labels[run.model_key]), task_link, escape(run.variant), run.shots, run.seed, split]
         cells.append(run.summary.get("n", ""))
         rows.append(
             f'<tr class="metrics-row" data-task="{escape(run.task)}">'
@@ -182,20 +188,37 @@ def _ci(value: dict[str, Any]) -> str:
     return "" if low is None or high is None else f"[{fmt(low)}, {fmt(high)}]"
 
 
-def _curves(runs: Sequence[Run], paper: pd.DataFrame) -> str:
-    """Headline metric vs shots per (model, task, variant) run at 2+ shot settings, with the paper's series."""
-    groups: dict[tuple[str, str, str, bool], list[Run]] = defaultdict(list)
-    for run in runs:
-        groups[(run.model, run.task, run.variant, run.sample)].append(run)
+def _curve_key(run: Run) -> str:
+    """What one k-shot curve holds fixed: the setting identity but its shots and sampler (zero-shot runs have
+    none, and join the curve of every sampler)."""
+    return identity_hash({k: v for k, v in run.setting.items() if k not in ("shots", "sampler")})
+
+
+def _curves(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFrame) -> str:
+    """Headline metric vs shots per model and setting run at 2+ shot settings, with the paper's series. Runs
+    of one identity count once (the one the leaderboard keeps); seeds at one shot setting are averaged."""
+    groups: dict[str, list[Run]] = defaultdict(list)
+    for run in latest_per_identity(runs)[0]:
+        groups[_curve_key(run)].append(run)
+    curves = []
+    for key, group in groups.items():
+        for sampler in sorted({r.sampler for r in group if r.shots > 0}) or [""]:
+            members = [r for r in group if r.shots == 0 or r.sampler == sampler]
+            first = members[0]
+            curves.append(((first.task, first.variant, labels[first.model_key], sampler, first.sample), key, members))
+    # two curves that would read the same (another prompt or data folder of one model) name their setting
+    repeated = {name for name, count in Counter(item[0] for item in curves).items() if count > 1}
     charts = []
-    for (model, task, variant, sample), members in sorted(groups.items()):
+    for (task, variant, model, sampler, _), key, members in sorted(curves, key=lambda item: item[0]):
+        sample = members[0].sample
         by_shots: dict[int, list[Run]] = defaultdict(list)
         for run in members:
             by_shots[run.shots].append(run)
         if len(by_shots) < 2:
             continue
         headline = str(members[0].summary.get("headline"))
-        ours = Series(f"{model} ({'bundled sample' if sample else 'runs'})")
+        demos = f", {sampler} demos" if sampler and sampler != "random" else ""
+        ours = Series(f"{model} ({'bundled sample' if sample else 'runs'}{demos})")
         for shots, same in sorted(by_shots.items()):
             values = [r.summary["metrics"].get(headline, {}) for r in same]
             points = [float(v["value"]) * SCALE for v in values if v.get("value") is not None]
@@ -226,14 +249,16 @@ def _curves(runs: Sequence[Run], paper: pd.DataFrame) -> str:
             )
         name = f"{task} [{variant}]" if variant else task
         seeds = "mean over seeds; whiskers: 95% CI of single-seed points"
-        chart = line_chart(series, f"{name}: {headline} vs shots — {model}", "shots (k)", f"{headline} (×100)")
+        title = f"{name}: {headline} vs shots — {model}{demos}"
+        title += f" (setting {key[:6]})" if (task, variant, model, sampler, sample) in repeated else ""
+        chart = line_chart(series, title, "shots (k)", f"{headline} (×100)")
         charts.append(f'<figure data-task="{escape(task)}">{chart}<figcaption>{escape(seeds)}</figcaption></figure>')
     if not charts:
         charts = ["<p>No model/task was run at two or more shot settings.</p>"]
     return f'<section id="curves"><h2>k-shot curves</h2>{"".join(charts)}</section>'
 
 
-def _breakdowns(runs: Sequence[Run]) -> str:
+def _breakdowns(runs: Sequence[Run], names: Sequence[str]) -> str:
     """Each run's breakdowns (summary["breakdowns"]: group -> key -> {value, n}) as bar charts, most frequent
     keys first."""
     parts = []
@@ -250,14 +275,14 @@ def _breakdowns(runs: Sequence[Run]) -> str:
         if figures:
             parts.append(
                 f'<div class="run-breakdowns" data-task="{escape(run.task)}">'
-                f'<h3><a href="#{_anchor(index)}">{escape(run.label)}</a></h3>{"".join(figures)}</div>'
+                f'<h3><a href="#{_anchor(index)}">{escape(names[index])}</a></h3>{"".join(figures)}</div>'
             )
     if not parts:
         parts = ["<p>No run reports a breakdown.</p>"]
     return f'<section id="breakdowns"><h2>Breakdowns</h2>{"".join(parts)}</section>'
 
 
-def _samples(runs: Sequence[Run], max_samples: int) -> str:
+def _samples(runs: Sequence[Run], names: Sequence[str], max_samples: int) -> str:
     thumbnails = Thumbnails()
     sections = []
     for index, run in enumerate(runs):
@@ -291,7 +316,7 @@ def _samples(runs: Sequence[Run], max_samples: int) -> str:
         sections.append(
             f'<section class="run-samples" id="{_anchor(index)}" data-task="{escape(run.task)}" '
             f'data-run="{escape(run.path.name)}">'
-            f"<h3>{escape(run.label)}</h3><p>{errors} of {len(records)} samples are errors "
+            f"<h3>{escape(names[index])}</h3><p>{errors} of {len(records)} samples are errors "
             f"(score below 100: {escape(str(run.summary.get('headline')))} per sample where that metric is a mean "
             f"over samples, else the record's correct flag).</p>{truncated}"
             f'<table class="samples"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></section>'

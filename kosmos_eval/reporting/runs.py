@@ -1,26 +1,37 @@
 """Finding finished runs on disk and reading them back: what `leaderboard`, `compare`, `score` and `report` share.
 
 A run folder holds run.json, samples.jsonl and one or more summaries: summary.json from the run itself and
-summary-rescored-<time>.json from each `kosmos-eval score`. The newest summary (by its `created` stamp) is the
-run's current result, so a re-scored run counts with its new metrics everywhere without losing the old file.
+summary-rescored-<time>.json from each `kosmos-eval score`. The newest summary (by its `created` stamp, or the
+run's timing.json for a summary without one) is the run's current result, so a re-scored run counts with its
+new metrics everywhere without losing the old file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from kosmos_eval.core.files import read_json
-from kosmos_eval.data.locate import is_sample_summary
+from kosmos_eval.core.identity import (
+    fingerprint_id,
+    identity_hash,
+    model_identity,
+    run_identity,
+    setting_identity,
+    task_identity,
+)
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.runner.results import SAMPLES, RunFolder
+from kosmos_eval.runner.schema import check_record, check_summary
 
 SUMMARY_GLOB = "summary*.json"
+TIMING = "timing.json"  # when the run finished and how long it took (kept out of summary.json)
+__all__ = ["Run", "find_runs", "fingerprint_id", "load_run", "model_name", "read_summary", "variant_of"]
 
 
 def model_name(summary: dict[str, Any]) -> str:
@@ -34,16 +45,6 @@ def model_name(summary: dict[str, Any]) -> str:
     backend = str(config.get("backend") or "unknown")
     args = config.get("model_args", {}) or {}
     return BACKENDS.get(backend).model_name(args) if backend in BACKENDS else str(args.get("model") or backend)
-
-
-def fingerprint_id(fingerprint: dict[str, Any] | None) -> str:
-    """A short stable id of a model fingerprint: its weights hash where known, else a hash of the whole."""
-    if not fingerprint:
-        return ""
-    sha = fingerprint.get("weights_sha256")
-    if sha:
-        return str(sha)[:12]
-    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def variant_of(summary: dict[str, Any]) -> str:
@@ -93,24 +94,80 @@ class Run:
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint_id(self.summary.get("fingerprint"))
+        """A short id of the model's fingerprint (its weights hash where known), the same for every seed."""
+        return fingerprint_id(self.model_identity.get("fingerprint"))
 
     @property
     def variant(self) -> str:
         return variant_of(self.summary)
 
-    @property
+    @cached_property
     def created(self) -> str:
-        return str(self.summary.get("created", ""))
+        """When the run's current result was written (ISO 8601, UTC): what "newest" means everywhere."""
+        return summary_time(self.summary, self.summary_path)
+
+    @property
+    def n(self) -> int:
+        """Examples the summary covers."""
+        return int(self.summary.get("n") or 0)
 
     @property
     def prompt_hash(self) -> str:
-        return str(self.summary.get("identity", {}).get("prompt_hash", ""))
+        return str(self.identity.get("prompt_hash") or "")
+
+    @property
+    def sampler(self) -> str:
+        """The few-shot demo sampler ("" for zero-shot runs, which draw no demos)."""
+        return str(self.identity.get("sampler") or "")
+
+    @property
+    def chat_template(self) -> str:
+        """Empty where prompts were plain text, else "on" (with the template's short hash where recorded): what
+        tells the leaderboard's reader why two rows of one checkpoint differ."""
+        model = self.model_identity
+        sha = (model.get("fingerprint") or {}).get("chat_template_sha256")
+        if sha:
+            return f"on:{str(sha)[:8]}"
+        given = str((model.get("model_args") or {}).get("chat_template", "")).lower()
+        return "on" if given in {"true", "1", "yes", "on"} else ""
+
+    @cached_property
+    def identity(self) -> dict[str, Any]:
+        """Everything that can change this run's numbers (kosmos_eval.core.identity)."""
+        return run_identity(self.summary, variant=self.variant, model_args=_identity_args(self.summary))
+
+    @cached_property
+    def setting(self) -> dict[str, Any]:
+        """The identity without the seed: runs with equal settings are seeds of one result."""
+        return setting_identity(self.identity)
+
+    @cached_property
+    def identity_hash(self) -> str:
+        return identity_hash(self.identity)
+
+    @cached_property
+    def setting_hash(self) -> str:
+        return identity_hash(self.setting)
+
+    @property
+    def model_identity(self) -> dict[str, Any]:
+        return model_identity(self.setting)
+
+    @cached_property
+    def model_key(self) -> str:
+        """A hash of the model side (backend, model args, fingerprint, decoding policy), equal across seeds."""
+        return identity_hash(self.model_identity)
+
+    @cached_property
+    def task_key(self) -> str:
+        """A hash of what the model was asked (the identity without the model and the data's folder), with the
+        seed: `compare` pairs a baseline and a candidate run by it."""
+        return identity_hash(task_identity(self.identity))
 
     @property
     def sample(self) -> bool:
         """Computed on a bundled synthetic sample: never set beside the paper's numbers or gated against real data."""
-        return is_sample_summary(self.summary)
+        return bool(self.identity["data"]["sample"])
 
     @property
     def task_options(self) -> dict[str, str]:
@@ -131,7 +188,7 @@ class Run:
             path = self.path / rescored
             if not path.exists():
                 raise DataError(f"{self.summary_path}: names {rescored}, which is missing from {self.path}")
-            return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            return read_rescored_records(path)
         if not (self.path / SAMPLES).exists():
             raise DataError(f"{self.path}: no {SAMPLES}; is this a run folder?")
         records = RunFolder(self.path).load_records(repair=False)  # a reader never cuts a live run's file
@@ -143,11 +200,59 @@ class Run:
         return list(records.values())[: int(self.summary.get("n", len(records)))]
 
 
+def _identity_args(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """For a summary older than its recorded identity: the model args without the backend's speed-only ones."""
+    if "identity" in summary:
+        return None
+    config = summary.get("config") or {}
+    import kosmos_eval.backends  # noqa: F401  (registers the backends)
+    from kosmos_eval.core.registry import BACKENDS
+
+    backend = str(config.get("backend") or "")
+    args = config.get("model_args") or {}
+    return BACKENDS.get(backend).identity_args(args) if backend in BACKENDS else None
+
+
+def summary_time(summary: dict[str, Any], path: Path) -> str:
+    """When a summary was written: its own `created` stamp (re-scored summaries, older runs); else the
+    `finished` of the run's timing.json (summary.json holds the result only, so a resumed run rewrites it byte
+    for byte) unless the summary is newer than that file; else the summary file's modification time."""
+    if summary.get("created"):
+        return str(summary["created"])
+    timing_path = path.with_name(TIMING)
+    try:
+        written = path.stat().st_mtime
+        if timing_path.exists() and timing_path.stat().st_mtime >= written:
+            timing = json.loads(timing_path.read_text(encoding="utf-8"))
+            if isinstance(timing, dict) and timing.get("finished"):
+                return str(timing["finished"])
+    except (OSError, ValueError):  # unreadable timing: the file's own time still orders runs
+        pass
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+    except OSError:
+        return ""
+
+
+def read_rescored_records(path: Path) -> list[dict[str, Any]]:
+    """The records `kosmos-eval score` wrote (samples-rescored-TIME.jsonl), each checked like samples.jsonl's."""
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise DataError(f"{path}:{number}: not a JSON record (damaged file?)") from None
+        records.append(check_record(record, f"{path}:{number}"))
+    return records
+
+
 def read_summary(path: Path) -> dict[str, Any]:
+    """A summary file, checked: the one place summaries are read, so a format check added here holds for
+    every reader (leaderboard, compare, score, report)."""
     summary = read_json(path, "summary")  # empty, undecodable or cut short: one line naming it
-    if not isinstance(summary, dict) or "task" not in summary or "metrics" not in summary:
-        raise DataError(f"{path}: not a kosmos-eval summary (no 'task' and 'metrics' fields)")
-    return summary
+    return check_summary(summary, path)  # its format's published schema (runner/schema.py)
 
 
 def load_run(folder: Path) -> Run:
@@ -157,7 +262,7 @@ def load_run(folder: Path) -> Run:
         raise DataError(f"{folder}: no summary.json; the run has not finished (rerun its command to resume it)")
     summaries = [(read_summary(path), path) for path in paths]
     # newest last; a re-scored summary made in the same second as the original still counts as newer
-    summaries.sort(key=lambda pair: (str(pair[0].get("created", "")), pair[1].name != "summary.json", pair[1].name))
+    summaries.sort(key=lambda pair: (summary_time(*pair), pair[1].name != "summary.json", pair[1].name))
     summary, path = summaries[-1]
     return Run(folder, summary, path, [p for _, p in summaries[:-1]])
 

@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from kosmos_eval.core.types import Example, RankResult, Request
+from kosmos_eval.runner.schema import RECORD_FORMAT, SUMMARY_FORMAT
 from kosmos_eval.tasks.base import Scores, Task
 
-RECORD_FORMAT = 2  # 1: records written before the format was versioned (no `record_format` field)
-SUMMARY_FORMAT = 2  # 1: summaries written before `format_version` existed
 MAX_STORED_CONTINUATIONS = 64  # ImageNet's 1,000 scores per image would make samples.jsonl gigabytes
 # what a record holds besides Task.score's fields (kept as they are when the example is scored again)
 KEPT_FIELDS = ("record_format", "id", "prompt", "prompt_rendered", "images", "demo_ids", "prompt_info", "outputs")

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from kosmos_eval.core.files import read_json, write_json_atomic, write_text_atomic, writing
-from kosmos_eval.errors import UserError
+from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.runner.schema import check_record
 
 log = logging.getLogger(__name__)
 
@@ -152,12 +153,27 @@ class RunFolder:
                 raise UserError(
                     f"{path}:{number}: not a JSON record (damaged file?); move the file away to start this run over"
                 ) from None
-            if not isinstance(record, dict) or not isinstance(record.get("id"), (str, int)):
-                raise UserError(f"{path}:{number}: not a sample record (no 'id'); move the file away to start over")
+            try:
+                check_record(record, f"{path}:{number}")  # its format's schema (runner/schema.py)
+            except DataError as exc:
+                raise DataError(f"{exc}; move the file away to start this run over") from None
             records.append((f"{path}:{number}", record))
             good_bytes += len(raw) + 1
         if good_bytes != size:
-            log.warning("%s: dropping %d bytes of an interrupted step (it is computed again)", path, size - good_bytes)
+            if repair:
+                log.warning(
+                    "%s: dropping its last %d bytes: a step that was being written when the run stopped, never "
+                    "committed; it is computed again",
+                    path,
+                    size - good_bytes,
+                )
+            else:
+                log.warning(
+                    "%s: ignoring its last %d bytes: a step not yet committed (being written by a live run, or "
+                    "cut short by a crash; rerunning the run's command recomputes it)",
+                    path,
+                    size - good_bytes,
+                )
             if repair:
                 with writing(path, "repair"), path.open("r+b") as handle:
                     handle.truncate(good_bytes)
