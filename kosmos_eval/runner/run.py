@@ -276,7 +276,7 @@ def _evaluate_locked(
     if folder_records is not None:
         summary["slice"] = {"n": len(selected), "folder_records": folder_records}
         if world.is_main:
-            log.warning(
+            log.info(  # the CLI prints it as part of the result; the outcome says it (is_slice)
                 "%s holds %d records; this run asked for %d of them: its metrics are that slice's, and "
                 "summary.json (all %d records) is left as it is",
                 folder.path,
