@@ -33,7 +33,7 @@ from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
 from kosmos_eval.errors import UserError
 from kosmos_eval.runner.batcher import Batcher
 from kosmos_eval.runner.run import BackendSource, load_slice, make_backend, make_demo_sampler
-from kosmos_eval.runner.steps import Step, plan_steps, run_stages, step_length
+from kosmos_eval.runner.steps import Step, first_request_count, plan_steps, run_stages, step_length
 from kosmos_eval.tasks.base import Task
 
 # Float32 noise between batched and unbatched kernels is tiny (1.4e-6 on a summed log-likelihood of the tiny test
@@ -147,8 +147,9 @@ def check_invariance(
     task.use_backend(backend.prompt_budget())
     sampler = make_demo_sampler(task, config, data_dir, backend, progress)
     prepare = getattr(sampler, "prepare", None)
-    # the run's windows (runner/steps.py), so the batched pass sees the batches a run would see
-    first_count = len(task.build(examples[0], sampler.sample(examples[0], config.shots) if sampler else []))
+    # the run's windows (runner/steps.py), so the batched pass sees the batches a run would see (the slice's last
+    # window without the neighbours past --limit that a run would compute beside it)
+    first_count = first_request_count(task, sampler, config.shots, examples[0])
     steps = plan_steps(examples, {e.id for e in examples}, step_length(first_count, batched.batch_size))
     demos: list[list[Example]] = []
     for step in steps:
