@@ -39,6 +39,7 @@ class ImageInput:
     key: str
     opener: Callable[[], Image.Image] = field(compare=False, repr=False)
     origin: str | None = field(default=None, compare=False)  # full path, for error messages
+    file: str | None = field(default=None, compare=False)  # the image file, when it is one: checked before a run
 
     def load(self) -> Image.Image:
         """Open the image as RGB, turning any decoding problem into a DataError naming the source."""
@@ -58,7 +59,7 @@ class ImageInput:
     def from_path(path: str | Path, key: str | None = None) -> ImageInput:
         """`key` should be the path relative to the data folder, so records and seeded draws are the same on
         every machine; the full path is kept for opening and for error messages."""
-        return ImageInput(key=key or str(path), opener=lambda: Image.open(path), origin=str(path))
+        return ImageInput(key=key or str(path), opener=lambda: Image.open(path), origin=str(path), file=str(path))
 
     @staticmethod
     def from_pil(key: str, image: Image.Image) -> ImageInput:

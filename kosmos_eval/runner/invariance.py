@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
@@ -132,7 +131,7 @@ def check_invariance(
         raise UserError(f"--tolerance must be a non-negative number, got {tolerance}")
     if batch_size is not None and batch_size < 2:
         raise UserError(f"--batch-size {batch_size} would compare batch size 1 with itself; give 2 or more, or auto")
-    task, split, data_dir, examples = _load_slice(config)
+    task, split, demo_pool, examples = _load_slice(config)
     if backend is None:
         backend = make_backend(config)
     elif not isinstance(backend, Backend):
@@ -145,7 +144,7 @@ def check_invariance(
         )
 
     task.use_backend(backend.prompt_budget())
-    sampler = make_demo_sampler(task, config, data_dir, backend, progress)
+    sampler = make_demo_sampler(task, config, demo_pool, backend, progress)
     prepare = getattr(sampler, "prepare", None)
     # the run's windows (runner/steps.py), so the batched pass sees the batches a run would see (the slice's last
     # window without the neighbours past --limit that a run would compute beside it)
@@ -187,12 +186,13 @@ def _change_count(report: InvarianceReport) -> int:
     return len(report.argmax_changes) + len(report.generation_changes) + len(report.record_changes)
 
 
-def _load_slice(config: RunConfig) -> tuple[Task, str, Path | None, list[Example]]:
-    """The task and the examples a run of `config` would evaluate, with the same checks `evaluate` makes."""
+def _load_slice(config: RunConfig) -> tuple[Task, str, list[Example] | None, list[Example]]:
+    """The task, split, demonstration pool and examples a run of `config` would evaluate, with the same checks
+    `evaluate` makes."""
     if config.limit is not None and config.limit < 1:
         raise UserError(f"--limit must be at least 1, got {config.limit}")
     run = load_slice(config)
-    return run.task, run.split, run.data_dir, run.examples
+    return run.task, run.split, run.demos, run.examples
 
 
 def _score_slice(

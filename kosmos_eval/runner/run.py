@@ -28,6 +28,7 @@ from kosmos_eval.core.files import OutputError, writing
 from kosmos_eval.core.registry import TASKS
 from kosmos_eval.core.types import Example
 from kosmos_eval.data.locate import SAMPLE_NOTE, SAMPLE_ORIGIN, bundled_sample, resolve_data_dir
+from kosmos_eval.data.presence import check_image_files
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.fewshot import DemoSampler, make_sampler
 from kosmos_eval.fewshot.rices import FeatureStore, RicesSampler
@@ -38,7 +39,7 @@ from kosmos_eval.runner.distributed import current_world
 from kosmos_eval.runner.lock import RunLock
 from kosmos_eval.runner.provenance import start_provenance
 from kosmos_eval.runner.records import scores_summary, summary_header
-from kosmos_eval.runner.results import RunFolder, slug
+from kosmos_eval.runner.results import RUN_META, RunFolder, commits_path, slug
 from kosmos_eval.runner.steps import compute_steps, first_request_count, plan_steps, step_length
 from kosmos_eval.tasks.base import Scores, Task
 
@@ -74,6 +75,7 @@ class RunSlice:
     origin: str
     examples: list[Example]
     universe: list[Example]
+    demos: list[Example] | None = None  # the few-shot demonstration pool (None for zero-shot)
 
 
 def make_task(config: RunConfig) -> Task:
@@ -100,12 +102,12 @@ def model_slug(config: RunConfig) -> str:
 
 
 def make_demo_sampler(
-    task: Task, config: RunConfig, data_dir: Path | None, backend: Backend, progress: bool
+    task: Task, config: RunConfig, pool: list[Example] | None, backend: Backend, progress: bool
 ) -> DemoSampler | None:
-    """The few-shot sampler over the task's demo pool (None for zero-shot)."""
-    if config.shots == 0:
+    """The few-shot sampler over the task's demo pool (None for zero-shot; the pool is loaded by
+    `load_slice`, before any model)."""
+    if config.shots == 0 or pool is None:
         return None
-    pool = task.load_demos(data_dir)
     label_of = (lambda e: e.fields[task.label_field]) if task.label_field else None
 
     def rices() -> DemoSampler:
@@ -164,7 +166,13 @@ def load_slice(config: RunConfig) -> RunSlice:
     ids = [e.id for e in universe]
     if len(set(ids)) != len(ids):
         raise DataError(f"{task.name}: example ids are not unique in {data_dir}")
-    return RunSlice(task, split, data_dir, origin, examples, universe)
+    demos = task.load_demos(data_dir) if config.shots else None
+    if demos is not None and not demos:
+        raise DataError(f"{task.name}: the demonstration pool ({task.demo_split}) in {data_dir} is empty")
+    # every window of the split may be computed (a window is computed whole), and any demo may be drawn
+    groups = [(f"the {split} split", universe)] + ([(f"the {task.demo_split} demonstrations", demos)] if demos else [])
+    check_image_files(task.name, groups)
+    return RunSlice(task, split, data_dir, origin, examples, universe, demos)
 
 
 def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = True) -> RunOutcome:
@@ -179,7 +187,25 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     run_dir = root / f"{run.task.name}_{model_slug(config)}_{config.shots}shot_{RunConfig.identity_hash(identity)}"
     folder = RunFolder(run_dir, rank=world.rank if world.size > 1 else None)
     with RunLock(run_dir, world.rank):  # one writer per folder, for the whole run
-        return _evaluate_locked(config, backend, progress, run, identity, folder, started, provenance)
+        created = world.size == 1 and not (folder.path / RUN_META).exists()
+        try:
+            return _evaluate_locked(config, backend, progress, run, identity, folder, started, provenance)
+        except BaseException:
+            if created:
+                _discard_if_empty(folder)  # a run that fails before its first record leaves no folder behind
+            raise
+
+
+def _discard_if_empty(folder: RunFolder) -> None:
+    """Remove what a failed invocation created in a folder that holds no record yet (run.json, an empty
+    commits file), so the lock's release removes the folder itself; a folder with any record is kept, to
+    resume from."""
+    samples = folder.sample_files()
+    if any(path.stat().st_size for path in samples):
+        return
+    commits = {commits_path(path) for path in [folder.samples_path, *samples]}
+    for path in [folder.path / RUN_META, *samples, *commits]:
+        path.unlink(missing_ok=True)
 
 
 def _evaluate_locked(
@@ -202,12 +228,15 @@ def _evaluate_locked(
     resumed = len(run.examples) - len(unfinished)
     if resumed and world.is_main:
         log.info("resuming %s: %d of %d examples already done", folder.path, resumed, len(run.examples))
+    current: dict[str, Any] | None = None
     if unfinished:
-        # before the folder exists: a model that fails to load leaves nothing behind
+        # before the folder exists: a model that fails to load, or a server that does not answer (the
+        # fingerprint asks it its model), leaves nothing behind
         if backend is None:
             backend = make_backend(config)
         elif not isinstance(backend, Backend):
             backend = backend(config)
+        current = backend.fingerprint()
     if world.is_main:
         folder.prepare(identity)
     world.barrier()
@@ -218,7 +247,7 @@ def _evaluate_locked(
     fingerprint = meta.get("fingerprint")
     decoding = meta.get("decoding")  # recorded at the first start, so a finished rerun's summary keeps it
     if unfinished:
-        current = backend.fingerprint()
+        assert isinstance(backend, Backend) and current is not None
         if fingerprint is not None:
             _refuse_other_model(folder.path, fingerprint, current)
         if fingerprint is None and world.is_main:
@@ -302,7 +331,7 @@ def _compute(
     task = run.task
     task.begin_scoring(run.examples)  # scoring that can overlap the model's work starts now
     task.use_backend(backend.prompt_budget())  # prompts that must fit the model (WebSRC's page text) know how
-    sampler = make_demo_sampler(task, config, run.data_dir, backend, progress)
+    sampler = make_demo_sampler(task, config, run.demos, backend, progress)
     batcher = Batcher(backend, config.batch_size)
     length = step_length(first_request_count(task, sampler, config.shots, run.universe[0]), batcher.batch_size)
     steps = current_world().shard(plan_steps(run.universe, {e.id for e in unfinished}, length))
