@@ -38,6 +38,12 @@ def score_predictions(
         raise UserError(f"score-predictions scores generation tasks; {task_name!r} ranks candidates")
     split = split or task.default_split
     task.check_split(split)
+    if predictions.is_dir():
+        found = sorted(p.name for p in predictions.glob("*.json"))[:3]
+        hint = f" (it holds {', '.join(found)})" if found else ""
+        raise UserError(f"--predictions {predictions} is a folder{hint}; give the predictions file itself")
+    if not predictions.exists():
+        raise UserError(f"--predictions {predictions}: no such file")
     if (data_dir is None) == (annotations is None):
         raise UserError("give exactly one of --data-dir (the dataset folder) or --annotations (official file)")
     if annotations is not None:
