@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kosmos_eval.core.redact import redact
 from kosmos_eval.errors import UserError
 
 if TYPE_CHECKING:
@@ -26,7 +27,9 @@ def parse_model_args(text: str | None) -> dict[str, str]:
         if not item:
             continue
         if "=" not in item:
-            raise UserError(f"--model-args: {item!r} is not key=value (example: pretrained=PATH,dtype=bfloat16)")
+            raise UserError(
+                f"--model-args: {redact(item)!r} is not key=value (example: pretrained=PATH,dtype=bfloat16)"
+            )
         key, value = item.split("=", 1)
         key = key.strip()
         if key in args:

@@ -6,6 +6,9 @@
   Context in order (data URLs decoded to images), which is the layout HFBackend gives the same Context.
 * `FaultProxy`: forwards to another server, injecting scripted faults (500s, 429 with Retry-After, delays past
   the client's timeout, dropped connections, 4xx) and recording every request it saw.
+* `CannedServer`: no model, one fixed answer; can move its API (a same-origin redirect) or reject requests
+  with a message that echoes the caller's key, for the credential tests.
+* `RedirectServer`: answers every request with a redirect to another origin.
 * `transformers_serve`: a real third-party server (`transformers serve`) on a tiny model, where installed.
 """
 
@@ -99,6 +102,13 @@ class _Server:
             handler.send_header(key, value)
         handler.end_headers()
         handler.wfile.write(payload)
+
+    @staticmethod
+    def send_redirect(handler: BaseHTTPRequestHandler, status: int, location: str) -> None:
+        handler.send_response(status)
+        handler.send_header("Location", location)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
 
     def bodies(self, path_end: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -262,6 +272,57 @@ class FaultProxy(_Server):
         message = {"400": "Invalid request: bad field", "401": "Invalid API key", "404": "The model does not exist."}
         error = {"message": message.get(kind, f"injected {kind}\nsecond line"), "code": int(kind)}
         self.send_json(handler, int(kind), {"error": error}, headers)
+
+
+class CannedServer(_Server):
+    """An OpenAI-compatible server without a model: /models lists `model`, every chat or completions request
+    is answered `answer`. `moved=(prefix, status)`: requests under `prefix` are redirected with `status` to the
+    same path under /v1 of this server (a same-origin redirect). `echo_key=(status, times)`: the first `times`
+    generation requests are refused with `status` and a message quoting the Authorization header received,
+    as some gateways do ("Incorrect API key provided: ...")."""
+
+    def __init__(
+        self,
+        model: str = "canned",
+        answer: str = "red",
+        moved: tuple[str, int] | None = None,
+        echo_key: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.model, self.answer, self.moved = model, answer, moved
+        self.echo_status, self.echo_times = echo_key or (0, 0)
+
+    def handle(self, handler: BaseHTTPRequestHandler, entry: dict[str, Any]) -> None:
+        path = entry["path"]
+        if self.moved and path.startswith(self.moved[0] + "/"):
+            return self.send_redirect(handler, self.moved[1], f"{self.root}/v1{path.removeprefix(self.moved[0])}")
+        path = path.removeprefix("/v1")
+        if path == "/models":
+            card = {"id": self.model, "object": "model", "owned_by": "tests"}
+            return self.send_json(handler, 200, {"object": "list", "data": [card]})
+        with self.lock:
+            echo, self.echo_times = self.echo_times > 0, self.echo_times - 1
+        if echo:
+            message = f"Incorrect API key provided: {entry['headers'].get('Authorization', '').removeprefix('Bearer ')}"
+            return self.send_json(handler, self.echo_status, {"error": {"message": message}})
+        if path == "/chat/completions":
+            message = {"role": "assistant", "content": self.answer}
+            return self.send_json(handler, 200, {"choices": [{"index": 0, "message": message}]})
+        if path == "/completions":
+            return self.send_json(handler, 200, {"choices": [{"index": 0, "text": self.answer}]})
+        self.send_json(handler, 404, {"error": {"message": f"no route {path}"}})
+
+
+class RedirectServer(_Server):
+    """Answers every request with `status` and `Location: target + path`: a server (or a proxy in front of
+    one) that sends its clients to another origin."""
+
+    def __init__(self, target: str, status: int = 307) -> None:
+        super().__init__()
+        self.target, self.status = target.rstrip("/"), status
+
+    def handle(self, handler: BaseHTTPRequestHandler, entry: dict[str, Any]) -> None:
+        self.send_redirect(handler, self.status, self.target + entry["path"])
 
 
 def free_port() -> int:

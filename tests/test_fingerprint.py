@@ -62,7 +62,7 @@ def test_documentation_does_not_count_but_a_chat_template_does(model_copy):
     assert "chat_template.jinja added" in changes and any(c.startswith("weights_sha256 ") for c in changes)
 
 
-def test_hashes_are_cached_by_size_and_mtime(tmp_path):
+def test_hashes_are_cached_until_the_file_is_touched(tmp_path):
     path = tmp_path / "weights.bin"
     path.write_bytes(b"abc")
     cache: dict = {}

@@ -34,7 +34,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -45,6 +45,7 @@ from kosmos_eval.backends.openai_client import (
     RetryPolicy,
     ServerClient,
     chat_prompt_tokens,
+    check_base_url,
     completion_prompt_tokens,
 )
 from kosmos_eval.core.backend import Backend, BackendInfo
@@ -68,6 +69,7 @@ MODEL_ARGS = {
     "constrained_by_ranking": "true: answer constrained searches narrower than their candidate list by the "
     "ranking argmax (default false: refuse)",
 }
+DEFAULT_BASE_URL = "http://localhost:8000/v1"
 MAX_STOP_STRINGS = 4  # the OpenAI API's limit; the rest are cut here, with the same result
 IMAGE_CACHE_SIZE = 256
 PROBE_TEXT = "kosmos-eval capability probe"
@@ -101,9 +103,7 @@ class OpenAIBackend(Backend):
                     f"--model-args api_key_env={model_args['api_key_env']}: that environment variable is not set; "
                     "export it with the server's API key"
                 )
-        self.base_url = model_args.get("base_url", "http://localhost:8000/v1").rstrip("/")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise UserError(f"--model-args base_url={self.base_url!r}: expected http://HOST:PORT/v1 or https://...")
+        self.base_url = check_base_url(model_args.get("base_url", DEFAULT_BASE_URL))
         args = OptionReader(model_args, "--model-args")
         self.endpoint = args.choice("endpoint", ("chat", "completions"))
         self.max_concurrency = args.integer("max_concurrency", 8)
@@ -357,8 +357,15 @@ class OpenAIBackend(Backend):
             choice = response["choices"][0]
             text = choice["text"] if self.endpoint == "completions" else choice["message"]["content"]
         except (KeyError, IndexError, TypeError):
-            raise UserError(f"{self.base_url} answered without a generated text: {str(response)[:200]}") from None
+            answer = self.client.clean(str(response)[:200])
+            raise UserError(f"{self.base_url} answered without a generated text: {answer}") from None
         return cut_at_stop(text or "", request.stop).strip()
+
+
+def check_model_args(model_args: Mapping[str, str]) -> None:
+    """The checks that need no server, run by `BackendInfo.validate` (`load_slice` calls it before any run
+    folder or lock exists), so a key written into base_url is refused before anything could record it."""
+    check_base_url(model_args.get("base_url", DEFAULT_BASE_URL))
 
 
 OPENAI = register_backend(
@@ -369,5 +376,6 @@ OPENAI = register_backend(
         model_args=MODEL_ARGS,
         speed_only_args=frozenset({"max_concurrency", "timeout", "max_retries", "max_wait", "api_key_env"}),
         model_arg="model",
+        check_args=check_model_args,
     )
 )

@@ -3,18 +3,25 @@
 Weights are not the only thing: a rebuilt tokenizer, another chat template, a different processor or
 generation config in the same folder changes every prompt or every decision while the weights stay the same.
 So the fingerprint of a local checkpoint hashes every file in it except documentation, and lists the small
-files one by one, so that a refusal can say which file changed. Hashes are cached by (path, size, mtime):
-a multi-gigabyte model is read once, not at every start of a run.
+files one by one, so that a refusal can say which file changed. Hashes are cached, so a multi-gigabyte model
+is read once, not at every start of a run; the cache trusts a file only while its device, inode, size,
+mtime and ctime are all unchanged. Size and mtime alone are not enough: `cp -p`, `rsync -t` or `touch -r`
+give a rewritten file the old mtime, and a run would then be resumed with another model's weights. ctime
+cannot be set from user space (any write or utime moves it to now), and a file replaced by a rename gets
+another inode, so either way of rewriting a file is noticed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from kosmos_eval.core.files import OutputError, write_text_atomic
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 IGNORED_SUFFIXES = (".md", ".txt.lock", ".lock")
@@ -35,20 +42,23 @@ def _load_cache() -> dict[str, Any]:
 
 
 def _save_cache(cache: dict[str, Any]) -> None:
-    path = _cache_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(cache))
-        os.replace(tmp, path)
-    except OSError:  # a read-only home only costs the re-hash next time
-        pass
+    """Written atomically under a name no other process picks (a predictable temporary name in a shared
+    cache folder could be pre-created by another user as a link)."""
+    with contextlib.suppress(OSError, OutputError):  # a read-only home only costs the re-hash next time
+        write_text_atomic(_cache_file(), json.dumps(cache))
+
+
+def file_stamp(stat: os.stat_result) -> list[int]:
+    """What must be unchanged for a cached hash to stand (see the module docstring); an entry written by an
+    older harness (size and mtime only) never matches, so it is hashed once more."""
+    return [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
 
 
 def file_sha256(path: Path, cache: dict[str, Any] | None = None) -> str:
+    """SHA-256 of `path`, taken from `cache` (path -> stamp and hash) while the file's stamp is unchanged."""
     stat = path.stat()
     key = str(path.resolve())
-    stamp = [stat.st_size, stat.st_mtime_ns]
+    stamp = file_stamp(stat)
     if cache is not None and cache.get(key, {}).get("stamp") == stamp:
         return str(cache[key]["sha256"])
     digest = hashlib.sha256()
