@@ -10,6 +10,10 @@ import typer
 
 from kosmos_eval.cli.app import app, fail, setup
 
+# reporting/sample_browser.py's SAMPLE_BUDGET_MIB, written out: the reporting modules load only when the command
+# runs, so that every other command starts without them (tests/test_report_safety.py keeps the two equal)
+SAMPLE_BUDGET_MIB = 5.0
+
 HELP = (
     "Write one self-contained HTML report of finished runs.\n\n"
     "The page holds: a metrics table (headline and other metrics with 95% CIs, x100 as in the paper, beside "
@@ -17,6 +21,9 @@ HELP = (
     "settings, with the paper's reported series; breakdown bar charts (e.g. VQA accuracy per answer type); and "
     "a sample browser per run (image thumbnails, prompt, prediction, gold, per-sample score) with 'errors only' "
     "and task filters. Nothing is loaded from the network: charts are inline SVG, thumbnails are embedded.\n\n"
+    "Safe on runs from someone else: every value from a run is shown as text, never markup; files are read only "
+    "inside the folders given and the data folders the runs name (a path leading elsewhere is skipped with a "
+    "warning); the sample browser keeps to --max-samples rows a run and --max-samples-mib in all.\n\n"
     "Examples:\n\n"
     "  kosmos-eval report runs/ -o report.html\n\n"
     "  kosmos-eval report runs/vqav2_* runs/raven_* -o vqa.html --max-samples 50 --title 'VQA sweep'"
@@ -39,9 +46,16 @@ def report_command(
         int,
         typer.Option(
             help="Rows per run in the sample browser (the first N evaluated; the page says when it cut). "
-            "Thumbnails are embedded, so large values make large files."
+            "Thumbnails are embedded, so large values make large files: --max-samples-mib bounds them."
         ),
     ] = 200,
+    max_samples_mib: Annotated[
+        float,
+        typer.Option(
+            help="Size budget of the sample browser in MiB, thumbnails included, shared by all runs; rows past "
+            "it are left out and the page says how many."
+        ),
+    ] = SAMPLE_BUDGET_MIB,
     title: Annotated[str, typer.Option(help="Page title.")] = "kosmos-eval report",
     debug: Annotated[bool, typer.Option(help="Show tracebacks and debug logs.")] = False,
 ) -> None:
@@ -50,7 +64,7 @@ def report_command(
     try:
         from kosmos_eval.reporting.report import write_report
 
-        path, count = write_report(run_dirs, output, title, max_samples)
+        path, count = write_report(run_dirs, output, title, max_samples, max_samples_mib)
     except Exception as exc:
         fail(exc)
         return

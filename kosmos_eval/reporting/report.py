@@ -7,11 +7,19 @@ paper's scale (metric value x 100, one decimal) and stands beside the paper's KO
 one, so a reader sees at once how far a run is from the paper. Models are named as in the leaderboard
 (reporting/selection.py: a short tag where two model identities share a name), and the k-shot curves join
 only runs whose identity differs in shots and seed alone.
+
+A runs folder may come from someone else, so every value read from it is data, never markup: each is escaped
+(quotes too) where it is placed, numbers are shown only when they are numbers, no link or image source takes
+a value from a run, and the page's one script is fixed text. A Content-Security-Policy allows only that script
+and style (by hash) and data-URL images, so a value that ever slipped through unescaped still could not run.
+Files are read only inside the runs folders given and the data folders the runs name (reporting/confine.py),
+and the sample browser keeps to a size budget (reporting/sample_browser.py).
 """
 
 from __future__ import annotations
 
-import math
+import base64
+import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -23,37 +31,26 @@ import pandas as pd
 
 from kosmos_eval.core.files import write_text_atomic
 from kosmos_eval.core.identity import identity_hash
+from kosmos_eval.errors import UserError
 from kosmos_eval.reporting.paper import PAPER_MODEL, paper_split, reference
 from kosmos_eval.reporting.paper import paper_numbers as load_paper_numbers
 from kosmos_eval.reporting.runs import Run, find_runs
-from kosmos_eval.reporting.sample_view import (
-    THUMBNAILS_PER_SAMPLE,
-    Thumbnails,
-    gold_text,
-    is_error,
-    prediction_text,
-    sample_scores,
-)
+from kosmos_eval.reporting.sample_browser import MIB, SAMPLE_BUDGET_MIB, run_anchor, samples_section
+from kosmos_eval.reporting.sample_view import SCALE, fmt, number
 from kosmos_eval.reporting.selection import latest_per_identity, model_labels
 from kosmos_eval.reporting.svg import Point, Series, bar_chart, line_chart
 
-SCALE = 100.0
 BARS_PER_CHART = 40  # VQAv2 has 65 question types: the most frequent keep the chart readable
-
-
-def fmt(value: float | None) -> str:
-    """A 0-1 metric value on the paper's scale with one decimal; an em dash where there is none."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{float(value) * SCALE:.1f}"
+__all__ = ["SCALE", "build_report", "fmt", "fmt_delta", "fmt_paper", "write_report"]
 
 
 def fmt_paper(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
-def fmt_delta(ours: float | None, paper: float | None) -> str:
-    return "" if ours is None or paper is None or math.isnan(ours) else f"{ours * SCALE - paper:+.1f}"
+def fmt_delta(ours: object, paper: float | None) -> str:
+    value = number(ours)
+    return "" if value is None or paper is None else f"{value * SCALE - paper:+.1f}"
 
 
 def paper_numbers() -> tuple[pd.DataFrame, str]:
@@ -61,8 +58,16 @@ def paper_numbers() -> tuple[pd.DataFrame, str]:
     return load_paper_numbers(), PAPER_MODEL
 
 
-def build_report(runs: Sequence[Run], title: str = "kosmos-eval report", max_samples: int = 200) -> str:
-    """The whole page as one HTML string."""
+def build_report(
+    runs: Sequence[Run],
+    title: str = "kosmos-eval report",
+    max_samples: int = 200,
+    max_sample_bytes: int = int(SAMPLE_BUDGET_MIB * MIB),
+    roots: Sequence[Path] = (),
+) -> str:
+    """The whole page as one HTML string. Images are read inside each run's own folder, its data folder and
+    `roots` (the runs folders the user gave) only; the sample browser holds at most `max_samples` rows a run
+    and `max_sample_bytes` over all runs."""
     paper, paper_model = paper_numbers()
     labels = model_labels(runs)
     runs = sorted(runs, key=lambda r: (r.task, labels[r.model_key], r.variant, r.shots, r.sampler, r.seed, str(r.path)))
@@ -73,28 +78,31 @@ def build_report(runs: Sequence[Run], title: str = "kosmos-eval report", max_sam
         _metrics_table(runs, labels, paper, paper_model),
         _curves(runs, labels, paper),
         _breakdowns(runs, names),
-        _samples(runs, names, max_samples),
+        samples_section(runs, names, max_samples, max_sample_bytes, roots),
     ]
-    return PAGE.format(title=escape(title), style=STYLE, script=SCRIPT, body="\n".join(body))
+    return PAGE.format(title=escape(title), csp=escape(CSP), style=STYLE, script=SCRIPT, body="\n".join(body))
 
 
 def write_report(
-    paths: Sequence[Path], output: Path, title: str = "kosmos-eval report", max_samples: int = 200
+    paths: Sequence[Path],
+    output: Path,
+    title: str = "kosmos-eval report",
+    max_samples: int = 200,
+    max_samples_mib: float = SAMPLE_BUDGET_MIB,
 ) -> tuple[Path, int]:
-    """Find every run under `paths`, write the report to `output`; returns the path and the number of runs."""
-    from kosmos_eval.errors import UserError
-
+    """Find every run under `paths`, write the report to `output`; returns the path and the number of runs.
+    The report reads files inside `paths` and the runs' data folders only, and its sample browser keeps to
+    `max_samples` rows a run and `max_samples_mib` MiB in all."""
     if max_samples < 0:
         raise UserError(f"--max-samples must be 0 or more, got {max_samples}")
+    if not 0 <= max_samples_mib < float("inf"):  # NaN too
+        raise UserError(f"--max-samples-mib must be a size in MiB, 0 or more, got {max_samples_mib}")
     runs = find_runs(paths)
     if not runs:
         raise UserError(f"no finished runs (folders with summary.json) under {', '.join(map(str, paths))}")
-    write_text_atomic(output, build_report(runs, title, max_samples))
+    html = build_report(runs, title, max_samples, int(max_samples_mib * MIB), roots=list(paths))
+    write_text_atomic(output, html)
     return output, len(runs)
-
-
-def _anchor(index: int) -> str:
-    return f"run-{index}"
 
 
 def _header(runs: Sequence[Run], names: Sequence[str], title: str, tasks: list[str]) -> str:
@@ -111,7 +119,7 @@ def _header(runs: Sequence[Run], names: Sequence[str], title: str, tasks: list[s
         notes = "".join(f"<li>{escape(str(note))}</li>" for note in run.summary.get("notes") or [])
         origin = (run.summary.get("data") or {}).get("origin") or ""
         items.append(
-            f'<li data-task="{escape(run.task)}"><a href="#{_anchor(index)}">{escape(names[index])}</a> — '
+            f'<li data-task="{escape(run.task)}"><a href="#{run_anchor(index)}">{escape(names[index])}</a> — '
             f"created {escape(run.created)}; data: {escape(str(origin))}; identity {escape(run.identity_hash)}"
             + (f'<ul class="notes">{notes}</ul>' if notes else "")
             + "</li>"
@@ -136,7 +144,7 @@ def _metrics_table(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFr
 
         # a run on a bundled sample is a smoke test: no paper number stands beside it
         def paper_value(metric: str, run: Run = run) -> float | None:
-            if run.sample:
+            if run.sample or _paper_split(run.task) is None:
                 return None
             return reference(run.task, metric, run.shots, run.variant, paper_model, split=run.split)
 
@@ -144,9 +152,9 @@ def _metrics_table(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFr
         # a run on another split than the paper's (VQAv2 val vs test-dev) is not set beside the paper's number;
         # the cell says which split the paper's number is for
         paper_cell = fmt_paper(theirs)
-        other_split = not run.sample and run.split != paper_split(run.task)
+        other_split = not run.sample and run.split != _paper_split(run.task)
         if other_split and reference(run.task, headline, run.shots, run.variant, paper_model) is not None:
-            paper_cell = f"paper: {paper_split(run.task)}"
+            paper_cell = f"paper: {_paper_split(run.task)}"
         others = []
         for name, value in metrics.items():
             if name == headline:
@@ -158,10 +166,10 @@ def _metrics_table(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFr
                 else ""
             )
             others.append(f"<div>{escape(name)} {fmt(value.get('value'))} {_ci(value)}{against}</div>")
-        task_link = f'<a href="#{_anchor(index)}">{escape(run.task)}</a>'
+        task_link = f'<a href="#{run_anchor(index)}">{escape(run.task)}</a>'
         split = escape(run.split) + (' <span class="sample">(bundled sample)</span>' if run.sample else "")
         cells = [escape(labels[run.model_key]), task_link, escape(run.variant), run.shots, run.seed, split]
-        cells.append(run.summary.get("n", ""))
+        cells.append(escape(str(run.summary.get("n", ""))))  # an integer (runs.py checks): escaped all the same
         rows.append(
             f'<tr class="metrics-row" data-task="{escape(run.task)}">'
             + "".join(f"<td>{cell}</td>" for cell in cells)
@@ -183,8 +191,17 @@ def _metrics_table(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFr
     )
 
 
+def _paper_split(task: str) -> str | None:
+    """The paper's split for `task`; None for a task this harness does not know (a newer harness's, or any
+    name in someone else's folder), whose runs are shown without a paper number rather than refused."""
+    try:
+        return paper_split(task)
+    except UserError:
+        return None
+
+
 def _ci(value: dict[str, Any]) -> str:
-    low, high = value.get("ci_low"), value.get("ci_high")
+    low, high = number(value.get("ci_low")), number(value.get("ci_high"))
     return "" if low is None or high is None else f"[{fmt(low)}, {fmt(high)}]"
 
 
@@ -221,10 +238,11 @@ def _curves(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFrame) ->
         ours = Series(f"{model} ({'bundled sample' if sample else 'runs'}{demos})")
         for shots, same in sorted(by_shots.items()):
             values = [r.summary["metrics"].get(headline, {}) for r in same]
-            points = [float(v["value"]) * SCALE for v in values if v.get("value") is not None]
+            points = [number(v.get("value")) for v in values]
+            points = [p * SCALE for p in points if p is not None]
             if not points:
                 continue
-            low, high = values[0].get("ci_low"), values[0].get("ci_high")
+            low, high = number(values[0].get("ci_low")), number(values[0].get("ci_high"))
             whisker = len(same) == 1 and low is not None and high is not None
             ours.points.append(
                 Point(
@@ -236,7 +254,7 @@ def _curves(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFrame) ->
             )
         series = [ours]
         reported = paper[(paper["task"] == task) & (paper["metric"] == headline) & (paper["variant"] == variant)]
-        if sample or any(run.split != paper_split(task) for run in members):  # not comparable with the paper's
+        if sample or any(run.split != _paper_split(task) for run in members):  # not comparable with the paper's
             reported = reported.iloc[0:0]
         for paper_name, rows in reported.groupby("model", sort=False):
             rows = rows.drop_duplicates("shots").sort_values("shots")
@@ -266,66 +284,36 @@ def _breakdowns(runs: Sequence[Run], names: Sequence[str]) -> str:
         headline = str(run.summary.get("headline"))
         figures = []
         for group, keys in (run.summary.get("breakdowns") or {}).items():
-            ordered = sorted(keys.items(), key=lambda kv: (-(kv[1].get("n") or 0), kv[0]))
+            ordered = sorted(keys.items(), key=lambda kv: (-(number(kv[1].get("n")) or 0), kv[0]))
             shown = ordered[:BARS_PER_CHART]
-            bars = [(k, None if v.get("value") is None else float(v["value"]) * SCALE, v.get("n")) for k, v in shown]
+            bars = [(k, _scaled(v.get("value")), _count(v.get("n"))) for k, v in shown]
             cut = f"the {len(shown)} most frequent of {len(ordered)} keys" if len(ordered) > len(shown) else ""
             chart = bar_chart(bars, f"{headline} by {group}", f"{headline} (×100)")
             figures.append(f"<figure>{chart}<figcaption>{cut}</figcaption></figure>")
         if figures:
             parts.append(
                 f'<div class="run-breakdowns" data-task="{escape(run.task)}">'
-                f'<h3><a href="#{_anchor(index)}">{escape(names[index])}</a></h3>{"".join(figures)}</div>'
+                f'<h3><a href="#{run_anchor(index)}">{escape(names[index])}</a></h3>{"".join(figures)}</div>'
             )
     if not parts:
         parts = ["<p>No run reports a breakdown.</p>"]
     return f'<section id="breakdowns"><h2>Breakdowns</h2>{"".join(parts)}</section>'
 
 
-def _samples(runs: Sequence[Run], names: Sequence[str], max_samples: int) -> str:
-    thumbnails = Thumbnails()
-    sections = []
-    for index, run in enumerate(runs):
-        records = run.records
-        scores = sample_scores(run)
-        data_dir = (run.summary.get("data") or {}).get("dir")
-        shown = records[:max_samples]
-        errors = sum(is_error(r, scores.get(str(r["id"]))) for r in records)
-        rows = []
-        for number, record in enumerate(shown, 1):
-            score = scores.get(str(record["id"]))
-            state = "error" if is_error(record, score) else ("correct" if score is not None else "unscored")
-            keys = [str(k) for k in record.get("images") or []]
-            images = "".join(thumbnails.html(k, data_dir) for k in keys[:THUMBNAILS_PER_SAMPLE])
-            if len(keys) > THUMBNAILS_PER_SAMPLE:
-                images += f'<span class="more">+{len(keys) - THUMBNAILS_PER_SAMPLE} more</span>'
-            rows.append(
-                f'<tr class="sample {state}" data-id="{escape(str(record["id"]))}">'
-                f'<td>{number}</td><td>{escape(str(record["id"]))}</td><td class="images">{images}</td>'
-                f'<td class="prompt">{escape(str(record.get("prompt", "")))}</td>'
-                f'<td class="prediction">{escape(prediction_text(record))}</td>'
-                f'<td class="gold">{escape(gold_text(record))}</td>'
-                f'<td class="score num">{fmt(score)}</td></tr>'
-            )
-        truncated = (
-            f'<p class="truncated">Showing the first {len(shown)} of {len(records)} samples (--max-samples).</p>'
-            if len(shown) < len(records)
-            else ""
-        )
-        head = "".join(f"<th>{h}</th>" for h in ("#", "id", "images", "prompt", "prediction", "gold", "score"))
-        sections.append(
-            f'<section class="run-samples" id="{_anchor(index)}" data-task="{escape(run.task)}" '
-            f'data-run="{escape(run.path.name)}">'
-            f"<h3>{escape(names[index])}</h3><p>{errors} of {len(records)} samples are errors "
-            f"(score below 100: {escape(str(run.summary.get('headline')))} per sample where that metric is a mean "
-            f"over samples, else the record's correct flag).</p>{truncated}"
-            f'<table class="samples"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></section>'
-        )
-    return f'<section id="samples"><h2>Samples</h2>{"".join(sections)}</section>'
+def _scaled(value: object) -> float | None:
+    """A 0-1 value from a summary on the paper's scale; None where it is not a number."""
+    found = number(value)
+    return None if found is None else found * SCALE
+
+
+def _count(value: object) -> int | None:
+    found = number(value)
+    return None if found is None else int(found)
 
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
 <link rel="icon" href="data:,"><title>{title}</title><style>{style}</style></head>
 <body>
 {body}
@@ -365,3 +353,14 @@ function applyFilters() {
 document.getElementById('errors-only').addEventListener('change', applyFilters);
 document.getElementById('task-filter').addEventListener('change', applyFilters);
 """
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+# the page may run its own script and style only, show data-URL images only, and load or send nothing
+CSP = (
+    f"default-src 'none'; script-src {_sha256(SCRIPT)}; style-src {_sha256(STYLE)}; img-src data:; "
+    "base-uri 'none'; form-action 'none'"
+)

@@ -26,12 +26,56 @@ from kosmos_eval.core.identity import (
     task_identity,
 )
 from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.reporting.confine import confined, inside, warn
 from kosmos_eval.runner.results import SAMPLES, RunFolder
-from kosmos_eval.runner.schema import check_record, check_summary
+from kosmos_eval.runner.schema import check_record, check_summary, first_problem
 
 SUMMARY_GLOB = "summary*.json"
 TIMING = "timing.json"  # when the run finished and how long it took (kept out of summary.json)
 __all__ = ["Run", "find_runs", "fingerprint_id", "load_run", "model_name", "read_summary", "variant_of"]
+
+# The fields readers compute with, checked in a summary of any format: format 1 has no published schema and
+# format 2's leaves breakdowns open, yet `int(shots)`, `float(value)` and `.get` on them must not meet text or a
+# list. A summary from someone else whose numbers are not numbers (n = "<script>...") is refused in one line
+# rather than trusted, shown, or turned into a traceback.
+_INTEGER = {"type": ["integer", "null"]}
+_NUMBER = {"type": ["number", "null"]}
+_OBJECT = {"type": ["object", "null"]}
+_SETTING = {
+    "type": ["object", "null"],
+    "properties": {"shots": _INTEGER, "seed": _INTEGER, "model_args": _OBJECT, "task_options": _OBJECT},
+}
+READ_FIELDS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "shots": {"type": "integer", "minimum": 0},
+        "seed": {"type": "integer"},
+        "n": {"type": "integer", "minimum": 0},
+        "metrics": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {"value": _NUMBER, "ci_low": _NUMBER, "ci_high": _NUMBER, "n": _INTEGER},
+            },
+        },
+        "breakdowns": {
+            "type": ["object", "null"],
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": {"type": "object", "properties": {"value": _NUMBER, "n": _INTEGER}},
+            },
+        },
+        "notes": {"type": ["array", "null"]},
+        "identity": _SETTING,
+        "config": {**_SETTING, "properties": {**_SETTING["properties"], "example_ids": {"type": ["array", "null"]}}},
+        "data": {"type": ["object", "null"], "properties": {"dir": {"type": ["string", "null"]}}},
+        "versions": _OBJECT,
+        "harness": _OBJECT,
+        "decoding": _OBJECT,
+        "fingerprint": _OBJECT,
+        "samples_file": {"type": "string"},
+    },
+}
 
 
 def model_name(summary: dict[str, Any]) -> str:
@@ -41,7 +85,7 @@ def model_name(summary: dict[str, Any]) -> str:
     import kosmos_eval.backends  # noqa: F401  (registers the backends)
     from kosmos_eval.core.registry import BACKENDS
 
-    config = summary.get("config", {})
+    config = summary.get("config") or {}
     backend = str(config.get("backend") or "unknown")
     args = config.get("model_args", {}) or {}
     return BACKENDS.get(backend).model_name(args) if backend in BACKENDS else str(args.get("model") or backend)
@@ -51,7 +95,7 @@ def variant_of(summary: dict[str, Any]) -> str:
     """Task options that differ from the task's defaults (recorded by the run; recomputed for older runs)."""
     if "variant" in summary:
         return str(summary["variant"])
-    options = summary.get("config", {}).get("task_options") or {}
+    options = (summary.get("config") or {}).get("task_options") or {}
     if not options:
         return ""
     try:
@@ -171,7 +215,7 @@ class Run:
 
     @property
     def task_options(self) -> dict[str, str]:
-        return dict(self.summary.get("config", {}).get("task_options") or {})
+        return dict((self.summary.get("config") or {}).get("task_options") or {})
 
     @property
     def label(self) -> str:
@@ -185,16 +229,24 @@ class Run:
         """The per-example records the summary was computed from, in the order the run evaluated them."""
         rescored = self.summary.get("samples_file")
         if rescored:  # `kosmos-eval score` recomputed the per-sample scores into a file of its own
-            path = self.path / rescored
-            if not path.exists():
+            # ...which it writes into the run folder and names relatively: a name that leads anywhere else (an
+            # absolute path, `..`, a link out) is someone else's file, never read
+            path = confined(self.path, rescored, [self.path])
+            if path is None:
+                warn(
+                    f"{self.path}: the summary's field 'samples_file' names {rescored!r}, outside the run folder; "
+                    f"not read (showing the folder's own {SAMPLES} instead)"
+                )
+            elif not path.exists():
                 raise DataError(f"{self.summary_path}: names {rescored}, which is missing from {self.path}")
-            return read_rescored_records(path)
+            else:
+                return read_rescored_records(path)
         if not (self.path / SAMPLES).exists():
             raise DataError(f"{self.path}: no {SAMPLES}; is this a run folder?")
         records = RunFolder(self.path).load_records(repair=False)  # a reader never cuts a live run's file
         # the folder may hold more records than the summary covers (a run extended, then re-summarised with a
         # smaller --limit; a fixed-id slice sharing the folder of a full run): take what the summary took
-        selected = self.summary.get("config", {}).get("example_ids")
+        selected = (self.summary.get("config") or {}).get("example_ids")
         if selected:
             return [records[str(i)] for i in selected if str(i) in records]
         return list(records.values())[: int(self.summary.get("n", len(records)))]
@@ -222,7 +274,9 @@ def summary_time(summary: dict[str, Any], path: Path) -> str:
     timing_path = path.with_name(TIMING)
     try:
         written = path.stat().st_mtime
-        if timing_path.exists() and timing_path.stat().st_mtime >= written:
+        # a timing.json that links out of the folder is someone else's file: not read
+        here = inside(timing_path, [path.parent])
+        if here and timing_path.exists() and timing_path.stat().st_mtime >= written:
             timing = json.loads(timing_path.read_text(encoding="utf-8"))
             if isinstance(timing, dict) and timing.get("finished"):
                 return str(timing["finished"])
@@ -252,7 +306,12 @@ def read_summary(path: Path) -> dict[str, Any]:
     """A summary file, checked: the one place summaries are read, so a format check added here holds for
     every reader (leaderboard, compare, score, report)."""
     summary = read_json(path, "summary")  # empty, undecodable or cut short: one line naming it
-    return check_summary(summary, path)  # its format's published schema (runner/schema.py)
+    summary = check_summary(summary, path)  # its format's published schema (runner/schema.py)
+    problem = first_problem(summary, READ_FIELDS)
+    if problem is not None:
+        field, message = problem
+        raise DataError(f"{path}: field {field!r}: {message}; not a summary kosmos-eval can read")
+    return summary
 
 
 def load_run(folder: Path) -> Run:

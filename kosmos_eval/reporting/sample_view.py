@@ -1,21 +1,57 @@
 """What the report's sample browser shows for one record: its score, whether it is an error, the gold answer
 and the prediction as text, and image thumbnails. Generic over tasks: fields are read by the names the tasks
-write (references, answers, label with options...), so a new task shows sensibly without code here."""
+write (references, answers, label with options...), so a new task shows sensibly without code here.
+
+Records may come from someone else's run folder, so nothing in them is trusted: every value is text to be
+escaped where it is placed (kosmos_eval.reporting.sample_browser), an image is read only where its key leads
+inside the run's data folder or the runs folders given (reporting/confine.py), and the only URLs in the page
+are the data URLs of the thumbnails made here.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
+import math
 from collections import Counter
+from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from kosmos_eval.reporting.confine import confined
 from kosmos_eval.reporting.runs import Run
 
+SCALE = 100.0
 THUMBNAIL_PX = 96
 THUMBNAILS_PER_SAMPLE = 9  # a Raven example with 8 given images and a candidate; more are listed by key
 GOLD_FIELDS = ("references", "answers", "answer", "gold")
+TEXT_CHARS = 10_000  # the longest text one cell shows (a few-shot prompt fits; a looping generation is cut)
+KEY_CHARS = 300  # the longest id or image key shown
+
+
+def clip(text: str, limit: int = TEXT_CHARS) -> str:
+    """`text`, cut to `limit` characters with a note of how much was left out: one runaway value must not
+    cost the page its whole budget for samples."""
+    return text if len(text) <= limit else f"{text[:limit]}… [{len(text) - limit} more characters not shown]"
+
+
+def number(value: Any) -> float | None:
+    """`value` where it is a finite number, else None: a value read from a file is shown only as a number, so
+    text where a number belongs ("<script>...") can neither reach the page nor raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        value = float(value)
+    except OverflowError:  # an integer past any float
+        return None
+    return value if math.isfinite(value) else None
+
+
+def fmt(value: Any) -> str:
+    """A 0-1 metric value on the paper's scale with one decimal; an em dash where there is none."""
+    value = number(value)
+    return "—" if value is None else f"{value * SCALE:.1f}"
 
 
 def sample_scores(run: Run) -> dict[str, float | None]:
@@ -103,11 +139,15 @@ def prediction_text(record: dict[str, Any]) -> str:
 
 
 class Thumbnails:
-    """Small JPEG data URLs of record images, made once per file (demonstrations repeat across samples)."""
+    """Small JPEG data URLs of record images, made once per file (demonstrations repeat across samples).
+
+    Re-encoding at 96 px is also what makes an image safe to embed: the page never carries a file's own bytes,
+    only pixels Pillow decoded, as a JPEG made here."""
 
     def __init__(self, size: int = THUMBNAIL_PX) -> None:
         self.size = size
         self.cache: dict[Path, str | None] = {}
+        self.refused: list[str] = []  # keys that led outside the allowed folders, in the order met
 
     def data_url(self, path: Path) -> str | None:
         if path not in self.cache:
@@ -117,7 +157,7 @@ class Thumbnails:
     def _make(self, path: Path) -> str | None:
         from PIL import Image
 
-        if not path.is_file():
+        if not path.is_file():  # also a FIFO or device planted under the data folder: never opened
             return None
         try:
             with Image.open(path) as image:
@@ -125,12 +165,20 @@ class Thumbnails:
                 image.thumbnail((self.size, self.size))
                 buffer = io.BytesIO()
                 image.save(buffer, format="JPEG", quality=80)
-        except OSError:  # not an image Pillow can read: show the key instead
+        except (OSError, ValueError, Image.DecompressionBombError):  # not an image Pillow reads: show the key
             return None
         return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
-    def html(self, key: str, data_dir: str | None) -> str:
-        url = self.data_url(Path(data_dir) / key) if data_dir else None
+    def html(self, key: str, data_dir: str | None, roots: Iterable[Path | str] = ()) -> str:
+        """A thumbnail of the image `key` names under `data_dir`, or the key as text where there is none. A key
+        that is absolute or leads (by `..` or a link) outside `data_dir` and `roots` is not read at all: it is
+        listed by name and remembered in `refused`, for the caller's one warning line."""
+        path = confined(data_dir, key, [data_dir, *roots]) if data_dir else None
+        label = escape(clip(key, KEY_CHARS))
+        if data_dir and path is None:
+            self.refused.append(key)
+            return f'<span class="missing-image" title="outside the run\'s data folder: not read">{label}</span>'
+        url = self.data_url(path) if path is not None else None
         if url is None:
-            return f'<span class="missing-image" title="not found under the run\'s data folder">{escape(key)}</span>'
-        return f'<img class="thumb" src="{url}" alt="{escape(key)}" title="{escape(key)}">'
+            return f'<span class="missing-image" title="not found under the run\'s data folder">{label}</span>'
+        return f'<img class="thumb" src="{url}" alt="{label}" title="{label}">'
