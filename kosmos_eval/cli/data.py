@@ -35,7 +35,8 @@ def verify_command(
 ) -> None:
     """Read every record and open every image a run of TASK would read (the split, and the few-shot pool
     where the task has few-shot settings); print each problem as one line naming the file. Exit 0 when
-    everything reads, 1 when something does not, 2 for bad arguments."""
+    everything reads, 1 when something does not, 2 for bad arguments or a data file naming an image outside
+    the data folder (refused before anything is opened, as `run` refuses it; docs/data.md)."""
     setup(debug)
     try:
         import kosmos_eval.tasks  # noqa: F401

@@ -3,7 +3,9 @@
 The task's reader parses every record of the split (and of the few-shot pool, for tasks that have one), which
 checks fields, labels and file references as a run does; then every image is opened and decoded, in a few
 threads. Problems are collected, one line each naming the file (an image that cannot be read does not stop
-the check of the others). A reader's own error stops that split, since later records cannot be trusted.
+the check of the others). A reader's own error stops that split, since later records cannot be trusted. A
+data file naming an image outside the data folder (formats/common.py) is not one problem among others: it is
+raised, so the check refuses with one line and exit 2, as a run does, and nothing of that folder is opened.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from tqdm import tqdm
 
 from kosmos_eval.core.types import Example, ImageInput
 from kosmos_eval.errors import UserError
+from kosmos_eval.formats.common import DataPathError
 
 if TYPE_CHECKING:
     from kosmos_eval.tasks.base import Task
@@ -62,6 +65,8 @@ def verify(task: Task, data_dir: Path | None, split: str, progress: bool = True)
     for name in splits:
         try:
             examples = task.load(name, data_dir)
+        except DataPathError:
+            raise
         except UserError as exc:
             result.problems.append(f"{name} split: {exc}")
             continue

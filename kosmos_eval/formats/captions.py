@@ -23,7 +23,7 @@ from typing import Any
 from kosmos_eval.core.files import write_text_atomic
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError, UserError
-from kosmos_eval.formats.common import load_json
+from kosmos_eval.formats.common import DataFolder, load_json
 
 ImageId = int | str
 
@@ -52,6 +52,7 @@ class CaptionDataLocation:
 
 
 def _image_input(full_path: Path, data_root: Path) -> ImageInput:
+    """Keyed by the path relative to the data folder (`full_path` is inside it: `DataFolder` made it)."""
     return ImageInput.from_path(full_path, key=full_path.relative_to(data_root).as_posix())
 
 
@@ -101,6 +102,7 @@ def read_karpathy(path: Path, image_root: Path, data_root: Path, split: str) -> 
     entries = data["images"]
     dataset = _karpathy_dataset(data, entries, path)
     _check_image_root(image_root, data_root)
+    folder = DataFolder(data_root)
     wanted = SPLIT_MEMBERS[split]
     items: dict[ImageId, CaptionItem] = {}
     for index, entry in enumerate(entries):
@@ -112,7 +114,7 @@ def read_karpathy(path: Path, image_root: Path, data_root: Path, split: str) -> 
             raise DataError(f"{where}: field 'split' is {entry_split!r}, expected one of {', '.join(FILE_SPLITS)}")
         if entry_split not in wanted:
             continue
-        item = _karpathy_item(entry, where, dataset, image_root, data_root)
+        item = _karpathy_item(entry, where, dataset, image_root, folder)
         if item.image_id in items:
             raise DataError(f"{where}: image id {item.image_id} appears twice in split {split!r}")
         items[item.image_id] = item
@@ -122,17 +124,19 @@ def read_karpathy(path: Path, image_root: Path, data_root: Path, split: str) -> 
     return [items[key] for key in sorted(items)]
 
 
-def _karpathy_item(entry: dict, where: str, dataset: str, image_root: Path, data_root: Path) -> CaptionItem:
+def _karpathy_item(entry: dict, where: str, dataset: str, image_root: Path, folder: DataFolder) -> CaptionItem:
     filename = _field(entry, "filename", str, where)
+    name = folder.relative(filename, where, "filename")
     if dataset == "coco":
         image_id: ImageId = _field(entry, "cocoid", int, where)
-        full_path = image_root / _field(entry, "filepath", str, where) / filename
+        subfolder = folder.relative(_field(entry, "filepath", str, where), where, "filepath", may_be_empty=True)
+        full_path = folder.resolve((subfolder / name).as_posix(), where, "filepath/filename", base=image_root)
     else:
         stem = Path(filename).stem
         if not (stem.isascii() and stem.isdigit()):
             raise DataError(f"{where}: Flickr30k file name {filename!r} is not <digits>.jpg (e.g. 1000092795.jpg)")
         image_id = int(stem)
-        full_path = image_root / filename
+        full_path = folder.resolve(name.as_posix(), where, "filename", base=image_root)
     sentences = _field(entry, "sentences", list, where)
     if not sentences:
         raise DataError(f"{where}: field 'sentences' is empty; every image needs reference captions")
@@ -141,7 +145,7 @@ def _karpathy_item(entry: dict, where: str, dataset: str, image_root: Path, data
         if not isinstance(sentence, dict):
             raise DataError(f"{where}.sentences[{i}]: expected an object with 'raw', got {type(sentence).__name__}")
         references.append(_field(sentence, "raw", str, f"{where}.sentences[{i}]"))
-    return CaptionItem(image_id, _image_input(full_path, data_root), filename, tuple(references), entry["split"])
+    return CaptionItem(image_id, _image_input(full_path, folder.root), filename, tuple(references), entry["split"])
 
 
 def read_coco_captions(annotations: Path, image_dir: Path, data_root: Path) -> list[CaptionItem]:
@@ -160,7 +164,8 @@ def read_coco_captions(annotations: Path, image_dir: Path, data_root: Path) -> l
     if not anns:
         raise DataError(f"{annotations}: 'annotations' is empty; this is not a caption annotation file")
     _check_image_root(image_dir, data_root)
-    files: dict[ImageId, str] = {}
+    folder = DataFolder(data_root)
+    files: dict[ImageId, tuple[str, Path]] = {}
     for index, image in enumerate(images):
         where = f"{annotations}: images[{index}]"
         if not isinstance(image, dict):
@@ -168,7 +173,8 @@ def read_coco_captions(annotations: Path, image_dir: Path, data_root: Path) -> l
         image_id = _field(image, "id", (int, str), where)
         if image_id in files:
             raise DataError(f"{where}: image id {image_id} appears twice")
-        files[image_id] = _field(image, "file_name", str, where)
+        name = _field(image, "file_name", str, where)
+        files[image_id] = name, folder.resolve(name, where, "file_name", base=image_dir)
     captions: dict[ImageId, list[str]] = {}
     for index, ann in enumerate(anns):
         where = f"{annotations}: annotations[{index}]"
@@ -180,8 +186,8 @@ def read_coco_captions(annotations: Path, image_dir: Path, data_root: Path) -> l
         captions.setdefault(image_id, []).append(_field(ann, "caption", str, where))
     split = annotations.stem.removeprefix("captions_")
     return [
-        CaptionItem(image_id, _image_input(image_dir / name, data_root), name, tuple(captions[image_id]), split)
-        for image_id, name in files.items()
+        CaptionItem(image_id, _image_input(path, data_root), name, tuple(captions[image_id]), split)
+        for image_id, (name, path) in files.items()
         if image_id in captions
     ]
 

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.formats.common import DataFolder
 from kosmos_eval.formats.described_classes import DEFAULT_FILE_NAME, Candidate, make_record
 
 SPLITS = ("test", "train", "all")
@@ -171,10 +172,13 @@ def _id_lines(path: Path) -> dict[str, str]:
 
 
 def read_cub_index(cub_dir: Path) -> dict[str, list[tuple[str, bool]]]:
-    """Class folder name -> [(image path under images/, is_train)] for every class of classes.txt."""
+    """Class folder name -> [(image path under images/, is_train)] for every class of classes.txt. The paths
+    come from images.txt and are copied into the built set, so one that leaves images/ is refused."""
     images, classes, labels, splits = (_id_lines(cub_dir / name) for name in CUB_FILES)
+    inside = DataFolder(cub_dir / IMAGES_FOLDER)
     index: dict[str, list[tuple[str, bool]]] = {name: [] for name in classes.values()}
     for image_id, relative in images.items():
+        inside.resolve(relative, f"{cub_dir / 'images.txt'}: image id {image_id}", "path")
         class_id, is_train = labels.get(image_id), splits.get(image_id)
         if class_id is None or class_id not in classes:
             raise DataError(
@@ -217,7 +221,8 @@ def _sources(
     folder = _extra_folder(extra, category.name)
     if folder is None:
         return [], "", f"{category.name!r} is not in CUB-200-2011 and {extra / category.name} does not exist"
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    inside = DataFolder(extra)  # a listed image may be a symlink: it must not lead out of --extra-images
+    files = sorted(inside.check(p) for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     reason = None if files else f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})"
     return files, f"extra images {folder}", reason
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError
+from kosmos_eval.formats.common import DataFolder
 
 DEFAULT_FILE_NAME = "descriptions.jsonl"
 
@@ -130,19 +131,12 @@ def _length(value: Any) -> int:
     return len(value) if isinstance(value, (list, tuple, str, dict)) else 0
 
 
-def _image_path(record: dict[str, Any]) -> str:
-    relative = _text(record, "image").replace("\\", "/")
-    if relative.startswith("/") or (len(relative) > 1 and relative[1] == ":"):
-        raise _LineError(f"field 'image' must be relative to the file's folder, is the absolute path {relative!r}")
-    return str(PurePosixPath(relative))
-
-
 def _parse(record: Any) -> tuple[str, str, str, tuple[Candidate, ...], int]:
     if not isinstance(record, dict):
         raise _LineError(f"expected a JSON object, got {type(record).__name__}")
     raw_id = record.get("id")
     example_id = str(raw_id) if isinstance(raw_id, int) and not isinstance(raw_id, bool) else _text(record, "id")
-    image = _image_path(record)
+    image = _text(record, "image")
     general = _text(record, "general_category")
     candidates = _candidates(record)
     label = _text(record, "label")
@@ -163,6 +157,7 @@ def read_described_classes(path: Path) -> list[DescribedItem]:
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from exc
     folder = path.parent
+    inside = DataFolder(folder)
     items: list[DescribedItem] = []
     first_line: dict[str, int] = {}
     missing: list[tuple[int, str]] = []
@@ -183,7 +178,9 @@ def read_described_classes(path: Path) -> list[DescribedItem]:
                 "ids must be unique"
             )
         first_line[example_id] = number
-        full = folder / image
+        where = f"{path}:{number}"
+        image = inside.relative(image, where, "image").as_posix()  # the key: relative to the file's folder
+        full = inside.resolve(image, where, "image")
         if not full.is_file():
             missing.append((number, image))
         items.append(DescribedItem(example_id, ImageInput.from_path(full, key=image), general, candidates, label_index))

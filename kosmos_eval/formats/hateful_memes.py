@@ -22,6 +22,7 @@ from typing import Any
 
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.formats.common import DataFolder
 
 # Our split name -> file names that hold it, in order of preference.
 SPLITS: dict[str, tuple[str, ...]] = {
@@ -112,16 +113,9 @@ def _field(entry: dict[str, Any], name: str, kind: type | tuple[type, ...], wher
     return value
 
 
-def _image_path(image_name: str, where: str) -> str:
-    """The `img` field as a clean posix path inside the release folder (it becomes the image key)."""
-    path = PurePosixPath(image_name.replace("\\", "/"))
-    if path.is_absolute() or ".." in path.parts or not path.name:
-        raise DataError(f"{where}: field 'img' must be a path inside the release folder, is {image_name!r}")
-    return path.as_posix()
-
-
-def _parse_line(line: str, where: str, labelled: bool) -> tuple[str, str, str, int | None]:
-    """(id, image path, text, label) of one JSON line."""
+def _parse_line(line: str, where: str, labelled: bool, folder: DataFolder) -> tuple[str, str, str, int | None]:
+    """(id, image path, text, label) of one JSON line. The image path, the `img` field cleaned to a posix path
+    inside the release folder, becomes the image key; `folder` refuses one that leaves it."""
     try:
         entry = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -131,7 +125,8 @@ def _parse_line(line: str, where: str, labelled: bool) -> tuple[str, str, str, i
     raw_id = _field(entry, "id", (int, str), where)
     if isinstance(raw_id, str) and not raw_id.strip():
         raise DataError(f"{where}: field 'id' is empty")
-    image_name = _image_path(_field(entry, "img", str, where), where)
+    image_name = folder.relative(_field(entry, "img", str, where), where, "img").as_posix()
+    folder.resolve(image_name, where, "img")
     text = _field(entry, "text", str, where)
     label = entry.get("label")
     if label is None:
@@ -153,6 +148,7 @@ def read_hateful_memes(root: Path, split: str) -> list[MemeItem]:
     """
     path = find_split_file(root, split)
     folder = path.parent
+    inside = DataFolder(folder)
     labelled = not split.startswith("test")
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
@@ -167,7 +163,7 @@ def read_hateful_memes(root: Path, split: str) -> list[MemeItem]:
         if not line.strip():
             continue
         where = f"{path}: line {number}"
-        meme_id, image_name, text, label = _parse_line(line, where, labelled)
+        meme_id, image_name, text, label = _parse_line(line, where, labelled, inside)
         if meme_id in first_line_of:
             raise DataError(f"{where}: duplicate id {meme_id!r} (first seen on line {first_line_of[meme_id]})")
         first_line_of[meme_id] = number

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError
+from kosmos_eval.formats.common import DataFolder
 from kosmos_eval.formats.imagenet_names import (
     DOCS,
     WNID,
@@ -332,10 +333,12 @@ def read_imagenet_val(
     if not labelled:
         raise DataError(f"{folder}: no images found ({DOCS})")
     by_wnid = {cls.wnid: cls for cls in classes}
+    inside = DataFolder(root)  # a listed image may be a symlink: it must not lead out of the folder
     items: list[ImageNetItem] = []
     for item_id, path, wnid, where in labelled:
         if wnid not in by_wnid:
             raise DataError(f"{where}: class {wnid} has no name in {names_source}; pass --class-names with every class")
+        inside.check(path)
         image = ImageInput.from_path(path, key=path.relative_to(root).as_posix())
         items.append(ImageNetItem(id=item_id, image=image, label=by_wnid[wnid].index))
     items.sort(key=lambda item: item.id)

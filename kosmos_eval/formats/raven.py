@@ -22,6 +22,7 @@ from PIL import Image
 
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError
+from kosmos_eval.formats.common import DataFolder
 
 _EXP_DIR = re.compile(r"^exp-(\d+)$")
 _QUERY = re.compile(r"^query-(\d+)\.png$")
@@ -65,19 +66,25 @@ def read_iq50(folder: Path) -> list[RavenProblem]:
         raise DataError(f"{folder}: no exp-<N>/ folders found (expected the IQ50 one-by-one layout)")
     with os.scandir(root) as entries:
         numbered = [(int(m.group(1)), e.name) for e in entries if (m := _EXP_DIR.match(e.name)) and e.is_dir()]
-    return [_read_iq50_problem(str(root), name) for _, name in sorted(numbered)]
+    inside = DataFolder(folder)
+    return [_read_iq50_problem(str(root), name, inside) for _, name in sorted(numbered)]
 
 
-def _image(exp_dir: str, exp_name: str, file_name: str) -> ImageInput:
-    """Keyed by exp-N/file.png: the same key on every machine, whatever the data folder's location."""
-    return ImageInput.from_path(f"{exp_dir}{os.sep}{file_name}", key=f"{exp_name}/{file_name}")
+def _image(exp_dir: str, exp_name: str, file_name: str, inside: DataFolder, links: set[str]) -> ImageInput:
+    """Keyed by exp-N/file.png: the same key on every machine, whatever the data folder's location. A listed
+    file may be a symlink (`links`, from the listing); `inside` refuses one that leads out of the data folder."""
+    path = inside.check(f"{exp_dir}{os.sep}{file_name}", is_link=file_name in links)
+    return ImageInput.from_path(path, key=f"{exp_name}/{file_name}")
 
 
-def _read_iq50_problem(root: str, exp_name: str) -> RavenProblem:
+def _read_iq50_problem(root: str, exp_name: str, inside: DataFolder) -> RavenProblem:
     exp_dir = os.path.join(root, exp_name)
     queries: dict[int, str] = {}
     answers: dict[str, str] = {}
-    for name in os.listdir(exp_dir):
+    with os.scandir(exp_dir) as entries:
+        listed = [(entry.name, entry.is_symlink()) for entry in entries]
+    links = {name for name, is_link in listed if is_link}
+    for name, _ in listed:
         if m := _QUERY.match(name):
             queries[int(m.group(1))] = name
         elif m := _ANSWER.match(name):
@@ -92,8 +99,8 @@ def _read_iq50_problem(root: str, exp_name: str) -> RavenProblem:
         raise DataError(f"{exp_dir}: expected candidates answer-a.png, answer-b.png, ... found {letters}")
     return RavenProblem(
         id=exp_name,
-        panels=tuple(_image(exp_dir, exp_name, queries[k]) for k in sorted(queries)),
-        candidates=tuple(_image(exp_dir, exp_name, answers[letter]) for letter in letters),
+        panels=tuple(_image(exp_dir, exp_name, queries[k], inside, links) for k in sorted(queries)),
+        candidates=tuple(_image(exp_dir, exp_name, answers[letter], inside, links) for letter in letters),
         answer_index=0,  # the one-by-one layout stores the correct candidate as answer-a
         source=exp_dir,
     )
@@ -128,8 +135,10 @@ def read_npz_folder(folder: Path) -> list[RavenProblem]:
     files = sorted(folder.rglob("*.npz"))
     if not files:
         raise DataError(f"{folder}: no .npz files found (expected RAVEN / I-RAVEN problems)")
+    inside = DataFolder(folder)
     problems = []
     for path in files:
+        inside.check(path)
         _, target = _npz_arrays(str(path))  # validates the file up front, before any model work
         relative = str(path.relative_to(folder))
         problems.append(

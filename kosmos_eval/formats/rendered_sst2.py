@@ -29,6 +29,7 @@ from PIL import Image
 
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.formats.common import DataFolder
 from kosmos_eval.formats.language_sources import _first_line
 
 LABELS = ("negative", "positive")
@@ -119,6 +120,7 @@ def _read_clip_split(base: Path, split: str) -> list[SentimentItem]:
         raise DataError(
             f"{split_dir}: unexpected class folder(s) {', '.join(extra)}; expected only negative/ and positive/"
         )
+    inside = DataFolder(base)  # a listed image may be a symlink: it must not lead out of the folder
     items: dict[str, SentimentItem] = {}
     for label, name in enumerate(LABELS):
         class_dir = split_dir / name
@@ -132,7 +134,7 @@ def _read_clip_split(base: Path, split: str) -> list[SentimentItem]:
             if item_id in items:
                 raise DataError(f"{path}: two images share the name '{path.stem}'; keep only one of them")
             key = path.relative_to(base).as_posix()
-            items[item_id] = SentimentItem(item_id, ImageInput.from_path(path, key=key), label)
+            items[item_id] = SentimentItem(item_id, ImageInput.from_path(inside.check(path), key=key), label)
     return [items[item_id] for item_id in sorted(items)]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from kosmos_eval.core.files import write_text_atomic
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError
-from kosmos_eval.formats.common import load_json
+from kosmos_eval.formats.common import DataFolder, DataPathError, load_json
 
 
 @dataclass(frozen=True)
@@ -68,13 +68,9 @@ def _list_field(data: Any, field: str, path: Path) -> list[Any]:
     return data[field]
 
 
-def _image_input(image_dir: Path, name: str, data_root: Path) -> ImageInput:
-    path = image_dir / name
-    try:
-        key = path.relative_to(data_root).as_posix()
-    except ValueError:
-        key = f"{image_dir.name}/{name}"  # outside the data folder: still machine-independent
-    return ImageInput.from_path(path, key=key)
+def _image_input(path: Path, data_root: Path) -> ImageInput:
+    """Keyed by the path relative to the data folder (`path` is inside it: `DataFolder` made it)."""
+    return ImageInput.from_path(path, key=path.relative_to(data_root).as_posix())
 
 
 def _require_dir(image_dir: Path) -> None:
@@ -90,6 +86,12 @@ def coco_image_name(image_subtype: str, image_id: int) -> str:
 def _vqav2_image_subtype(questions: Any, questions_file: Path, image_dir: Path) -> str:
     subtype = questions.get("data_subtype") if isinstance(questions, dict) else None
     if isinstance(subtype, str) and subtype:
+        if any(mark in subtype for mark in ("/", "\\", "..", "\x00")):
+            raise DataPathError(
+                f"{questions_file}: field 'data_subtype' is {subtype!r}, but it is part of every image file name "
+                "and must be a plain subtype such as val2014, so that the images stay inside the data folder; use "
+                "the official questions file"
+            )
         return subtype.replace("test-dev", "test")  # test-dev2015 questions are about test2015 images
     if _IMAGE_SUBTYPE.match(image_dir.name):
         return image_dir.name
@@ -107,6 +109,7 @@ def read_vqav2(questions_file: Path, annotations_file: Path | None, image_dir: P
         raise DataError(f"{questions_file}: the 'questions' list is empty")
     image_subtype = _vqav2_image_subtype(questions, questions_file, image_dir)
     _require_dir(image_dir)
+    folder = DataFolder(data_root)
     annotations = _read_vqav2_annotations(annotations_file) if annotations_file is not None else None
 
     items: list[VQAItem] = []
@@ -134,10 +137,11 @@ def read_vqav2(questions_file: Path, annotations_file: Path | None, image_dir: P
                     f"but {questions_file.name} says {image_id}"
                 )
         name = coco_image_name(image_subtype, image_id)
+        path = folder.resolve(name, f"{questions_file}: {where}", "image_id", base=image_dir)
         items.append(
             VQAItem(
                 question_id=question_id,
-                image=_image_input(image_dir, name, data_root),
+                image=_image_input(path, data_root),
                 image_name=name,
                 question=question,
                 answers=answers,
@@ -217,6 +221,7 @@ def read_vizwiz(split_file: Path, image_dir: Path, data_root: Path) -> list[VQAI
     if not entries:
         raise DataError(f"{split_file}: the list of questions is empty")
     _require_dir(image_dir)
+    folder = DataFolder(data_root)
     items: dict[str, VQAItem] = {}
     for index, entry in enumerate(entries):
         where = f"entry {index}"
@@ -231,9 +236,10 @@ def read_vizwiz(split_file: Path, image_dir: Path, data_root: Path) -> list[VQAI
             raise DataError(f"{split_file}: {where} field 'answerable' must be 0 or 1, is {answerable!r}")
         if image in items:
             raise DataError(f"{split_file}: {where} repeats image {image}")
+        path = folder.resolve(image, f"{split_file}: {where}", "image", base=image_dir)
         items[image] = VQAItem(
             question_id=image,
-            image=_image_input(image_dir, image, data_root),
+            image=_image_input(path, data_root),
             image_name=image,
             question=question,
             answers=answers,

@@ -31,7 +31,7 @@ from pathlib import Path
 from kosmos_eval.core.files import write_text_atomic
 from kosmos_eval.core.types import ImageInput
 from kosmos_eval.errors import DataError
-from kosmos_eval.formats.common import load_json
+from kosmos_eval.formats.common import DataFolder, load_json
 
 COLUMNS = ("question", "id", "element_id", "answer_start", "answer")
 SPLIT_FILES = ("dataset_split_release.json", "dataset_split.json")
@@ -104,7 +104,7 @@ def _int_field(row: dict[str, str], column: str, where: str) -> int:
         raise DataError(f"{where}: column '{column}' must be an integer, got {value!r}") from None
 
 
-def _read_site(domain: str, site: str, folder: Path, data_root: Path, split: str | None) -> list[WebSRCQuestion]:
+def _read_site(domain: str, site: str, folder: Path, data_root: DataFolder, split: str | None) -> list[WebSRCQuestion]:
     csv_path = folder / "dataset.csv"
     try:
         with csv_path.open(encoding="utf-8-sig", newline="") as handle:
@@ -143,7 +143,7 @@ def _read_site(domain: str, site: str, folder: Path, data_root: Path, split: str
             )
         page_id = qid[2:9]
         if page_id not in checked_pages:
-            checked_pages[page_id] = _page_files(data_root, domain, site, page_id)
+            checked_pages[page_id] = _page_files(data_root, domain, site, page_id, where)
         screenshot, html_path = checked_pages[page_id]
         questions.append(
             WebSRCQuestion(
@@ -162,9 +162,12 @@ def _read_site(domain: str, site: str, folder: Path, data_root: Path, split: str
     return questions
 
 
-def _page_files(data_root: Path, domain: str, site: str, page_id: str) -> tuple[ImageInput, Path]:
+def _page_files(data_root: DataFolder, domain: str, site: str, page_id: str, where: str) -> tuple[ImageInput, Path]:
+    """The page's screenshot and HTML (whose text goes into the prompt), both kept inside the data folder: the
+    page id comes from the CSV's `id` column and a folder may be a symlink."""
     relative = f"{domain}/{site}/processed_data/{page_id}"
-    png, html = data_root / f"{relative}.png", data_root / f"{relative}.html"
+    png = data_root.resolve(f"{relative}.png", where, "id")
+    html = data_root.resolve(f"{relative}.html", where, "id")
     for path in (png, html):
         if not path.is_file():
             raise DataError(f"{path}: file missing for page {page_id} (every page needs its .png and .html)")
@@ -184,6 +187,7 @@ def read_websrc(data_root: Path, split: str | None) -> list[WebSRCQuestion]:
     if not folders:
         raise DataError(f"{data_root}: no <domain>/<site>/dataset.csv found (expected the WebSRC release layout)")
     codes = [site_code(domain, site) for domain, site, _ in folders]
+    inside = DataFolder(data_root)
     splits = read_split_lists(data_root, codes)
     if split is not None:
         if splits is None:
@@ -198,7 +202,7 @@ def read_websrc(data_root: Path, split: str | None) -> list[WebSRCQuestion]:
             site_split = next((name for name in sorted(splits) if code in splits[name]), None)
         if split is not None and site_split != split:
             continue
-        questions.extend(_read_site(domain, site, folder, data_root, site_split))
+        questions.extend(_read_site(domain, site, folder, inside, site_split))
 
     questions.sort(key=lambda q: q.id)
     for previous, current in pairwise(questions):
