@@ -17,6 +17,11 @@ files removed; a crash in between leaves duplicates of identical records, which 
 
 Records are checked as they are read: a line that is not a JSON object with an id, or a second record of an
 id that says something else, is one error line naming the file and line.
+
+Every file here is opened without following a link (core/files.py `open_plain`), for reading too: a folder
+from someone else's tarball, or planted on a shared --output, whose samples.jsonl or commits file links to
+another file is refused in one line, and the file it points to is neither read, cut nor appended to. The
+folder as a whole (its owner, links in it) is checked when its lock is taken (runner/lock.py).
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from kosmos_eval.core.files import read_json, write_json_atomic, write_text_atomic, writing
+from kosmos_eval.core.files import open_plain, read_json, read_plain, write_json_atomic, write_text_atomic, writing
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.runner.schema import check_record
 
@@ -55,10 +60,11 @@ def commits_path(samples: Path) -> Path:
 
 def committed_length(samples: Path) -> int | None:
     """The length of `samples` at its last committed step, or None for a folder written before commits."""
-    commits = commits_path(samples)
-    if not commits.exists():
+    try:
+        text = read_plain(commits_path(samples)).decode("ascii", errors="replace")
+    except FileNotFoundError:
         return None
-    lengths = [line.strip() for line in commits.read_text(encoding="ascii", errors="replace").splitlines()]
+    lengths = [line.strip() for line in text.splitlines()]
     valid = [int(line) for line in lengths if line.isdigit()]
     return valid[-1] if valid else 0
 
@@ -77,7 +83,8 @@ class RunFolder:
         return any(self.path.glob(RANK_SAMPLES))
 
     def sample_files(self) -> list[Path]:
-        return [p for p in [self.path / SAMPLES, *sorted(self.path.glob(RANK_SAMPLES))] if p.exists()]
+        # lexists: a link is listed (and refused when opened), not skipped as a dangling one would be
+        return [p for p in [self.path / SAMPLES, *sorted(self.path.glob(RANK_SAMPLES))] if os.path.lexists(p)]
 
     def merge_rank_files(self, order: Sequence[str]) -> None:
         """Rewrite samples.jsonl with every record, in `order` (ids) first, then any others; drop rank files."""
@@ -95,7 +102,7 @@ class RunFolder:
     def prepare(self, identity: dict[str, Any]) -> None:
         """Create the folder, or check that an existing one was made for the same identity."""
         meta_path = self.path / RUN_META
-        if meta_path.exists():
+        if os.path.lexists(meta_path):
             existing = read_json(meta_path, "run identity file (run.json)")
             if not isinstance(existing, dict) or existing.get("identity") != identity:
                 raise UserError(f"{self.path} holds a run with a different configuration; choose another --output")
@@ -136,12 +143,12 @@ class RunFolder:
     @staticmethod
     def _read_samples(path: Path, repair: bool) -> list[tuple[str, dict[str, Any]]]:
         committed = committed_length(path)
-        size = path.stat().st_size
-        limit = size if committed is None else min(committed, size)
+        with os.fdopen(open_plain(path, os.O_RDONLY), "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            limit = size if committed is None else min(committed, size)
+            data = handle.read(limit)
         records: list[tuple[str, dict[str, Any]]] = []
         good_bytes = 0
-        with path.open("rb") as handle:
-            data = handle.read(limit)
         lines = data.split(b"\n")
         tail = lines.pop()  # the bytes after the last newline: a cut line, or b""
         for number, raw in enumerate(lines, start=1):
@@ -175,26 +182,30 @@ class RunFolder:
                     size - good_bytes,
                 )
             if repair:
-                with writing(path, "repair"), path.open("r+b") as handle:
-                    handle.truncate(good_bytes)
+                with writing(path, "repair"):
+                    fd = open_plain(path, os.O_WRONLY)
+                    try:
+                        os.ftruncate(fd, good_bytes)
+                    finally:
+                        os.close(fd)
                 if committed is not None and committed != good_bytes:
                     _append_commit(path, good_bytes)
         return records
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:
         """One step's records, written in one piece and then committed (see the module docstring)."""
-        path = self.samples_path
+        path, commits = self.samples_path, commits_path(self.samples_path)
         data = "".join(json.dumps(record, default=str) + "\n" for record in records).encode("utf-8")
         with writing(path, "append to"):
-            if not commits_path(path).exists():
-                size = path.stat().st_size if path.exists() else 0
-                _append_commit(path, size)  # from now on only committed steps count
-            with path.open("ab") as handle:
+            first = not os.path.lexists(commits)
+            # both files open before a byte is written: a refused commits file leaves samples.jsonl as it was
+            with _open_append(path) as handle, _open_append(commits) as ledger:
+                if first:
+                    _commit(ledger, commits, os.fstat(handle.fileno()).st_size)  # from now on only commits count
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-                length = handle.tell()
-            _append_commit(path, length)
+                _commit(ledger, commits, os.fstat(handle.fileno()).st_size)
 
     def write_summary(self, summary: dict[str, Any], timing: dict[str, Any]) -> Path:
         """summary.json, then timing.json (a reader finding a summary newer than its timing uses the file's
@@ -204,8 +215,18 @@ class RunFolder:
         return path
 
 
+def _open_append(path: Path) -> BinaryIO:
+    return os.fdopen(open_plain(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab")
+
+
+def _commit(ledger: BinaryIO, commits: Path, length: int) -> None:
+    with writing(commits, "append to"):
+        ledger.write(f"{length}\n".encode("ascii"))
+        ledger.flush()
+        os.fsync(ledger.fileno())
+
+
 def _append_commit(samples: Path, length: int) -> None:
-    with writing(commits_path(samples), "append to"), commits_path(samples).open("a", encoding="ascii") as handle:
-        handle.write(f"{length}\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    commits = commits_path(samples)
+    with writing(commits, "append to"), _open_append(commits) as ledger:
+        _commit(ledger, commits, length)
