@@ -58,3 +58,22 @@ def test_the_tests_the_models_table_names_exist():
 
     named = {name for text in MORE_TESTS.values() for name in _re.findall(r"test_\w+\.py", text)}
     assert named and all((ROOT / "tests" / name).is_file() for name in named)
+
+
+TEST_REFERENCE = re.compile(r"`(tests/[\w/]+\.py)?(?:::(\w+))?`")
+
+
+def test_every_test_a_promise_page_names_exists():
+    """docs/safety.md pins each promise to a test by name: a renamed or deleted test must not leave a promise
+    standing on nothing."""
+    page = ROOT / "docs" / "safety.md"
+    missing, current = [], None
+    for file, name in TEST_REFERENCE.findall(page.read_text(encoding="utf-8")):
+        if file:
+            current = ROOT / file
+            if not current.exists():
+                missing.append(file)
+                continue
+        if name and (current is None or f"def {name}(" not in current.read_text(encoding="utf-8")):
+            missing.append(f"{current}::{name}")
+    assert missing == []
