@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 DEFAULT_RESAMPLES = 2000
-BOOTSTRAP_BLOCK = 4_000_000  # resampled indices held at once by mean_metrics (32 MB)
+# Resampled indices held at once by any bootstrap (8 MB; one resample where n is larger). Larger blocks are no
+# faster (1M vs 4M: the same seconds at n = 100k), and a block's gathered values cost as much again.
+BOOTSTRAP_BLOCK = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,25 @@ class MetricValue:
         return f"{self.value * scale:.1f} (95% CI {self.ci_low * scale:.1f}-{self.ci_high * scale:.1f}, n={self.n})"
 
 
+def map_resample_blocks(n: int, seed: int, resamples: int, per_block: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """`per_block` of the seeded bootstrap draw (`resamples` rows of n example indices), concatenated.
+
+    Every bootstrap in kosmos_eval/metrics draws through here. Why blocks: the whole (resamples x n) matrix is
+    1.6 GB at n = 100k, more than everything else a run holds; a block holds at most BOOTSTRAP_BLOCK indices
+    (one row where n is larger) and is freed once `per_block` has turned it into one result per row (along
+    axis 0). Why the result does not depend on the block size: numpy's Generator fills an integers() array
+    row-major from one stream, so consecutive row blocks from one generator are exactly the rows one
+    (resamples x n) call gives (tests/test_metric_memory.py pins this).
+    """
+    rng = np.random.default_rng(seed)
+    rows = max(1, BOOTSTRAP_BLOCK // max(n, 1))
+    results = []
+    for start in range(0, resamples, rows):
+        # passed on without a name here: the block is freed as soon as per_block returns
+        results.append(per_block(rng.integers(0, n, size=(min(rows, resamples - start), n))))
+    return np.concatenate(results) if results else per_block(np.empty((0, n), dtype=np.int64))
+
+
 def bootstrap_ci(
     values: Sequence[Any],
     statistic: Callable[[np.ndarray], float],
@@ -46,9 +67,7 @@ def bootstrap_ci(
     n = len(data)
     if n == 0:
         return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    indices = rng.integers(0, n, size=(resamples, n))
-    stats = np.array([statistic(data[row]) for row in indices])
+    stats = map_resample_blocks(n, seed, resamples, lambda block: np.array([statistic(data[row]) for row in block]))
     tail = (1.0 - confidence) / 2.0
     return float(np.quantile(stats, tail)), float(np.quantile(stats, 1.0 - tail))
 
@@ -61,9 +80,8 @@ def mean_metric(values: Sequence[float | bool], seed: int) -> MetricValue:
 def mean_metrics(columns: dict[str, Sequence[float | bool]], seed: int) -> dict[str, MetricValue]:
     """`mean_metric` of several per-example columns over the same examples, drawing the resamples once.
 
-    The bootstrap is vectorised: resampled means are computed a block of resamples at a time, so memory stays
-    bounded on VQAv2-size splits (2000 x 100k indices would be 1.6 GB at once); the generator draws the same
-    numbers whether asked for the whole matrix or for its rows in blocks, so the interval does not depend on
+    The bootstrap is vectorised: resampled means are computed a block of resamples at a time
+    (`map_resample_blocks`), so memory stays bounded on VQAv2-size splits and the interval does not depend on
     the block size. Drawing the indices is most of the cost, and with one seed every column would draw the
     same ones, so a task's accuracy and its length-normalised accuracy share one draw; each column's interval
     is exactly what `mean_metric` gives it alone.
@@ -78,15 +96,13 @@ def mean_metrics(columns: dict[str, Sequence[float | bool]], seed: int) -> dict[
     n = data.shape[1]
     if n == 0:
         return {name: MetricValue(float("nan"), float("nan"), float("nan"), 0) for name in names}
-    rng = np.random.default_rng(seed)
-    rows = max(1, BOOTSTRAP_BLOCK // n)
-    blocks = []
-    for start in range(0, DEFAULT_RESAMPLES, rows):
-        indices = rng.integers(0, n, size=(min(rows, DEFAULT_RESAMPLES - start), n))
+
+    def block_means(indices: np.ndarray) -> np.ndarray:
         # column by column, each a 2-D mean over its rows: the summation order (so every digit) of mean_metric
-        blocks.append(np.stack([column[indices].mean(axis=1) for column in data]))
-    means = np.concatenate(blocks, axis=1)
-    low, high = np.quantile(means, [0.025, 0.975], axis=1)
+        return np.stack([column[indices].mean(axis=1) for column in data], axis=1)
+
+    means = map_resample_blocks(n, seed, DEFAULT_RESAMPLES, block_means)  # resamples x columns
+    low, high = np.quantile(means, [0.025, 0.975], axis=0)
     return {name: MetricValue(float(data[i].mean()), float(low[i]), float(high[i]), n) for i, name in enumerate(names)}
 
 

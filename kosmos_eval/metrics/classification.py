@@ -15,11 +15,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kosmos_eval.metrics.base import DEFAULT_RESAMPLES, MetricValue
+from kosmos_eval.metrics.base import DEFAULT_RESAMPLES, MetricValue, map_resample_blocks
 
-# Resamples handled per vectorised step: bounds memory at ~CHUNK x (distinct scores) float64 per array
-# (256 x 10,000 x 8 bytes = 20 MB) while keeping numpy's per-call overhead negligible.
+# Resamples handled per vectorised step: at most _RESAMPLE_CHUNK rows (enough to make numpy's per-call overhead
+# negligible), and fewer where the rows are long, so that no array of a step holds more than _CHUNK_ELEMENTS
+# numbers (8 MB; a step holds about six such arrays) whatever n is: 256 rows of a 100k-example split would be
+# 200 MB per array. One row per step where n alone is larger.
 _RESAMPLE_CHUNK = 256
+_CHUNK_ELEMENTS = 1_000_000
 
 
 def _checked_inputs(scores: Sequence[float], labels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -87,22 +90,41 @@ def resampled_aucs(scores: Sequence[float], labels: Sequence[int], indices: np.n
     against `roc_auc` on each resample.
     """
     score_array, positive = _checked_inputs(scores, labels)
-    distinct, group = np.unique(score_array, return_inverse=True)
-    groups = len(distinct)
     indices = np.asarray(indices)
     if indices.ndim != 2:
         raise ValueError(f"indices must be a 2-D array (resamples x drawn examples), got shape {indices.shape}")
-    # One code per example: its score group, offset by `groups` for positives, so a single bincount per row
-    # yields the negative counts (first half) and positive counts (second half).
-    code = group + groups * positive
-    aucs = np.empty(len(indices), dtype=np.float64)
-    for start in range(0, len(indices), _RESAMPLE_CHUNK):
-        chunk = indices[start : start + _RESAMPLE_CHUNK]
-        rows = len(chunk)
-        flat = code[chunk] + (2 * groups) * np.arange(rows)[:, None]
-        counts = np.bincount(flat.ravel(), minlength=rows * 2 * groups).reshape(rows, 2, groups)
-        aucs[start : start + rows] = _auc_from_group_counts(counts[:, 1].astype(np.float64), counts[:, 0])
-    return aucs
+    return _ScoreGroups(score_array, positive).aucs(indices)
+
+
+class _ScoreGroups:
+    """Examples grouped by score once (a sort), so that each block of resamples only counts.
+
+    Each example gets one code: its score group, offset by `groups` for positives, so a single bincount per
+    row yields the negative counts (first half) and positive counts (second half).
+    """
+
+    def __init__(self, score_array: np.ndarray, positive: np.ndarray) -> None:
+        distinct, group = np.unique(score_array, return_inverse=True)
+        self.groups = len(distinct)
+        self.code = group + self.groups * positive
+
+    def aucs(self, indices: np.ndarray) -> np.ndarray:
+        """The AUC of each row of `indices`, a chunk of rows at a time (memory bounded as _CHUNK_ELEMENTS says).
+
+        Every row's AUC is computed from its own integer counts, so the chunking changes no digit.
+        """
+        groups, width = self.groups, indices.shape[1]
+        step = max(1, min(_RESAMPLE_CHUNK, _CHUNK_ELEMENTS // max(width, 2 * groups, 1)))
+        aucs = np.empty(len(indices), dtype=np.float64)
+        for start in range(0, len(indices), step):
+            chunk = indices[start : start + step]
+            rows = len(chunk)
+            flat = self.code[chunk]
+            flat += (2 * groups) * np.arange(rows)[:, None]
+            counts = np.bincount(flat.ravel(), minlength=rows * 2 * groups).reshape(rows, 2, groups)
+            del flat
+            aucs[start : start + rows] = _auc_from_group_counts(counts[:, 1].astype(np.float64), counts[:, 0])
+        return aucs
 
 
 def auc_metric(
@@ -114,17 +136,18 @@ def auc_metric(
 ) -> MetricValue:
     """ROC AUC with a seeded percentile bootstrap interval over examples.
 
-    Each resample draws n examples with replacement (np.random.default_rng(seed), as everywhere in metrics)
-    and recomputes the AUC. Resamples that drew a single class have no AUC and are skipped; if more than
-    half of them would be skipped (tiny or extremely unbalanced sets) the interval is reported as None
-    rather than one that describes a biased subset of resamples.
+    Each resample draws n examples with replacement (`map_resample_blocks`, as everywhere in metrics: seeded,
+    and a block of resamples at a time, so memory does not grow with resamples x n) and recomputes the AUC.
+    Resamples that drew a single class have no AUC and are skipped; if more than half of them would be
+    skipped (tiny or extremely unbalanced sets) the interval is reported as None rather than one that
+    describes a biased subset of resamples.
     """
     score_array, positive = _checked_inputs(scores, labels)
     value = roc_auc(score_array, positive.astype(np.int64))
     n = len(score_array)
-    rng = np.random.default_rng(seed)
-    indices = rng.integers(0, n, size=(resamples, n))
-    aucs = resampled_aucs(score_array, positive.astype(np.int64), indices)
+    grouped = _ScoreGroups(score_array, positive)
+    # the draw comes in blocks of rows (map_resample_blocks): the same numbers as one (resamples x n) matrix
+    aucs = map_resample_blocks(n, seed, resamples, grouped.aucs)
     usable = aucs[~np.isnan(aucs)]
     if len(usable) * 2 < resamples:
         return MetricValue(value, None, None, n)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_RESAMPLES = 2000
+from kosmos_eval.metrics.base import DEFAULT_RESAMPLES, map_resample_blocks
 
 
 def _mean(rows: np.ndarray) -> float:
@@ -83,18 +83,21 @@ def paired_bootstrap(
     confidence: float = 0.95,
 ) -> PairedDelta:
     """Resample the shared examples with replacement (the same draw for both runs: that pairing removes the
-    between-example variance both runs share) and recompute both metrics on every draw."""
+    between-example variance both runs share) and recompute both metrics on every draw. The draw comes a block
+    of resamples at a time (`map_resample_blocks`), so memory does not grow with resamples x n."""
     n = len(ids)
     if n == 0:
         raise ValueError("paired bootstrap needs at least one shared example")
     base_rows = np.asarray([baseline.rows[i] for i in ids], dtype=np.float64)
     cand_rows = np.asarray([candidate.rows[i] for i in ids], dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n, size=(resamples, n))
-    if baseline.is_mean and candidate.is_mean:
-        deltas = (cand_rows - base_rows)[draws].mean(axis=1)
-    else:
-        deltas = np.array([candidate.statistic(cand_rows[row]) - baseline.statistic(base_rows[row]) for row in draws])
+    differences = cand_rows - base_rows if baseline.is_mean and candidate.is_mean else None
+
+    def block_deltas(draws: np.ndarray) -> np.ndarray:
+        if differences is not None:  # means: one matrix operation per block
+            return differences[draws].mean(axis=1)
+        return np.array([candidate.statistic(cand_rows[row]) - baseline.statistic(base_rows[row]) for row in draws])
+
+    deltas = map_resample_blocks(n, seed, resamples, block_deltas)
     deltas = deltas[~np.isnan(deltas)]  # e.g. ROC AUC on a draw with one class only
     base_value = float(baseline.statistic(base_rows))
     cand_value = float(candidate.statistic(cand_rows))
