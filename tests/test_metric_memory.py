@@ -212,3 +212,15 @@ def test_memory_scaling_benchmark_quick(tmp_path, capsys):
     auc = rows["run"]["metrics"]["roc_auc"]
     assert all(rows[name]["metrics"]["roc_auc"] == auc for name in ("resume", "aggregate", "score"))
     assert "peak RSS MB" in capsys.readouterr().out
+
+
+def test_loaded_records_share_their_field_names(tmp_path):
+    """100k records hold one copy of each field name, not 100k (a third of a record's memory at 100k): the
+    loader interns keys, and a loader that stopped doing so would fail here."""
+    from kosmos_eval.runner.results import RunFolder
+
+    folder = RunFolder(tmp_path)
+    record = {"record_format": 2, "prompt": "p", "images": [], "demo_ids": []}
+    folder.append([{**record, "id": str(i)} for i in range(3)])
+    first, second, _ = folder.load_records().values()
+    assert [id(key) for key in first] == [id(key) for key in second]

@@ -26,7 +26,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -212,6 +212,19 @@ def write_text_atomic(path: Path, text: str) -> Path:
     data = text.encode("utf-8")
     if _holds(path, data):
         return path  # nothing changes: keep the file, and its time stamp
+    return _replace(path, [data])
+
+
+def write_lines_atomic(path: Path, lines: Iterable[str]) -> Path:
+    """Replace `path` by `lines` in one step, as `write_text_atomic` does, encoding and writing one line at a
+    time: a 100k-record samples file is never held in memory as one string (`kosmos-eval score`)."""
+    path = Path(path)
+    _holds(path, b"")  # refuses a link
+    return _replace(path, (line.encode("utf-8") for line in lines))
+
+
+def _replace(path: Path, chunks: Iterable[bytes]) -> Path:
+    """Write `chunks` to a fresh temporary sibling (O_EXCL, no link followed), fsync, rename over `path`."""
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temporary_name(path)
@@ -219,7 +232,8 @@ def write_text_atomic(path: Path, text: str) -> Path:
         done = False
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                for chunk in chunks:
+                    handle.write(chunk)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)

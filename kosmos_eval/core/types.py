@@ -28,7 +28,7 @@ class DataStatus:
     where: str  # a path, "bundled sample", or what is missing and how to get it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a 100k-example split holds 100k of these
 class ImageInput:
     """An image that is opened only when a backend needs its pixels.
 
@@ -59,7 +59,8 @@ class ImageInput:
     def from_path(path: str | Path, key: str | None = None) -> ImageInput:
         """`key` should be the path relative to the data folder, so records and seeded draws are the same on
         every machine; the full path is kept for opening and for error messages."""
-        return ImageInput(key=key or str(path), opener=lambda: Image.open(path), origin=str(path), file=str(path))
+        full = str(path)  # one string for opening, messages and the presence check (100k examples keep it)
+        return ImageInput(key=key or full, opener=lambda: Image.open(full), origin=full, file=full)
 
     @staticmethod
     def from_pil(key: str, image: Image.Image) -> ImageInput:
@@ -179,7 +180,7 @@ class GenerateRequest:
 Request = RankRequest | GenerateRequest
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Example:
     """One evaluation item. `fields` holds the task-specific data (question, answers, label, ...)."""
 

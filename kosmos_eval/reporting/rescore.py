@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from kosmos_eval.core.files import write_json_atomic, write_text_atomic
+from kosmos_eval.core.files import write_json_atomic, write_lines_atomic
 from kosmos_eval.data.locate import SAMPLE_NOTE, is_sample_summary, resolve_data_dir
 from kosmos_eval.errors import UserError
 from kosmos_eval.reporting.runs import Run, load_run
@@ -66,7 +66,7 @@ def rescore(
     }
     if how == "recomputed":
         samples = run.path / f"samples-rescored-{stamp}.jsonl"
-        write_text_atomic(samples, "".join(json.dumps(r, default=str) + "\n" for r in records))
+        write_lines_atomic(samples, (json.dumps(r, default=str) + "\n" for r in records))
         summary["samples_file"] = samples.name
     path = run.path / f"summary-rescored-{stamp}.json"
     write_json_atomic(path, summary)
@@ -91,9 +91,9 @@ def rescore_records(task: Task, run: Run, data_dir: Path | None) -> tuple[list[d
     missing = [r["id"] for r in records if r["id"] not in examples]
     if missing:
         return records, f"kept: {len(missing)} record ids are not in the data (first {missing[0]!r}); pass --data-dir"
-    rescored = []
-    for record in records:
+    # each record is replaced where it stands, so the old and the new records are never both held
+    for index, record in enumerate(records):
         kept = {key: record[key] for key in KEPT_FIELDS if key in record}
         fresh = task.score(examples[record["id"]], restore_outputs(record["outputs"]))
-        rescored.append({**kept, **fresh, "outputs": record["outputs"]})
-    return rescored, "recomputed"
+        records[index] = {**kept, **fresh, "outputs": record["outputs"]}
+    return records, "recomputed"

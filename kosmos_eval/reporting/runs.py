@@ -9,6 +9,7 @@ new metrics everywhere without losing the old file.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from kosmos_eval.core.files import read_json
+from kosmos_eval.core.files import open_plain, read_json
 from kosmos_eval.core.identity import (
     fingerprint_id,
     identity_hash,
@@ -27,7 +28,7 @@ from kosmos_eval.core.identity import (
 )
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.reporting.confine import confined, inside, warn
-from kosmos_eval.runner.results import SAMPLES, RunFolder
+from kosmos_eval.runner.results import SAMPLES, RunFolder, decode_record
 from kosmos_eval.runner.schema import check_record, check_summary, first_problem
 
 SUMMARY_GLOB = "summary*.json"
@@ -291,14 +292,15 @@ def summary_time(summary: dict[str, Any], path: Path) -> str:
 def read_rescored_records(path: Path) -> list[dict[str, Any]]:
     """The records `kosmos-eval score` wrote (samples-rescored-TIME.jsonl), each checked like samples.jsonl's."""
     records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            raise DataError(f"{path}:{number}: not a JSON record (damaged file?)") from None
-        records.append(check_record(record, f"{path}:{number}"))
+    with os.fdopen(open_plain(path, os.O_RDONLY), "rb") as handle:  # a line at a time: the file is never whole
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = decode_record(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise DataError(f"{path}:{number}: not a JSON record (damaged file?)") from None
+            records.append(check_record(record, f"{path}:{number}"))
     return records
 
 
