@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from pathlib import Path
 
@@ -199,3 +200,15 @@ def test_leaderboard_csv_neutralises_cells_a_spreadsheet_would_evaluate(tmp_path
     assert not [c for c in cells if isinstance(c, str) and c[:1] in ("=", "+", "@")]
     # numbers stay numbers: a negative delta or value is not text and is not prefixed
     assert "'-" not in out.read_text().replace("'" + payload, "")
+
+
+def test_markdown_tables_keep_planted_names_as_text(tmp_path):
+    run = chance_run(tmp_path / "runs")
+    summary = summary_of(run)
+    summary["model"] = "m | ![t](http://evil.example/t.png)\n<img src=x onerror=alert(1)>"
+    (run / "summary.json").write_text(json.dumps(summary))
+    result = CliRunner().invoke(app, ["leaderboard", str(tmp_path / "runs"), "--wide", "--markdown"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("| run |"))
+    assert row.startswith("| run | m \\| !\\[t\\](http://evil.example/t.png) &lt;img src=x onerror=alert(1)&gt; | ")
+    assert len(re.findall(r"(?<!\\)\|", row)) == 4  # three cells: source, model, the one task column

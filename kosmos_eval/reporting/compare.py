@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from kosmos_eval.errors import UserError
 from kosmos_eval.metrics.resample import DEFAULT_RESAMPLES, ExampleMetric, paired_bootstrap
+from kosmos_eval.reporting.markdown import markdown_text
 from kosmos_eval.reporting.runs import Run
 from kosmos_eval.reporting.selection import model_labels
 
@@ -343,10 +344,11 @@ def comparison_markdown(comparison: Comparison, alpha: float) -> str:
         interval = f"{m.ci_low:+.2f} to {m.ci_high:+.2f}" if m.ci_low is not None else "n/a"
         p_value = f"{m.p_worse:.3f}" if m.p_worse is not None else "n/a"
         lines.append(
-            f"| {m.label} | {m.metric} | {m.baseline:.2f} | {m.candidate:.2f} | {m.delta:+.2f} | {interval} | "
+            f"| {markdown_text(m.label)} | {markdown_text(m.metric)} | {m.baseline:.2f} | {m.candidate:.2f} | "
+            f"{m.delta:+.2f} | {interval} | "
             f"{p_value} | {m.n} | {m.allowed_drop:g} | {'**FAIL**' if m.failed else m.status} |"
         )
     # which models and folders each row is about: a table of deltas that names neither is a table of nothing
-    lines += ["", "Runs compared:", "", *[f"- {pair.text}" for pair in comparison.pairs]]
-    lines += ["", *[f"- note: {note}" for note in comparison.notes]]
+    lines += ["", "Runs compared:", "", *[f"- {markdown_text(pair.text)}" for pair in comparison.pairs]]
+    lines += ["", *[f"- note: {markdown_text(note)}" for note in comparison.notes]]
     return "\n".join(lines).rstrip() + "\n"

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from kosmos_eval.reporting.markdown import markdown_text
 from kosmos_eval.reporting.paper import paper_split
 from kosmos_eval.reporting.runs import Run
 from kosmos_eval.reporting.selection import latest_per_identity, model_labels
@@ -294,15 +295,11 @@ def to_csv(frame: pd.DataFrame) -> str:
     return safe.to_csv(index=False, float_format="%.4f", lineterminator="\n")
 
 
-def _markdown_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
-
-
 def to_markdown(frame: pd.DataFrame, digits: int = 1) -> str:
     """A GitHub-flavoured markdown table (no extra dependency); empty cells for missing values."""
     if frame.empty:
         return "(no results)\n"
-    header = [_markdown_cell(str(c)) for c in frame.columns]
+    header = [markdown_text(str(c)) for c in frame.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in frame.itertuples(index=False):
         cells = []
@@ -312,6 +309,6 @@ def to_markdown(frame: pd.DataFrame, digits: int = 1) -> str:
             elif isinstance(value, float):
                 cells.append(f"{value:.{digits}f}")
             else:
-                cells.append(_markdown_cell(str(value)))
+                cells.append(markdown_text(str(value)))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
