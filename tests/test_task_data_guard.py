@@ -13,11 +13,14 @@ import pytest
 import kosmos_eval.tasks  # noqa: F401  (registers the tasks)
 from kosmos_eval.core.registry import TASKS
 from kosmos_eval.core.types import Example
+from kosmos_eval.data.hub_source import sources_folder
 from kosmos_eval.errors import DataError
 from kosmos_eval.tasks.base import Task
 
 # tasks that read a Hugging Face copy when no folder is given: without a folder they report the hub instead
-HUB_FALLBACK = {"boolq", "cb", "copa", "hellaswag", "piqa", "winograd", "winogrande", "rendered_sst2"}
+HUB_FALLBACK = {"boolq", "cb", "copa", "hellaswag", "piqa", "winograd", "winogrande", "rendered_sst2"} | {
+    path.stem for path in sources_folder().glob("*.yaml")  # the image tasks' declared hub copies
+}
 
 
 @pytest.mark.parametrize("name", TASKS.names())

@@ -1,4 +1,5 @@
-"""`kosmos-eval data verify TASK`: check that a task's data reads cleanly before a run depends on it."""
+"""`kosmos-eval data verify TASK`: check that a task's data reads cleanly before a run depends on it;
+`kosmos-eval data fetch TASK|SUITE`: download a task's hub copy ahead of a run, and check it."""
 
 from __future__ import annotations
 
@@ -8,11 +9,16 @@ from typing import Annotated
 import typer
 
 from kosmos_eval.cli.app import fail, parse_task_options, setup
+from kosmos_eval.errors import UserError
 
 data_app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help=("Check task data.\n\nExample:\n\n  kosmos-eval data verify vqav2 --data-dir /data/vqav2 --split val"),
+    help=(
+        "Fetch and check task data.\n\nExamples:\n\n  kosmos-eval data fetch vizwiz            (the hub copy, "
+        "into the datasets cache)\n\n  kosmos-eval data fetch kosmos1           (every task of the suite that has "
+        "one)\n\n  kosmos-eval data verify vqav2 --data-dir /data/vqav2 --split val"
+    ),
 )
 
 
@@ -58,4 +64,65 @@ def verify_command(
     verdict = "ok" if result.ok else f"{len(result.problems)} problem(s)"
     typer.echo(f"{instance.name} ({origin}): {splits}; {result.images} images opened; {verdict}")
     if not result.ok:
+        raise typer.Exit(1)
+
+
+@data_app.command("fetch")
+def fetch_command(
+    target: Annotated[str, typer.Argument(help="A task, or a suite (kosmos1, or a suite file) for all its tasks.")],
+    split: Annotated[
+        str | None, typer.Option(help="Split to fetch (default: the paper's, plus the few-shot pool when served).")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="A downloaded copy of the hub repo to check instead of the hub.")
+    ] = None,
+    task_option: Annotated[
+        list[str] | None, typer.Option(help="Task option k=v, as for `run` (hub_id=..., hub_revision=...).")
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Download the hub copy of TARGET's data into the `datasets` cache, where an offline run then finds it,
+    and check each split: rows against the paper's split, unique ids, examples built, labels, the first image.
+    One line per task and split (and why a copy is not the paper's data, when it is not). Exit 0 when all is
+    well, 1 when a check failed, 2 when a task could not be fetched (each named in one line)."""
+    setup(debug)
+    try:
+        import kosmos_eval.tasks  # noqa: F401
+        from kosmos_eval.core.registry import TASKS
+        from kosmos_eval.runner.suite import builtin_suites, load_suite
+
+        options = parse_task_options(task_option)
+        if target in TASKS:
+            names = [target]
+        elif target in builtin_suites() or Path(target).is_file():
+            names = list(dict.fromkeys(entry.task for entry in load_suite(target).entries))
+        else:
+            raise UserError(f"{target!r} is neither a task (see `kosmos-eval list`) nor a suite")
+    except Exception as exc:
+        fail(exc)
+        return
+    from kosmos_eval.data.hub_source import hub_source
+    from kosmos_eval.runner.fetch import fetch_splits
+
+    failed = refused = 0
+    for name in names:
+        if len(names) > 1 and hub_source(name) is None:
+            typer.echo(f"{name}: reads local files only (no hub copy declared; docs/data.md)")
+            continue
+        try:
+            results = fetch_splits(TASKS.get(name)(options=options), [split] if split else None, data_dir)
+        except Exception as exc:  # one task's failure does not hide the others'
+            if debug:
+                raise
+            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            refused += 1
+            continue
+        for result in results:
+            typer.echo(result.line())
+            for problem in result.problems:
+                typer.secho(f"problem: {name} {result.split}: {problem}", err=True, fg=typer.colors.RED)
+            failed += bool(result.problems)
+    if refused:
+        raise typer.Exit(2)
+    if failed:
         raise typer.Exit(1)

@@ -322,6 +322,10 @@ def list_tasks(
     )
     if not sample:
         typer.echo("every task runs offline on its bundled synthetic sample: kosmos-eval run TASK --sample")
+        typer.echo(
+            "data is looked for in this order: --data-dir, $KOSMOS_EVAL_DATA/<task>/, then the task's hub copy "
+            "(docs/data.md); kosmos-eval data fetch TASK downloads a hub copy ahead of a run"
+        )
 
 
 def _paper_settings(task: str) -> str:

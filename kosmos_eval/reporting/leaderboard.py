@@ -45,7 +45,7 @@ COLUMNS = [
     "run_dir",
 ]
 HIDDEN = ["headline"]  # kept in the table for `wide`, never written
-SOURCE_ORDER = {"run": 0, "sample": 1, "paper": 2}
+SOURCE_ORDER = {"run": 0, "other data": 1, "sample": 2, "paper": 3}
 DEFAULT_SAMPLER = "random"  # the paper's few-shot demos; another sampler is named in wide column labels
 
 
@@ -62,8 +62,9 @@ def run_rows(runs: Sequence[Run]) -> pd.DataFrame:
         for metric, value in summary.get("metrics", {}).items():
             rows.append(
                 {
-                    # a run on a bundled sample is its own source: never averaged with or replacing a real run
-                    "source": "sample" if run.sample else "run",
+                    # a run on a bundled sample, or on a hub copy that is not the paper's split, is its own
+                    # source: never averaged with or replacing a run on the paper's data
+                    "source": "sample" if run.sample else "other data" if run.not_paper_data else "run",
                     "model": labels[run.model_key],
                     "fingerprint": run.fingerprint,
                     "task": run.task,
@@ -154,8 +155,9 @@ def paper_rows(paper: pd.DataFrame) -> pd.DataFrame:
 def leaderboard(runs: Sequence[Run], paper: pd.DataFrame | None = None, all_runs: bool = False) -> pd.DataFrame:
     """The tidy leaderboard: the runs (one per identity and seeds averaged, unless `all_runs`: every run, one
     row each) then the paper's reference rows for the tasks the runs on real data cover (all of them when there
-    are no runs at all). Runs on a bundled sample have source "sample" and bring no paper rows: their numbers
-    are not comparable. Which runs were left out: `latest_per_identity`, which callers can show."""
+    are no runs at all). Runs on a bundled sample have source "sample", runs on a hub copy that is not the
+    paper's split "other data", and neither brings paper rows: their numbers are not comparable. Which runs were
+    left out: `latest_per_identity`, which callers can show."""
     if not all_runs:
         runs, _ = latest_per_identity(runs)
     frame = run_rows(runs)

@@ -144,7 +144,7 @@ def _metrics_table(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFr
 
         # a run on a bundled sample is a smoke test: no paper number stands beside it
         def paper_value(metric: str, run: Run = run) -> float | None:
-            if run.sample or _paper_split(run.task) is None:
+            if run.sample or run.not_paper_data or _paper_split(run.task) is None:
                 return None
             return reference(run.task, metric, run.shots, run.variant, paper_model, split=run.split)
 

@@ -215,6 +215,13 @@ class Run:
         return bool(self.identity["data"]["sample"])
 
     @property
+    def not_paper_data(self) -> bool:
+        """Read from a hub copy that is not the paper's split (another selection, another set, another row
+        count): like a sample run, never set beside the paper's numbers."""
+        data = self.summary.get("data")
+        return isinstance(data, dict) and data.get("paper_split") is False
+
+    @property
     def task_options(self) -> dict[str, str]:
         return dict((self.summary.get("config") or {}).get("task_options") or {})
 

@@ -42,6 +42,7 @@ from kosmos_eval.runner.records import scores_summary, summary_header
 from kosmos_eval.runner.results import RUN_META, RunFolder, commits_path, slug
 from kosmos_eval.runner.steps import compute_steps, first_request_count, plan_steps, step_length
 from kosmos_eval.tasks.base import Scores, Task
+from kosmos_eval.tasks.hub import HubData
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class RunSlice:
     examples: list[Example]
     universe: list[Example]
     demos: list[Example] | None = None  # the few-shot demonstration pool (None for zero-shot)
+    hub: dict[str, Any] | None = None  # the hub copy the split was read from (data/hub_source.py), if one
 
 
 def make_task(config: RunConfig) -> Task:
@@ -172,7 +174,11 @@ def load_slice(config: RunConfig) -> RunSlice:
     # every window of the split may be computed (a window is computed whole), and any demo may be drawn
     groups = [(f"the {split} split", universe)] + ([(f"the {task.demo_split} demonstrations", demos)] if demos else [])
     check_image_files(task.name, groups)
-    return RunSlice(task, split, data_dir, origin, examples, universe, demos)
+    hub = task.hub_provenance(split) if isinstance(task, HubData) else None
+    if hub is not None:  # the rows came from a hub copy: its name, and the folder only where it was a copy of it
+        origin = f"hub {hub['id']}" + (f" (local copy {hub['local_copy']})" if hub["local_copy"] else "")
+        data_dir = Path(hub["local_copy"]) if hub["local_copy"] else None
+    return RunSlice(task, split, data_dir, origin, examples, universe, demos, hub)
 
 
 def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = True) -> RunOutcome:
@@ -182,6 +188,8 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     provenance = start_provenance()  # git and package look-ups, while the data loads and the model computes
     run = load_slice(config)
     identity = config.identity(run.task.prompt.sha256, run.split, run.origin == SAMPLE_ORIGIN)
+    if run.hub is not None:  # another copy (or revision) of the data is another run
+        identity["hub"] = f"{run.hub['id']}@{run.hub['revision'] or 'default'}"
     world = current_world()
     root = check_output_root(Path(config.output_dir))  # before any model loads
     run_dir = root / f"{run.task.name}_{model_slug(config)}_{config.shots}shot_{RunConfig.identity_hash(identity)}"
@@ -282,7 +290,7 @@ def _evaluate_locked(
         "shots": config.shots,
         "sampler": config.sampler if config.shots else None,
         "seed": config.seed,
-        **scores_summary(task, scores, selected, [SAMPLE_NOTE] if on_sample else []),
+        **scores_summary(task, scores, selected, data_notes(run)),
         "exports": exports,
         # the template's decoding blocks and the backend's own settings in effect (generation config policy)
         "decoding": {"template": task.decoding_blocks(), "backend": decoding or {}},
@@ -290,7 +298,12 @@ def _evaluate_locked(
         "identity": identity,
         "run_dir": str(folder.path),
         "fingerprint": fingerprint,
-        "data": {"dir": str(run.data_dir) if run.data_dir else None, "origin": run.origin, "sample": on_sample},
+        "data": {
+            "dir": str(run.data_dir) if run.data_dir else None,
+            "origin": run.origin,
+            "sample": on_sample,
+            **({"hub": run.hub, "paper_split": run.hub["paper_split"]} if run.hub is not None else {}),
+        },
         **provenance(),  # "versions", "harness"
     }
     # when and how fast: kept out of summary.json, which a resumed or extended run rewrites byte for byte
@@ -343,6 +356,18 @@ def _compute(
             records.update((record["id"], record) for record in new_records)
 
         compute_steps(task, batcher, sampler, config.shots, steps, save, progress)
+
+
+def data_notes(run: RunSlice) -> list[str]:
+    """What a summary says about its data: the bundled sample, or a hub copy that is not the paper's split."""
+    if run.origin == SAMPLE_ORIGIN:
+        return [SAMPLE_NOTE]
+    if run.hub is not None and not run.hub["paper_split"]:
+        why = "; ".join(run.hub["why_not_paper"])
+        return [
+            f"data: hub {run.hub['id']} ({run.split}) is not the official data ({why}); not compared with the paper"
+        ]
+    return []
 
 
 def check_output_root(root: Path) -> Path:

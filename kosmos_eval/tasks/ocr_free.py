@@ -7,7 +7,8 @@ chain-of-thought: stage 1 generates a rationale for "Introduce this picture in d
 question after it; both stages are recorded per sample.
 
 HatefulMemes ranks " yes" against " no"; its score is P(yes) / (P(yes) + P(no)), ROC AUC over that score is
-the headline (the paper's metric) and accuracy thresholds it at one half.
+the headline (the paper's metric) and accuracy thresholds it at one half. Without --data-dir it reads the release
+files of its hub copy (kosmos_eval/data/sources/hateful_memes.yaml) with the same reader.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from typing import Any, ClassVar
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankResult, Request
 from kosmos_eval.data.hub import hub_status
+from kosmos_eval.data.hub_load import chosen_copy, rows_table
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.formats import hateful_memes, rendered_sst2
+from kosmos_eval.formats.classification_hub import cached_release_file, fetch_release_split, trusting_hub_cache
 from kosmos_eval.metrics import mean_metric
 from kosmos_eval.metrics.classification import auc_metric, auc_or_nan, yes_probability
 from kosmos_eval.metrics.resample import ExampleMetric, custom_rows
 from kosmos_eval.tasks.base import DataStatus, Scores, Task
+from kosmos_eval.tasks.hub import HubData
 
 DEFAULT_SST2_HUB = "clip-benchmark/wds_renderedsst2"
 
@@ -163,7 +167,10 @@ class RenderedSst2Task(Task):
 
 
 @register_task("hateful_memes")
-class HatefulMemesTask(Task):
+class HatefulMemesTask(HubData, Task):
+    """With no folder the split is read from the release files of its hub copy (data/sources/hateful_memes.yaml),
+    fetched into the hub cache; a folder (a download of that repo included) is read as the release."""
+
     template_keys = ("query", "query_with_text", "answers")
     family = "OCR-free text classification"
     description = "HatefulMemes: P(yes) that a meme is hateful, read from the picture alone; ROC AUC"
@@ -187,9 +194,27 @@ class HatefulMemesTask(Task):
     def locate_data(self, data_dir: Path) -> str:
         return str(hateful_memes.find_split_file(data_dir, self.default_split))
 
+    def data_status(self, data_dir: Path | None) -> DataStatus:
+        copy = chosen_copy(self.name, self.task_options)
+        if data_dir is None and copy is not None:  # the hub cache, not the `datasets` cache HubData looks in
+            cached = cached_release_file(copy, self.default_split)
+            if cached is not None:
+                return DataStatus(True, f"hub {copy.id}, cached copy ({Path(cached).parent})")
+        return super().data_status(data_dir)
+
+    def _read(self, split: str, data_dir: Path | None) -> list[hateful_memes.MemeItem]:
+        copy = chosen_copy(self.name, self.task_options)
+        if data_dir is not None or copy is None:
+            return hateful_memes.read_hateful_memes(self.require_data(data_dir), split)
+        folder, hub_id = fetch_release_split(self.name, copy, split)
+        with trusting_hub_cache(folder):
+            items = hateful_memes.read_hateful_memes(folder, split)
+        self.hub_tables[split] = rows_table(copy, hub_id, split, items)
+        return items
+
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
         examples = []
-        for item in hateful_memes.read_hateful_memes(self.require_data(data_dir), split):
+        for item in self._read(split, data_dir):
             if item.label is None:
                 raise UserError(f"hateful_memes: split '{split}' has no labels (item {item.id}); score a dev split")
             examples.append(

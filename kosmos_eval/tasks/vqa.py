@@ -27,6 +27,7 @@ from kosmos_eval.formats.vqa import (
     write_vizwiz_submission,
     write_vqav2_submission,
 )
+from kosmos_eval.formats.vqa_hub import vizwiz_hub_items, vqav2_hub_items
 from kosmos_eval.metrics import MetricValue, group_means, mean_metric
 from kosmos_eval.metrics.resample import ExampleMetric, custom_rows
 from kosmos_eval.metrics.vqa import (
@@ -40,6 +41,7 @@ from kosmos_eval.metrics.vqa import (
 )
 from kosmos_eval.tasks.base import Scores
 from kosmos_eval.tasks.generation import GenerationTask
+from kosmos_eval.tasks.hub import HubData
 
 
 def demo_answer(answers: Sequence[str]) -> str:
@@ -110,7 +112,7 @@ class VQATask(GenerationTask):
 
 
 @register_task("vqav2")
-class VQAv2Task(VQATask):
+class VQAv2Task(HubData, VQATask):
     description = "VQAv2 open-ended VQA, VQA accuracy (official evaluation); test-dev via the server"
     data_needed = "the VQAv2 question/annotation files and the COCO image folders (docs/data.md)"
     metrics = ("accuracy",)
@@ -134,6 +136,11 @@ class VQAv2Task(VQATask):
         return str(data_dir)
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
+        """The hub copy (data/sources/vqav2.yaml) without --data-dir or with a downloaded copy of it; else the
+        official question/annotation files and COCO folders. Either way the same items, ids and image names."""
+        table = self.open_hub(split, data_dir)
+        if table is not None:
+            return [self._example(item) for item in vqav2_hub_items(table)]
         data_dir = self.require_data(data_dir)
         questions, annotations, images = locate_vqav2(data_dir, split)
         return [self._example(item) for item in read_vqav2(questions, annotations, images, data_dir)]
@@ -163,7 +170,7 @@ class VQAv2Task(VQATask):
 
 
 @register_task("vizwiz")
-class VizWizTask(VQATask):
+class VizWizTask(HubData, VQATask):
     description = "VizWiz VQA, VQA accuracy (VizWiz evaluation) + unanswerability AP/F1; test via the server"
     data_needed = "the VizWiz <split>.json annotation files and image folders (docs/data.md)"
     metrics = ("accuracy", "unanswerable_ap", "unanswerable_f1")
@@ -177,6 +184,9 @@ class VizWizTask(VQATask):
         return str(data_dir)
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
+        table = self.open_hub(split, data_dir)
+        if table is not None:
+            return [self._example(item) for item in vizwiz_hub_items(table)]
         data_dir = self.require_data(data_dir)
         split_file, images = locate_vizwiz(data_dir, split)
         return [self._example(item) for item in read_vizwiz(split_file, images, data_dir)]

@@ -3,6 +3,11 @@
 The model sees the screenshot, then the paper's prompt with the page's text extracted from its HTML, and
 generates the answer; EM and F1 as WebSRC's official evaluation computes them. The `setting` option gives the
 paper's second row, the same prompt without the extracted text.
+
+Without `--data-dir` (or with a downloaded copy of it as `--data-dir`) the questions come from the hub copy
+declared in kosmos_eval/data/sources/websrc.yaml. That copy has the screenshots but not the pages' HTML, so it
+serves only `setting=without_text`; asked for the default setting it refuses before downloading anything,
+naming the option and the official release, rather than run a prompt with an empty page text.
 """
 
 from __future__ import annotations
@@ -14,15 +19,19 @@ from typing import Any, ClassVar
 from kosmos_eval.core.backend import PromptBudget
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.types import Context, Example
+from kosmos_eval.data.hub_load import chosen_copy, is_hub_snapshot
 from kosmos_eval.errors import DataError
 from kosmos_eval.formats.websrc import page_text, read_websrc, read_websrc_predictions, write_websrc_predictions
+from kosmos_eval.formats.websrc_hub import websrc_hub_questions
 from kosmos_eval.metrics import group_means, mean_metrics
 from kosmos_eval.metrics.websrc import postprocess_generated_answer, websrc_exact_match, websrc_f1
 from kosmos_eval.tasks.base import Scores
 from kosmos_eval.tasks.generation import GenerationTask
+from kosmos_eval.tasks.hub import HubData
 
 SETTINGS = {"with_text": "query", "without_text": "query_without_text"}
 SAFETY_TOKENS = 8  # tokenising text inside the prompt can differ by a few tokens from tokenising it alone
+OFFICIAL_RELEASE = "WebSRC_v1.0_train+dev.zip of X-LANCE/WebSRC_v1.0"
 
 
 def truncate_words(text: str, limit: int) -> str:
@@ -34,7 +43,7 @@ def truncate_words(text: str, limit: int) -> str:
 
 
 @register_task("websrc")
-class WebSRCTask(GenerationTask):
+class WebSRCTask(HubData, GenerationTask):
     family = "perception-language"
     description = "WebSRC web page QA: screenshot + extracted page text, EM and F1"
     data_needed = "the WebSRC v1.0 release (<domain>/<site>/dataset.csv + processed_data/; docs/data.md)"
@@ -69,6 +78,24 @@ class WebSRCTask(GenerationTask):
         return str(data_dir)
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
+        if self.setting == "with_text" and (data_dir is None or is_hub_snapshot(data_dir)):
+            self.refuse_text_from_hub()
+        table = self.open_hub(split, data_dir)
+        if table is not None:
+            return [
+                Example(
+                    id=q.id,
+                    images={"screenshot": q.screenshot},
+                    fields={
+                        "question": q.question,
+                        "answer": q.answer,
+                        "is_yes_no": q.is_yes_no,
+                        "domain": q.domain,
+                        "html_path": None,  # the copy has no HTML; only setting=without_text reaches here
+                    },
+                )
+                for q in websrc_hub_questions(table)
+            ]
         data_dir = self.require_data(data_dir)
         return [
             Example(
@@ -84,6 +111,16 @@ class WebSRCTask(GenerationTask):
             )
             for q in read_websrc(data_dir, split)
         ]
+
+    def refuse_text_from_hub(self) -> None:
+        """One line, before anything is downloaded: the hub copy cannot give the page text this setting needs."""
+        copy = chosen_copy(self.name, self.task_options)
+        raise DataError(
+            f"websrc: hub {copy.id if copy else 'copy'} has the screenshots but not the pages' HTML, so setting "
+            "with_text (the default: the page's extracted text in the prompt) cannot be served from it; pass "
+            f"--task-option setting=without_text (image only, Table 8 row 3), or --data-dir with the official "
+            f"release ({OFFICIAL_RELEASE})"
+        )
 
     def query_layout(self) -> str:
         return SETTINGS[self.setting]
@@ -145,4 +182,6 @@ class WebSRCTask(GenerationTask):
     def export(self, records: Sequence[dict[str, Any]], run_dir: Path, split: str) -> dict[str, str]:
         path = run_dir / f"predictions_websrc_{split}.json"
         write_websrc_predictions(path, {r["id"]: r["prediction"] for r in records})
+        if split in self.hub_tables:  # derived ids (formats/websrc_hub.py): the official script cannot match them
+            return {"predictions (official format, hub-derived ids)": str(path)}
         return {"predictions (official format)": str(path)}

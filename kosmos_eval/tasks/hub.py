@@ -1,0 +1,63 @@
+"""The capability of reading a task's declared hub copy (kosmos_eval/data/sources/<task>.yaml).
+
+A task opts in by listing `HubData` before its base class and, in its `load`, asking `open_hub` first: it
+returns the opened split when no local folder was given (or the folder is a downloaded hub repo), and None
+when the task's official files are to be read as before. What the task then builds from the rows (its
+examples) stays in the task; where the rows came from, and whether they are the paper's split, is kept in
+`hub_tables` for the run's summary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from kosmos_eval.core.types import DataStatus
+from kosmos_eval.data.hub import hub_status
+from kosmos_eval.data.hub_load import chosen_copy, is_hub_snapshot, open_split
+from kosmos_eval.data.hub_source import HubTable
+
+HUB_OPTIONS = {
+    "hub_id": "read another hub copy of the data than the declared one (its columns and row count are checked)",
+    "hub_revision": "the hub copy's revision: a branch, tag or commit (default: the declared one)",
+}
+
+
+class HubData:
+    """Mixin for a Task with a declared hub copy; see the module docstring."""
+
+    name: ClassVar[str]
+    task_options: dict[str, str]
+    data_needed: ClassVar[str]
+
+    @classmethod
+    def all_options(cls) -> dict[str, str]:
+        return {**super().all_options(), **HUB_OPTIONS}  # type: ignore[misc]
+
+    @property
+    def hub_tables(self) -> dict[str, HubTable]:
+        """The hub splits this task read, by our split name (the evaluated split and the demo pool)."""
+        tables: dict[str, HubTable] | None = self.__dict__.get("_hub_tables")
+        if tables is None:
+            tables = self.__dict__["_hub_tables"] = {}
+        return tables
+
+    def open_hub(self, split: str, data_dir: Path | None) -> HubTable | None:
+        """`split` of the hub copy when no folder was given or `data_dir` is a downloaded hub repo; else None."""
+        if data_dir is not None and not is_hub_snapshot(data_dir):
+            return None
+        table = open_split(self.name, split, self.task_options, local_copy=data_dir)
+        self.hub_tables[split] = table
+        return table
+
+    def data_status(self, data_dir: Path | None) -> DataStatus:
+        copy = chosen_copy(self.name, self.task_options)
+        if data_dir is None and copy is not None:
+            return hub_status(copy.id, copy.config, f"pass --data-dir with {self.data_needed}")
+        if data_dir is not None and copy is not None and is_hub_snapshot(data_dir):
+            return DataStatus(True, f"local copy of hub {copy.id} ({data_dir})")
+        return super().data_status(data_dir)  # type: ignore[misc]
+
+    def hub_provenance(self, split: str) -> dict[str, Any] | None:
+        table = self.hub_tables.get(split)
+        return table.provenance() if table is not None else None
