@@ -286,3 +286,26 @@ def test_a_run_on_a_copy_that_is_not_the_paper_split_stands_apart_from_the_paper
     assert run.not_paper_data
     page = build_report(runs)
     assert "is not the official data" in page
+
+
+def test_only_the_split_asked_for_is_downloaded(vizwiz_copy, monkeypatch) -> None:
+    """Asked for a whole hub repo, `datasets` prepares every split; the card's `configs:` name the split's own
+    files, and only those are asked for (when the card cannot be had, `datasets` decides as before)."""
+    import datasets
+    import huggingface_hub
+
+    asked = []
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo, name, **kw: str(vizwiz_copy / name))
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, **kw: asked.append(kw.get("data_files")) or 1 / 0)
+    with pytest.raises(DataError):
+        hub_load.open_split("vizwiz", "val", {})
+    assert asked[0] == {"val": ["data/val-*"]}
+
+    def no_card(*args, **kwargs):
+        raise OSError("offline")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_card)
+    asked.clear()
+    with pytest.raises(DataError):
+        hub_load.open_split("vizwiz", "val", {})
+    assert asked[0] is None

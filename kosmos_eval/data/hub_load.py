@@ -138,8 +138,23 @@ def _load(hub_id: str, copy: HubCopy, hub_split: str, local_copy: Path | None, d
     if local_copy is not None:
         builder, files = local_data_files(local_copy, copy.config, hub_split, declared)
         return datasets.load_dataset(builder, data_files={hub_split: files}, split=hub_split)
-    only = {"data_files": {hub_split: declared}} if declared else {}
+    files = declared or _hub_split_files(hub_id, copy, hub_split)
+    only = {"data_files": {hub_split: files}} if files else {}
     return datasets.load_dataset(hub_id, name=copy.config, split=hub_split, revision=copy.revision, **only)
+
+
+def _hub_split_files(hub_id: str, copy: HubCopy, hub_split: str) -> list[str] | None:
+    """The files of `hub_split` as the copy's card lists them, so that `datasets` downloads that split only
+    (asked for the whole repo it prepares every split: VQAv2's test questions to score validation). None when
+    the card cannot be had (offline and not cached) or names no files: then `datasets` decides, as before."""
+    try:
+        from huggingface_hub import hf_hub_download
+
+        card = hf_hub_download(hub_id, HUB_CARD, repo_type="dataset", revision=copy.revision)
+        text = Path(card).read_text(encoding="utf-8", errors="replace")
+    except Exception:  # offline, gated, no card: datasets' own error says which, below
+        return None
+    return split_patterns(card_configs(text), copy.config, hub_split) or None
 
 
 # a downloaded repo's files by suffix, and the `datasets` builder that reads them
@@ -183,12 +198,8 @@ def local_data_files(
     return kinds.pop(), files
 
 
-def _card_patterns(folder: Path, config: str | None, hub_split: str) -> list[str]:
-    """The `data_files` patterns the dataset card gives `hub_split` of `config` (or of the default config)."""
-    card = folder / HUB_CARD
-    if not card.is_file():
-        return []
-    text = card.read_text(encoding="utf-8", errors="replace")
+def card_configs(text: str) -> list[Any]:
+    """The `configs:` list of a dataset card's YAML header ([] when it has none)."""
     if not text.startswith("---"):
         return []
     try:
@@ -196,13 +207,30 @@ def _card_patterns(folder: Path, config: str | None, hub_split: str) -> list[str
     except yaml.YAMLError:
         return []
     configs = header.get("configs") if isinstance(header, dict) else None
-    for entry in configs if isinstance(configs, list) else []:
+    return configs if isinstance(configs, list) else []
+
+
+def split_patterns(configs: list[Any], config: str | None, hub_split: str) -> list[str]:
+    """The `data_files` patterns `configs` give `hub_split` of `config` (or of the default config)."""
+    for entry in configs:
         if not isinstance(entry, dict) or entry.get("config_name", "default") != (config or "default"):
             continue
         for item in entry.get("data_files") or []:
             if isinstance(item, dict) and item.get("split") == hub_split:
                 paths = item.get("path")
                 return [paths] if isinstance(paths, str) else [str(p) for p in paths or []]
+    return []
+
+
+def _card_patterns(folder: Path, config: str | None, hub_split: str) -> list[str]:
+    """The `data_files` patterns the dataset card gives `hub_split` of `config` (or of the default config)."""
+    card = folder / HUB_CARD
+    if not card.is_file():
+        return []
+    configs = card_configs(card.read_text(encoding="utf-8", errors="replace"))
+    patterns = split_patterns(configs, config, hub_split)
+    if patterns:
+        return patterns
     # a config the card does not list must not fall back to the default layout: `*/<split>-*` would read every
     # other config's files (all of RAVEN's figure configurations, under the one name asked for)
     entries = configs if isinstance(configs, list) else []
