@@ -8,6 +8,7 @@ lacks) are one line each naming the hub id, the split and what to do."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -309,3 +310,37 @@ def test_only_the_split_asked_for_is_downloaded(vizwiz_copy, monkeypatch) -> Non
     with pytest.raises(DataError):
         hub_load.open_split("vizwiz", "val", {})
     assert asked[0] is None
+
+
+# the options a task's copy needs; hateful_memes' copy is the release's own files (read as official files) and
+# imagenet's needs a class-names file (both fetched in tests/test_hub_classification.py)
+FETCH_OPTIONS = {"websrc": ["--task-option", "setting=without_text"]}
+FETCHED_ELSEWHERE = {"hateful_memes", "imagenet"}
+
+
+@pytest.mark.parametrize("task", [t for t in DECLARED if t not in FETCHED_ELSEWHERE])
+def test_data_fetch_reads_every_declared_copy(task, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from kosmos_eval.cli import app
+
+    copy = write_hub_copy(task, tmp_path / task)
+    result = CliRunner().invoke(app, ["data", "fetch", task, "--data-dir", str(copy), *FETCH_OPTIONS.get(task, [])])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    source = hub_source(task).default
+    assert lines and all(line.startswith(f"{task} ") and f"of hub {source.id} (split " in line for line in lines)
+    for line in lines:  # every row of a synthetic copy becomes an example
+        counts = re.search(r": ([\d,]+) rows, ([\d,]+) examples", line)
+        assert counts is not None and counts[1] == counts[2] and counts[1] != "0", line
+
+
+def test_list_says_what_a_hub_copy_serves() -> None:
+    from typer.testing import CliRunner
+
+    from kosmos_eval.cli import app
+
+    result = CliRunner().invoke(app, ["list"])
+    row = next(line for line in result.stdout.splitlines() if line.startswith("vizwiz "))
+    assert row.endswith("[hub copy serves val, test; zero-shot only]")
+    assert "then the task's hub copy" in result.stdout

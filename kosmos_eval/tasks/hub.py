@@ -15,12 +15,22 @@ from typing import Any, ClassVar
 from kosmos_eval.core.types import DataStatus
 from kosmos_eval.data.hub import hub_status
 from kosmos_eval.data.hub_load import chosen_copy, is_hub_snapshot, open_split
-from kosmos_eval.data.hub_source import HubTable
+from kosmos_eval.data.hub_source import HubCopy, HubTable
 
 HUB_OPTIONS = {
     "hub_id": "read another hub copy of the data than the declared one (its columns and row count are checked)",
     "hub_revision": "the hub copy's revision: a branch, tag or commit (default: the declared one)",
 }
+
+
+def serves(copy: HubCopy) -> str:
+    """What a hub copy can serve of the paper's settings, as `kosmos-eval list` shows it."""
+    parts = [f"hub copy serves {', '.join(copy.splits)}"]
+    if copy.demos:
+        parts.append("zero-shot only")
+    if copy.not_paper:
+        parts.append("not the paper's data")
+    return "; ".join(parts)
 
 
 class HubData:
@@ -53,9 +63,10 @@ class HubData:
     def data_status(self, data_dir: Path | None) -> DataStatus:
         copy = chosen_copy(self.name, self.task_options)
         if data_dir is None and copy is not None:
-            return hub_status(copy.id, copy.config, f"pass --data-dir with {self.data_needed}")
+            status = hub_status(copy.id, copy.config, f"pass --data-dir with {self.data_needed}")
+            return DataStatus(status.found, f"{status.where} [{serves(copy)}]")
         if data_dir is not None and copy is not None and is_hub_snapshot(data_dir):
-            return DataStatus(True, f"local copy of hub {copy.id} ({data_dir})")
+            return DataStatus(True, f"local copy of hub {copy.id} ({data_dir}) [{serves(copy)}]")
         return super().data_status(data_dir)  # type: ignore[misc]
 
     def hub_provenance(self, split: str) -> dict[str, Any] | None:
