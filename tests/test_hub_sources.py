@@ -344,3 +344,17 @@ def test_list_says_what_a_hub_copy_serves() -> None:
     row = next(line for line in result.stdout.splitlines() if line.startswith("vizwiz "))
     assert row.endswith("[hub copy serves val, test; zero-shot only]")
     assert "then the task's hub copy" in result.stdout
+
+
+def test_data_verify_opens_every_image_of_a_hub_copy(vizwiz_copy) -> None:
+    from typer.testing import CliRunner
+
+    from kosmos_eval.cli import app
+
+    args = ["data", "verify", "vizwiz", "--data-dir", str(vizwiz_copy), "--split", "val", "--no-progress"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines() == [
+        "note: train split: the hub copy has none (few-shot runs need the official files)",
+        f"vizwiz (--data-dir ({vizwiz_copy})): val: 8 examples; 8 images opened; ok",
+    ]

@@ -60,6 +60,8 @@ def verify_command(
         return
     for problem in result.problems:
         typer.secho(f"problem: {problem}", err=True, fg=typer.colors.RED)
+    for note in result.notes:
+        typer.echo(f"note: {note}")
     splits = ", ".join(f"{name}: {count} examples" for name, count in result.splits.items()) or "no split read"
     verdict = "ok" if result.ok else f"{len(result.problems)} problem(s)"
     typer.echo(f"{instance.name} ({origin}): {splits}; {result.images} images opened; {verdict}")
