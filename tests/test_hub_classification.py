@@ -220,18 +220,16 @@ def test_imagenet_runs_on_its_webdataset_copy_as_on_synset_folders(copies, tmp_p
     )
 
 
-def test_imagenet_from_the_hub_needs_class_names_before_any_download(tmp_path, monkeypatch) -> None:
-    import datasets
+def test_imagenet_from_the_hub_is_named_with_the_bundled_wordnet_lemmas(copies, tmp_path) -> None:
+    """The copy holds WordNet ids only; without --task-option class_names the 1,000 synsets' first WordNet
+    lemmas shipped with the package name the classes (the lines of ILSVRC's LOC_synset_mapping.txt)."""
+    from kosmos_eval.tasks.imagenet import bundled_synsets
 
-    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("nothing may be fetched"))
-    with pytest.raises(DataError) as caught:
-        _run(tmp_path, "imagenet")
-    assert str(caught.value).startswith("imagenet: the hub copy (data/sources/imagenet.yaml) holds WordNet ids, not")
-    assert "--task-option class_names=FILE" in str(caught.value) and "\n" not in str(caught.value)
-    from kosmos_eval.tasks.imagenet import ImageNetTask
-
-    status = ImageNetTask().data_status(None)
-    assert not status.found and status.where.startswith("missing: imagenet: the hub copy")
+    lines = bundled_synsets().read_text().splitlines()
+    assert len(lines) == 1000 and lines[0] == "n01440764 tench, Tinca tinca"
+    first_lemma = {line.split(" ", 1)[0]: line.split(" ", 1)[1].split(",")[0] for line in lines}
+    hub = _run(tmp_path, "imagenet", data_dir=str(copies["imagenet"]))
+    assert hub["records"] and all(r["label_name"] == first_lemma[r["wnid"]] for r in hub["records"])
 
 
 @pytest.mark.parametrize(

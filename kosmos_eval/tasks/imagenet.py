@@ -11,7 +11,9 @@ Three ways to decode (`--task-option decoding=`):
   class name after normalisation (formats/imagenet.py `normalise_class_name`).
 
 Data: the official validation folder (`--data-dir`, formats/imagenet.py), or with no folder the webdataset copy
-of the hub (kosmos_eval/data/sources/imagenet.yaml), which holds no class names: `class_names` gives them.
+of the hub (kosmos_eval/data/sources/imagenet.yaml), which holds no class names: `class_names` gives them, else
+the WordNet lemmas of the 1,000 synsets shipped with the package (data/imagenet_synsets.txt, the lines of
+ILSVRC's LOC_synset_mapping.txt).
 
 Per sample the record keeps the top five names and the gold name's log-probability and rank, not all 1,000
 scores (50,000 x 1,000 numbers would make samples.jsonl gigabytes); top-1 and top-5 re-score from them.
@@ -20,12 +22,12 @@ scores (50,000 x 1,000 numbers would make samples.jsonl gigabytes); top-1 and to
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.types import DataStatus, Example, GenerateRequest, RankRequest, RankResult, Request
-from kosmos_eval.data.hub_load import is_hub_snapshot
+from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankResult, Request
 from kosmos_eval.errors import DataError
 from kosmos_eval.formats.classification_hub import imagenet_hub_items
 from kosmos_eval.formats.imagenet import (
@@ -42,6 +44,11 @@ from kosmos_eval.tasks.hub import HubData
 
 DECODINGS = ("rank", "constrained_beam", "free")
 TOP_K = 5
+
+
+def bundled_synsets() -> Path:
+    """The 1,000 ILSVRC2012 synsets with their WordNet 3.0 lemmas, in LOC_synset_mapping.txt's format."""
+    return Path(str(resources.files("kosmos_eval.data").joinpath("imagenet_synsets.txt")))
 
 
 @register_task("imagenet")
@@ -79,28 +86,10 @@ class ImageNetTask(HubData, Task):
             raise DataError(f"no ImageNet validation layout recognised in {data_dir} ({DOCS})")
         return f"{data_dir} ({layout})"
 
-    def _names_missing(self, data_dir: Path | None) -> str | None:
-        """Why the hub copy cannot be read yet: it holds WordNet ids only, and no names were given."""
-        if self.class_names_file is not None or not (data_dir is None or is_hub_snapshot(data_dir)):
-            return None
-        return (
-            "imagenet: the hub copy (data/sources/imagenet.yaml) holds WordNet ids, not class names; pass "
-            "--task-option class_names=FILE (Kaggle's LOC_synset_mapping.txt, the devkit's meta.mat, ...), or "
-            f"pass --data-dir with {self.data_needed}"
-        )
-
-    def data_status(self, data_dir: Path | None) -> DataStatus:
-        missing = self._names_missing(data_dir)
-        return DataStatus(False, f"missing: {missing}") if missing else super().data_status(data_dir)
-
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
-        missing = self._names_missing(data_dir)
-        if missing:  # said before 6 GB of tars are fetched
-            raise DataError(missing)
         table = self.open_hub(split, data_dir)
-        if table is not None:
-            assert self.class_names_file is not None
-            items, self.classes = imagenet_hub_items(table, self.class_names_file)
+        if table is not None:  # the copy holds WordNet ids only: names from --task-option class_names, else ours
+            items, self.classes = imagenet_hub_items(table, self.class_names_file or bundled_synsets())
         else:
             data_dir = self.require_data(data_dir)
             items, self.classes = read_imagenet_val(data_dir, self.class_names_file, require_complete=self.complete)
