@@ -19,7 +19,8 @@ from kosmos_eval.tasks.base import Task
 
 # tasks that read a Hugging Face copy when no folder is given: without a folder they report the hub instead
 HUB_FALLBACK = {"boolq", "cb", "copa", "hellaswag", "piqa", "winograd", "winogrande", "rendered_sst2"} | {
-    path.stem for path in sources_folder().glob("*.yaml")  # the image tasks' declared hub copies
+    path.stem
+    for path in sources_folder().glob("*.yaml")  # the image tasks' declared hub copies
 }
 
 
