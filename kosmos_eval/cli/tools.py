@@ -34,4 +34,8 @@ def tiny_model(
         fail(exc)
         return
     typer.echo(f"wrote a tiny random {architecture} model to {path}")
-    typer.echo(f"use it with: kosmos-eval run raven --model hf --model-args pretrained={path}")
+    from kosmos_eval.backends.hf.text_only import MODEL_TYPES, local_model_type
+
+    # a text-only model is refused every task that shows images: its first run is a language task
+    task = "copa" if local_model_type(str(path)) in MODEL_TYPES else "raven"
+    typer.echo(f"use it with: kosmos-eval run {task} --sample --model hf --model-args pretrained={path}")

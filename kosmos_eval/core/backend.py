@@ -133,6 +133,10 @@ class BackendInfo:
     check_args: Callable[[Mapping[str, str]], None] | None = None  # extra validation of the model args
     # whether the device asked for (--device or --model-args device=) exists here, checked without loading
     check_device: Callable[[str | None], None] | None = None
+    # refuses, in one line and before the model loads, a task the model cannot take (a text-only checkpoint asked
+    # for a task that shows images): called with the model args, the task's name and whether its examples carry
+    # images; None where the backend takes every task
+    check_task: Callable[[Mapping[str, str], str, bool], None] | None = None
     # the parts of `Backend.fingerprint()` knowable without loading the model (files of a local folder), so a
     # finished run can still notice a changed model; None where nothing is (the default)
     static_fingerprint: Callable[[Mapping[str, str]], dict[str, Any] | None] | None = None
@@ -161,6 +165,11 @@ class BackendInfo:
         self.validate(model_args)
         if self.check_device is not None:
             self.check_device(device)
+
+    def check_task_inputs(self, model_args: Mapping[str, str], task: str, images: bool) -> None:
+        """Whether the model can take the task's prompts, as far as is known without loading it (`check_task`)."""
+        if self.check_task is not None:
+            self.check_task(model_args, task, images)
 
     def create(self, seed: int, device: str | None, model_args: Mapping[str, str]) -> Backend:
         """The loaded backend (model args checked first, so a typo fails before anything loads)."""

@@ -2,17 +2,20 @@
 
 The model sees the screenshot, then the paper's prompt with the page's text extracted from its HTML, and
 generates the answer; EM and F1 as WebSRC's official evaluation computes them. The `setting` option gives the
-paper's second row, the same prompt without the extracted text.
+paper's other rows: `without_text`, the same prompt without the extracted text (row 3), and `text_only`, the
+same prompt with the text and no screenshot (row 1, the LLM baseline; for text-only models, whose examples then
+carry no image at all, so the screenshots need not be there and a text-only model is not refused).
 
 Without `--data-dir` (or with a downloaded copy of it as `--data-dir`) the questions come from the hub copy
 declared in kosmos_eval/data/sources/websrc.yaml. That copy has the screenshots but not the pages' HTML, so it
-serves only `setting=without_text`; asked for the default setting it refuses before downloading anything,
-naming the option and the official release, rather than run a prompt with an empty page text.
+serves only `setting=without_text`; asked for a setting with the page text it refuses before downloading
+anything, naming the option and the official release, rather than run a prompt with an empty page text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,7 +32,7 @@ from kosmos_eval.tasks.base import Scores
 from kosmos_eval.tasks.generation import GenerationTask
 from kosmos_eval.tasks.hub import HubData
 
-SETTINGS = {"with_text": "query", "without_text": "query_without_text"}
+SETTINGS = {"with_text": "query", "without_text": "query_without_text", "text_only": "query"}
 SAFETY_TOKENS = 8  # tokenising text inside the prompt can differ by a few tokens from tokenising it alone
 OFFICIAL_RELEASE = "WebSRC_v1.0_train+dev.zip of X-LANCE/WebSRC_v1.0"
 
@@ -54,7 +57,8 @@ class WebSRCTask(HubData, GenerationTask):
     default_split = "dev"  # the paper does not name its split; WebSRC's test answers are not public
     template_keys = ("query", "query_without_text", "decoding")
     options: ClassVar[dict[str, str]] = {
-        "setting": "with_text (default, Table 8 row 2) | without_text (Table 8 row 3)",
+        "setting": "with_text (default, Table 8 row 2) | without_text (Table 8 row 3) | text_only (the page text "
+        "and no screenshot: Table 8 row 1, the LLM baseline, for text-only models)",
         "max_text_chars": "cut the extracted page text to this many characters (default: no fixed cut; the text is "
         "cut to what fits the model's context with the screenshot, the question and the answer)",
     }
@@ -78,7 +82,7 @@ class WebSRCTask(HubData, GenerationTask):
         return str(data_dir)
 
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
-        if self.setting == "with_text" and (data_dir is None or is_hub_snapshot(data_dir)):
+        if self.setting != "without_text" and (data_dir is None or is_hub_snapshot(data_dir)):
             self.refuse_text_from_hub()
         table = self.open_hub(split, data_dir)
         if table is not None:
@@ -100,7 +104,7 @@ class WebSRCTask(HubData, GenerationTask):
         return [
             Example(
                 id=q.id,
-                images={"screenshot": q.screenshot},
+                images={} if self.setting == "text_only" else {"screenshot": q.screenshot},
                 fields={
                     "question": q.question,
                     "answer": q.answer,
@@ -117,7 +121,7 @@ class WebSRCTask(HubData, GenerationTask):
         copy = chosen_copy(self.name, self.task_options)
         raise DataError(
             f"websrc: hub {copy.id if copy else 'copy'} has the screenshots but not the pages' HTML, so setting "
-            "with_text (the default: the page's extracted text in the prompt) cannot be served from it; pass "
+            f"{self.setting} (the page's extracted text in the prompt) cannot be served from it; pass "
             f"--task-option setting=without_text (image only, Table 8 row 3), or --data-dir with the official "
             f"release ({OFFICIAL_RELEASE})"
         )
@@ -130,7 +134,7 @@ class WebSRCTask(HubData, GenerationTask):
         answer may be anywhere on the page), else its start, cut at a word boundary to what fits beside the
         screenshot, the question and the answer's tokens. The record's `prompt_info` says what was kept."""
         # the page text is read when the prompt is built, not when the split is listed (pages are large)
-        text = page_text(example.fields["html_path"]) if self.setting == "with_text" else ""
+        text = page_text(example.fields["html_path"]) if self.setting != "without_text" else ""
         kept = truncate_words(text, self.max_text_chars) if self.max_text_chars else text
         if kept and self.budget is not None:
             context = self._with_text(example, demos, layout, kept)
@@ -149,6 +153,10 @@ class WebSRCTask(HubData, GenerationTask):
 
     def _with_text(self, example: Example, demos: Sequence[Example], layout: str, text: str) -> Context:
         fields = {**example.fields, "web_text": text}
+        if self.setting == "text_only":  # the same prompt with its image part left out (zero-shot: no demos)
+            template = self.prompt
+            text_parts = [part for part in template.layout(layout) if "text" in part]
+            return replace(template, data={**template.data, layout: text_parts}).render(layout, fields, {})
         return super().render(Example(example.id, example.images, fields), demos, layout)
 
     def postprocess(self, generated: str) -> str:

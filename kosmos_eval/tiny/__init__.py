@@ -25,6 +25,7 @@ BUILDER_MODULES = (
     "kosmos_eval.tiny.gemma",
     "kosmos_eval.tiny.idefics",
     "kosmos_eval.tiny.other",
+    "kosmos_eval.tiny.causal_lm",
 )
 
 

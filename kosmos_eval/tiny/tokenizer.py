@@ -91,3 +91,25 @@ def llama_style_tokenizer(extra_tokens: Sequence[str] = ("<image>",), vocab_size
     if extra_tokens:
         tokenizer.add_special_tokens({"additional_special_tokens": list(extra_tokens)})
     return tokenizer
+
+
+def byte_level_tokenizer(vocab_size: int = 400) -> Any:
+    """A GPT-2-style tokenizer: byte-level BPE learned from the same corpus, one special token
+    (<|endoftext|>, begin, end and unknown at once), no token added in front of a text. The BPE trainer breaks
+    ties by the pair itself, so the merges and ids come out the same on every run."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    raw.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    lines = [line for line in CORPUS.strip().splitlines() if line]
+    raw.train_from_iterator(lines * 20, trainer)
+    end = "<|endoftext|>"
+    return PreTrainedTokenizerFast(tokenizer_object=raw, bos_token=end, eos_token=end, unk_token=end)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from kosmos_eval.backends.hf import decoding
 from kosmos_eval.backends.hf.files import static_fingerprint
 from kosmos_eval.backends.hf.loading import DTYPES, resolve_device
+from kosmos_eval.backends.hf.text_only import refuse_image_task
 from kosmos_eval.config import DEFAULT_MODEL_ID
 from kosmos_eval.core.backend import BackendInfo
 from kosmos_eval.core.options import OptionReader
@@ -74,6 +75,11 @@ def read_model_args(model_args: Mapping[str, str]) -> HFArgs:
     )
 
 
+def check_task(model_args: Mapping[str, str], task: str, images: bool) -> None:
+    """A task that shows images, asked of a text-only checkpoint whose config is at hand: refused before loading."""
+    refuse_image_task(model_args, task, images, DEFAULT_MODEL_ID)
+
+
 HF = register_backend(
     BackendInfo(
         name="hf",
@@ -98,5 +104,6 @@ HF = register_backend(
         static_fingerprint=static_fingerprint,
         check_args=read_model_args,
         check_device=resolve_device,
+        check_task=check_task,
     )
 )

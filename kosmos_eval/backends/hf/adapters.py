@@ -93,10 +93,16 @@ class Adapter:
         self._rendered: dict[Context, str] = {}
         self.model = model
         self.processor = processor
-        self.tokenizer = processor.tokenizer
+        self.tokenizer = self.tokenizer_of(processor)
         self.device = device
         self.images = ImagePipeline(self._prepare_image, self._encode_pixels, workers=image_workers)
         self._continuations: dict[tuple[str, str], list[int]] = {}
+
+    @staticmethod
+    def tokenizer_of(processor: Any) -> Any:
+        """The tokenizer inside what the checkpoint loads as its processor (a text-only model's is the tokenizer
+        itself: families/causal_lm.py)."""
+        return processor.tokenizer
 
     def _prepare_image(self, image: ImageInput) -> Any:
         return image.load()
@@ -135,8 +141,12 @@ class Adapter:
         if text is None:
             if len(self._rendered) > 4096:
                 self._rendered.clear()
-            text = self._rendered[context] = chat.render(self.processor, context)
+            text = self._rendered[context] = self.render_chat(context)
         return text
+
+    def render_chat(self, context: Context) -> str:
+        """The chat template's prompt for `context` (chat.render: one user turn of typed text and image parts)."""
+        return chat.render(self.processor, context)
 
     def continuation_ids(self, context: Context, continuation: str) -> list[int]:
         """Tokens of the continuation as they fall when written right after the context's last text.

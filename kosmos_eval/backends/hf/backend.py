@@ -275,8 +275,16 @@ class HFBackend(Backend):
         return {name: (float(sums[i]), bool(all_greedy[i])) for i, name in enumerate(names)}
 
     def check_requests(self, requests: Sequence[Request]) -> None:
-        """A family that takes one image per prompt refuses a task whose prompts have more, before any runs."""
+        """A text-only model refuses a task whose prompts show images (where its config was not at hand before
+        loading: text_only.py), and a family that takes one image per prompt a task whose prompts have
+        more, before any runs."""
         family = self.loaded.family
+        if family.text_only and any(r.context.images for r in requests):
+            raise UserError(
+                f"{self.loaded.pretrained} ({family.label}, model type {self.loaded.model_type!r}) is a text-only "
+                "language model, and this task's prompts show images: run it on the language tasks, the "
+                "commonsense probes or websrc with --task-option setting=text_only"
+            )
         if family.multi_image:
             return
         crowded = next((r for r in requests if len(r.context.images) > 1), None)

@@ -159,12 +159,12 @@ def load_model(
             )
         except ValueError as exc:
             if "Unrecognized configuration" in str(exc):
-                raise UserError(
-                    f"Model {pretrained!r} (model_type {config.model_type!r}) is not an image-text-to-text model "
-                    f"that transformers can load with {family.model_class}"
-                ) from exc
+                raise UserError(not_loadable(pretrained, config.model_type, family)) from exc
             raise
-        processor = load_processor(pretrained, local_files_only=local_files_only, **common)
+        if family.text_only:  # a language model has a tokenizer where a multimodal model has a processor
+            processor = load_tokenizer(pretrained, local_files_only=local_files_only, **common)
+        else:
+            processor = load_processor(pretrained, local_files_only=local_files_only, **common)
         return config, model, processor
 
     is_local = Path(pretrained).is_dir()
@@ -201,6 +201,31 @@ def load_model(
         dtype=str(torch_dtype).replace("torch.", ""),
         device=device,
     )
+
+
+def not_loadable(pretrained: str, model_type: str, family: Family) -> str:
+    """Why transformers cannot load the checkpoint with the family's class, in one line; a language model of a
+    type no family declares is named as such (its numbers would be unverified, docs/models.md)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    from kosmos_eval.backends.hf.text_only import MODEL_TYPES
+
+    if family.name == "generic" and model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return (
+            f"Model {pretrained!r} is a text-only language model of type {model_type!r}, which no family declares "
+            f"(declared text-only types: {', '.join(MODEL_TYPES)}; docs/models.md says how to add one)"
+        )
+    return (
+        f"Model {pretrained!r} (model_type {model_type!r}) is not an image-text-to-text model that transformers can "
+        f"load with {family.model_class}"
+    )
+
+
+def load_tokenizer(pretrained: str, **kwargs: Any) -> Any:
+    """A text-only checkpoint's tokenizer, which stands where a multimodal checkpoint's processor does."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(pretrained, **kwargs)
 
 
 def without_video(processor_class: type) -> type:

@@ -32,6 +32,7 @@ FAMILY_MODULES = (
     "kosmos_eval.backends.hf.families.gemma",
     "kosmos_eval.backends.hf.families.idefics",
     "kosmos_eval.backends.hf.families.other",
+    "kosmos_eval.backends.hf.families.causal_lm",
 )
 
 
@@ -47,6 +48,9 @@ class Family:
     extend: Mapping[str, ExtendRule] = field(default_factory=dict)  # per-token outputs and their extension
     drop: frozenset[str] = frozenset({"labels"})  # processor outputs that must never reach the model
     multi_image: bool = True  # several images in one prompt (Raven's panels, few-shot demos)
+    # a language model without vision (AutoModelForCausalLM, a tokenizer instead of a processor): it takes text
+    # alone, so a task that shows images is refused in one line, before the model loads where the config is local
+    text_only: bool = False
     interleaved: bool = True  # images stay where the text puts them (False: the processor moves them)
     packing: bool = False  # shared-prefix packing is exact (custom 4D mask and explicit positions honoured)
     # the adapter's `start_decoding` serves the harness's own greedy and beam loops (search.py) over left-padded

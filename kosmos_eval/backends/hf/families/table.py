@@ -19,6 +19,8 @@ MORE_TESTS = {
     "idefics3": "image splitting on (test_idefics_splitting.py)",
     "smolvlm": "image splitting on (test_idefics_splitting.py)",
     "llava": "chat template (test_chat_template.py), served by vLLM's dialect (test_openai_backend.py)",
+    "causal_lm": "every declared type's tiny model, language-task runs against a naive forward, image tasks "
+    "refused (test_text_only_models.py)",
 }
 
 
@@ -26,7 +28,7 @@ def _cells(family: Family) -> tuple[str, ...]:
     types = ", ".join(f"`{t}`" for t in family.model_types)
     if family.refuse:
         return (family.label, types, "refused", "-", "-", "-", "the refusal (conformance suite)", family.refuse)
-    ranking = "exact" + ("" if family.multi_image else ", one image per prompt")
+    ranking = "exact" + (", text only" if family.text_only else "" if family.multi_image else ", one image per prompt")
     generation = "own greedy / beam loops, any lengths batched" if family.own_decoding else "the model's own `generate`"
     chat = "yes" if family.adapter_class().supports_chat else "no"
     tested = SUITE + (f"; {MORE_TESTS[family.name]}" if family.name in MORE_TESTS else "")
