@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,11 @@ DEFAULT_MODEL_ID = "microsoft/kosmos-2-patch14-224"
 
 def parse_model_args(text: str | None) -> dict[str, str]:
     """Parse `k=v,k=v` (the lm-eval convention). Values stay strings; backends convert what they read."""
+    return parse_pairs(text, "--model-args", "pretrained=PATH,dtype=bfloat16")
+
+
+def parse_pairs(text: str | None, flag: str, example: str) -> dict[str, str]:
+    """`k=v,k=v` -> {k: v} for `flag`; a key given twice or an item without `=` is one line naming it."""
     if not text:
         return {}
     args: dict[str, str] = {}
@@ -27,15 +33,50 @@ def parse_model_args(text: str | None) -> dict[str, str]:
         if not item:
             continue
         if "=" not in item:
-            raise UserError(
-                f"--model-args: {redact(item)!r} is not key=value (example: pretrained=PATH,dtype=bfloat16)"
-            )
+            raise UserError(f"{flag}: {redact(item)!r} is not key=value (example: {example})")
         key, value = item.split("=", 1)
         key = key.strip()
         if key in args:
-            raise UserError(f"--model-args: {key!r} is given twice")
+            raise UserError(f"{flag}: {key!r} is given twice")
         args[key] = value.strip()
     return args
+
+
+# What `--gen-kwargs` may set: the decoding settings every backend honours per request (GenerateRequest's beam
+# width and token budget). Each is a whole number of at least 1.
+GEN_KWARGS = {
+    "max_new_tokens": "tokens generated at most",
+    "num_beams": "beam search width (1 = greedy)",
+}
+_NOT_SAMPLED = "decoding is greedy or beam search, never sampled, as in the paper"
+_TEMPLATE_STOPS = "stop strings come from the task's template, which its post-processing and re-scoring also read"
+# keys lm-evaluation-harness users pass that the backends do not honour per request: why, in one line
+UNSUPPORTED_GEN_KWARGS = {
+    "length_penalty": "the backends' beam search scores with length_penalty 1.0 and takes none per request yet",
+    **dict.fromkeys(("do_sample", "temperature", "top_p", "top_k"), _NOT_SAMPLED),
+    **dict.fromkeys(("until", "stop"), _TEMPLATE_STOPS),
+}
+# ...except where the value asks for what the protocol does anyway (lm-eval commands often carry them): no-ops
+ALREADY_SO = {"do_sample": ("false", "0"), "temperature": ("0", "0.0")}
+
+
+def parse_gen_kwargs(text: str | None) -> dict[str, int]:
+    """`--gen-kwargs k=v,k=v` (lm-evaluation-harness's spelling) -> the decoding settings laid over a generation
+    task's template. Unknown keys and bad values are refused here, before any data or model loads, because a
+    setting a backend silently ignored would label a run as changed when nothing changed."""
+    settings: dict[str, int] = {}
+    for key, value in parse_pairs(text, "--gen-kwargs", "max_new_tokens=20,num_beams=5").items():
+        if value.lower() in ALREADY_SO.get(key, ()):
+            continue
+        if key in UNSUPPORTED_GEN_KWARGS:
+            raise UserError(f"--gen-kwargs {key}={value} is not supported: {UNSUPPORTED_GEN_KWARGS[key]}")
+        if key not in GEN_KWARGS:
+            raise UserError(f"--gen-kwargs: unknown key {key!r} (known: {', '.join(GEN_KWARGS)})")
+        number = int(value) if value.isascii() and value.isdigit() else 0
+        if number < 1:
+            raise UserError(f"--gen-kwargs {key} must be a whole number of at least 1, got {value!r}")
+        settings[key] = number
+    return settings
 
 
 def parse_batch_size(text: str | int) -> int | None:
@@ -71,6 +112,7 @@ class RunConfig:
     sampler: str = "random"  # few-shot demo sampler (kosmos_eval.fewshot.SAMPLERS)
     example_ids: tuple[str, ...] | None = None  # a fixed slice (suite files): only these examples, in this order
     sample: bool = False  # --sample: the task's bundled synthetic sample instead of real data
+    gen_kwargs: dict[str, int] = field(default_factory=dict)  # --gen-kwargs: laid over the template's decoding
 
     def identity(self, prompt_hash: str, split: str, on_sample: bool = False) -> dict[str, Any]:
         """The fields that decide what a run computes. Same identity -> same run folder -> resume.
@@ -95,7 +137,41 @@ class RunConfig:
             identity["sampler"] = self.sampler
         if on_sample:  # a run on the bundled sample never shares a folder with one on real data
             identity["data"] = "bundled sample"
+        if self.gen_kwargs:  # only when given, so every run folder made before --gen-kwargs keeps its name
+            identity["gen_kwargs"] = dict(sorted(self.gen_kwargs.items()))
         return identity
+
+    def outside_paper(self, paper_shots: Sequence[int]) -> list[str]:
+        """Why this run is not one of the paper's settings ([] when it is): shots the paper does not report for
+        the task, decoding changed with --gen-kwargs. Such a run is labelled and never set beside the paper's
+        number, since the paper's number answers another question."""
+        reasons = []
+        if self.shots not in paper_shots:
+            reported = ", ".join(str(k) for k in paper_shots)
+            reasons.append(f"--shots {self.shots}, where the paper reports {reported}")
+        if self.gen_kwargs:
+            given = ",".join(f"{key}={value}" for key, value in sorted(self.gen_kwargs.items()))
+            reasons.append(f"--gen-kwargs {given}, where the paper decodes as prompts/{self.task}.yaml says")
+        return reasons
+
+    def setting_notes(self, paper_shots: Sequence[int]) -> list[str]:
+        """The summary's note on a setting the paper does not report ([] for the paper's settings)."""
+        reasons = self.outside_paper(paper_shots)
+        if not reasons:
+            return []
+        return [f"setting: not one the paper reports ({'; '.join(reasons)}), so not compared with it"]
+
+    def setting_label(self, paper_shots: Sequence[int]) -> dict[str, Any]:
+        """The summary's fields that label the setting: `paper_setting` (false where the paper reports no such
+        setting) with `why_not_paper_setting`, and the --gen-kwargs given. Readers (leaderboard, report) keep a
+        run outside the paper's settings off the paper's numbers by them."""
+        reasons = self.outside_paper(paper_shots)
+        label: dict[str, Any] = {"paper_setting": not reasons}
+        if reasons:
+            label["why_not_paper_setting"] = reasons
+        if self.gen_kwargs:
+            label["gen_kwargs"] = dict(sorted(self.gen_kwargs.items()))
+        return label
 
     @staticmethod
     def identity_hash(identity: dict[str, Any]) -> str:

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kosmos_eval.cli.app import app, fail, parse_task_options, setup
-from kosmos_eval.config import DEFAULT_MODEL_ID, RunConfig, parse_batch_size, parse_model_args
+from kosmos_eval.config import DEFAULT_MODEL_ID, RunConfig, parse_batch_size, parse_gen_kwargs, parse_model_args
 from kosmos_eval.data.locate import SAMPLE_NOTE, is_sample_summary
 from kosmos_eval.errors import UserError
 
 if TYPE_CHECKING:
     from kosmos_eval.runner.run import RunOutcome
+    from kosmos_eval.runner.suite import Suite
     from kosmos_eval.tasks.base import Task
 
 
@@ -22,16 +23,34 @@ def run(
     task: Annotated[
         str | None,
         typer.Argument(
-            help="Task to evaluate (see `kosmos-eval list`), or a built-in suite: kosmos1 (the whole paper)."
+            help="Task to evaluate (see `kosmos-eval list`), several as raven,vqav2 (run like a suite), or a "
+            "built-in suite: kosmos1 (the whole paper)."
         ),
+    ] = None,
+    tasks: Annotated[
+        str | None, typer.Option("--tasks", help="lm-evaluation-harness's spelling of TASK (a,b for several).")
     ] = None,
     shots: Annotated[
         str,
         typer.Option(
-            help="In-context demonstrations per query; several as 0,2,4,8 (one run each). "
-            "`kosmos-eval list` shows each task's paper settings."
+            "--shots",
+            "--num-fewshot",
+            "--num_fewshot",
+            help="In-context demonstrations per query, any number the task's demo pool holds; several as 0,2,4,8 "
+            "(one run each). Shots the paper does not report (`kosmos-eval list`: paper shots) are labelled and "
+            "never set beside the paper's numbers.",
         ),
     ] = "0",
+    gen_kwargs: Annotated[
+        str | None,
+        typer.Option(
+            "--gen-kwargs",
+            "--gen_kwargs",
+            help="Decoding laid over the task template's (generation tasks): max_new_tokens=N,num_beams=N. The "
+            "run is labelled as outside the paper's settings; a suite or task list applies them to the tasks "
+            "that generate.",
+        ),
+    ] = None,
     sampler: Annotated[
         str,
         typer.Option(
@@ -118,11 +137,15 @@ def run(
     try:
         from kosmos_eval.runner.suite import builtin_suites
 
+        if task is not None and tasks is not None:
+            raise UserError(f"give TASK ({task}) or --tasks ({tasks}), not both")
+        task = task if task is not None else tasks
         if task is None and suite is None:
             raise UserError("give a TASK (see `kosmos-eval list`), a built-in suite (kosmos1) or --suite FILE")
         if task is not None and suite is not None:
             raise UserError(f"give either TASK ({task}) or --suite ({suite}), not both")
         suite_source: str | Path | None = suite if suite is not None else (task if task in builtin_suites() else None)
+        task_names = task if task is not None and "," in task else None  # a task list: run as a suite
         if sample and data_dir is not None:
             raise UserError(f"--sample and --data-dir ({data_dir}) ask for different data: give one of them")
         if limit is not None and limit < 1:
@@ -148,9 +171,16 @@ def run(
             device=device,
             task_options=parse_task_options(task_option),
             sample=sample,
+            gen_kwargs=parse_gen_kwargs(gen_kwargs),
         )
-        if suite_source is not None:
-            _run_suite(suite_source, config, seeds is not None, seed_list, skip_missing, progress, model)
+        if suite_source is not None or task_names is not None:
+            from kosmos_eval.runner.suite import load_suite, task_list
+
+            if task_names is not None:  # the command's shots and seeds are the list's
+                loaded, seeds_given = task_list(task_names, shot_list, seed_list), False
+            else:
+                loaded, seeds_given = load_suite(suite_source or ""), seeds is not None
+            _run_suite(loaded, config, seeds_given, seed_list, skip_missing, progress, model)
             return
         from kosmos_eval.runner.distributed import current_world
 
@@ -172,7 +202,7 @@ def run(
 
 
 def _run_suite(
-    source: str | Path,
+    suite: Suite,
     config: RunConfig,
     seeds_given: bool,
     seed_list: list[int],
@@ -183,9 +213,8 @@ def _run_suite(
     """Plan and check every run of the suite, run them, print one table at the end."""
     from dataclasses import replace
 
-    from kosmos_eval.runner.suite import load_suite, missing_data, plan, run_suite
+    from kosmos_eval.runner.suite import missing_data, plan, run_suite
 
-    suite = load_suite(source)
     planned = plan(suite, config)
     if seeds_given:  # --seeds on the command line overrides the suite's
         planned = [replace(item, seeds=tuple(seed_list)) for item in planned]
@@ -202,6 +231,9 @@ def _run_suite(
     typer.echo(f"suite {suite.name}: {total} runs" + (f" ({len(skipped)} tasks skipped: no data)" if skipped else ""))
     if config.sample:
         typer.echo(f"suite {suite.name}: {SAMPLE_NOTE}")
+    ranking = sorted({item.config.task for item in planned if config.gen_kwargs and not item.config.gen_kwargs})
+    if ranking:
+        typer.echo(f"suite {suite.name}: --gen-kwargs left out for {', '.join(ranking)} (they rank, not generate)")
     outcomes, failures = run_suite(planned, progress=progress)
     _print_suite_table(outcomes, model)
     for failure in failures:
@@ -227,7 +259,9 @@ def _print_suite_table(outcomes: list[RunOutcome], model: str) -> None:
         )
         value = outcome.metrics.get(metric)
         paper_text = ""
-        if not is_sample_summary(summary):  # a sample run is a smoke test: never beside the paper's numbers
+        if summary.get("paper_setting") is False:  # shots or decoding the paper does not report: not comparable
+            paper_text = "(other setting)"
+        elif not is_sample_summary(summary):  # a sample run is a smoke test: never beside the paper's numbers
             paper = reference(task, metric, shots, variant, split=summary["split"])
             if paper is not None:
                 paper_text = f"{paper:.1f}"
@@ -309,7 +343,7 @@ def list_tasks(
     except Exception as exc:
         fail(exc)
         return
-    header = ("task", "family", "metrics", "shots", "paper settings", "data")
+    header = ("task", "family", "metrics", "paper shots", "paper settings", "data")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

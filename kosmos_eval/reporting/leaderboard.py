@@ -45,7 +45,7 @@ COLUMNS = [
     "run_dir",
 ]
 HIDDEN = ["headline"]  # kept in the table for `wide`, never written
-SOURCE_ORDER = {"run": 0, "other data": 1, "sample": 2, "paper": 3}
+SOURCE_ORDER = {"run": 0, "other setting": 1, "other data": 2, "sample": 3, "paper": 4}
 DEFAULT_SAMPLER = "random"  # the paper's few-shot demos; another sampler is named in wide column labels
 
 
@@ -62,9 +62,7 @@ def run_rows(runs: Sequence[Run]) -> pd.DataFrame:
         for metric, value in summary.get("metrics", {}).items():
             rows.append(
                 {
-                    # a run on a bundled sample, or on a hub copy that is not the paper's split, is its own
-                    # source: never averaged with or replacing a run on the paper's data
-                    "source": "sample" if run.sample else "other data" if run.not_paper_data else "run",
+                    "source": source(run),
                     "model": labels[run.model_key],
                     "fingerprint": run.fingerprint,
                     "task": run.task,
@@ -88,6 +86,17 @@ def run_rows(runs: Sequence[Run]) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def source(run: Run) -> str:
+    """Which rows a run stands among. A run on a bundled sample, on a hub copy that is not the paper's split, or
+    at shots or decoding the paper does not report (--shots 3, --gen-kwargs) is its own source: never averaged
+    with or replacing a run of the paper's setting, and it brings no paper rows."""
+    if run.sample:
+        return "sample"
+    if run.not_paper_data:
+        return "other data"
+    return "run" if run.paper_setting else "other setting"
 
 
 def _scaled(value: float | None) -> float | None:
@@ -156,7 +165,8 @@ def leaderboard(runs: Sequence[Run], paper: pd.DataFrame | None = None, all_runs
     """The tidy leaderboard: the runs (one per identity and seeds averaged, unless `all_runs`: every run, one
     row each) then the paper's reference rows for the tasks the runs on real data cover (all of them when there
     are no runs at all). Runs on a bundled sample have source "sample", runs on a hub copy that is not the
-    paper's split "other data", and neither brings paper rows: their numbers are not comparable. Which runs were
+    paper's split "other data", runs at shots or decoding the paper does not report "other setting", and none
+    of them brings paper rows: their numbers are not comparable. Which runs were
     left out: `latest_per_identity`, which callers can show."""
     if not all_runs:
         runs, _ = latest_per_identity(runs)

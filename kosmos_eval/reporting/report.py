@@ -142,9 +142,10 @@ def _metrics_table(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFr
         headline = str(run.summary.get("headline") or next(iter(metrics), ""))
         main = metrics.get(headline, {})
 
-        # a run on a bundled sample is a smoke test: no paper number stands beside it
+        # a run on a bundled sample is a smoke test, one at another setting answers another question: no paper
+        # number stands beside either
         def paper_value(metric: str, run: Run = run) -> float | None:
-            if run.sample or run.not_paper_data or _paper_split(run.task) is None:
+            if run.sample or run.not_paper_data or not run.paper_setting or _paper_split(run.task) is None:
                 return None
             return reference(run.task, metric, run.shots, run.variant, paper_model, split=run.split)
 
@@ -155,6 +156,8 @@ def _metrics_table(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFr
         other_split = not run.sample and run.split != _paper_split(run.task)
         if other_split and reference(run.task, headline, run.shots, run.variant, paper_model) is not None:
             paper_cell = f"paper: {_paper_split(run.task)}"
+        if not run.paper_setting:
+            paper_cell = "other setting"
         others = []
         for name, value in metrics.items():
             if name == headline:
@@ -168,6 +171,7 @@ def _metrics_table(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFr
             others.append(f"<div>{escape(name)} {fmt(value.get('value'))} {_ci(value)}{against}</div>")
         task_link = f'<a href="#{run_anchor(index)}">{escape(run.task)}</a>'
         split = escape(run.split) + (' <span class="sample">(bundled sample)</span>' if run.sample else "")
+        split += "" if run.paper_setting else ' <span class="setting">(not a paper setting)</span>'
         cells = [escape(labels[run.model_key]), task_link, escape(run.variant), run.shots, run.seed, split]
         cells.append(escape(str(run.summary.get("n", ""))))  # an integer (runs.py checks): escaped all the same
         rows.append(
@@ -254,7 +258,10 @@ def _curves(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFrame) ->
             )
         series = [ours]
         reported = paper[(paper["task"] == task) & (paper["metric"] == headline) & (paper["variant"] == variant)]
-        if sample or any(run.split != _paper_split(task) for run in members):  # not comparable with the paper's
+        # not comparable with the paper's: a sample, another split, or only settings the paper does not report
+        # (--gen-kwargs; a curve with shots the paper skips still meets the paper's series at the shots it has)
+        off_paper = not any(run.paper_setting for run in members)
+        if sample or off_paper or any(run.split != _paper_split(task) for run in members):
             reported = reported.iloc[0:0]
         for paper_name, rows in reported.groupby("model", sort=False):
             rows = rows.drop_duplicates("shots").sort_values("shots")

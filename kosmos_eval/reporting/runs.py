@@ -179,7 +179,16 @@ class Run:
     @cached_property
     def identity(self) -> dict[str, Any]:
         """Everything that can change this run's numbers (kosmos_eval.core.identity)."""
-        return run_identity(self.summary, variant=self.variant, model_args=_identity_args(self.summary))
+        identity = run_identity(self.summary, variant=self.variant, model_args=_identity_args(self.summary))
+        if self.gen_kwargs:  # decoding laid over the template's: another setting (absent before --gen-kwargs)
+            identity["gen_kwargs"] = self.gen_kwargs
+        return identity
+
+    @property
+    def gen_kwargs(self) -> dict[str, Any]:
+        """The --gen-kwargs the run was made with ({} for the template's decoding)."""
+        recorded = self.summary.get("gen_kwargs") or (self.summary.get("identity") or {}).get("gen_kwargs")
+        return dict(sorted(recorded.items())) if isinstance(recorded, dict) else {}
 
     @cached_property
     def setting(self) -> dict[str, Any]:
@@ -222,6 +231,12 @@ class Run:
         return isinstance(data, dict) and data.get("paper_split") is False
 
     @property
+    def paper_setting(self) -> bool:
+        """Shots and decoding the paper reports for the task (`summary["paper_setting"]`; runs made before the
+        label read as the paper's unless they record --gen-kwargs): only then beside the paper's numbers."""
+        return self.summary.get("paper_setting") is not False and not self.gen_kwargs
+
+    @property
     def task_options(self) -> dict[str, str]:
         return dict((self.summary.get("config") or {}).get("task_options") or {})
 
@@ -230,7 +245,8 @@ class Run:
         """How messages name the run: task, shots, variant and folder."""
         variant = f" [{self.variant}]" if self.variant else ""
         sample = " on the bundled sample" if self.sample else ""
-        return f"{self.task} {self.shots}-shot{variant}{sample} ({self.path})"
+        other = "" if self.paper_setting else " (not a paper setting)"
+        return f"{self.task} {self.shots}-shot{variant}{other}{sample} ({self.path})"
 
     @cached_property
     def records(self) -> list[dict[str, Any]]:

@@ -81,7 +81,9 @@ class RunSlice:
 
 
 def make_task(config: RunConfig) -> Task:
-    return TASKS.get(config.task)(seed=config.seed, options=config.task_options)
+    task = TASKS.get(config.task)(seed=config.seed, options=config.task_options)
+    task.use_gen_kwargs(config.gen_kwargs)  # refused here where they would change nothing
+    return task
 
 
 def backend_args(config: RunConfig) -> tuple[dict[str, str], str | None]:
@@ -171,8 +173,11 @@ def load_slice(config: RunConfig) -> RunSlice:
     demos = task.load_demos(data_dir) if config.shots else None
     if demos is not None and not demos:
         raise DataError(f"{task.name}: the demonstration pool ({task.demo_split}) in {data_dir} is empty")
+    if demos is not None:  # a pool that is the evaluated split never shows a query itself
+        task.check_shots(config.shots, len(demos) - (1 if task.demo_pool_is(split) else 0))
     # every window of the split may be computed (a window is computed whole), and any demo may be drawn
     groups = [(f"the {split} split", universe)] + ([(f"the {task.demo_split} demonstrations", demos)] if demos else [])
+    config.backend_info().check_task_inputs(args, task.name, any(e.images for _, group in groups for e in group))
     check_image_files(task.name, groups)
     hub = task.hub_provenance(split) if isinstance(task, HubData) else None
     if hub is not None:  # the rows came from a hub copy: its name, and the folder only where it was a copy of it
@@ -290,7 +295,8 @@ def _evaluate_locked(
         "shots": config.shots,
         "sampler": config.sampler if config.shots else None,
         "seed": config.seed,
-        **scores_summary(task, scores, selected, data_notes(run)),
+        **scores_summary(task, scores, selected, data_notes(run) + config.setting_notes(task.shots)),
+        **config.setting_label(task.shots),  # a setting the paper does not report, labelled
         "exports": exports,
         # the template's decoding blocks and the backend's own settings in effect (generation config policy)
         "decoding": {"template": task.decoding_blocks(), "backend": decoding or {}},

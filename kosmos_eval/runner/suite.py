@@ -16,12 +16,15 @@ A suite file is YAML:
 
 Entry fields: task (required), shots (int or list; default the task's first setting), seeds (list), split,
 limit, ids / ids_file, options (task options), sampler, data_dir (relative paths are read from the suite
-file's folder). The command's --data-dir is a data root with one folder per task. Each (entry, shots, seed)
-is an ordinary run folder, so it resumes, and feeds `leaderboard` and `compare`, like any other run.
+file's folder). The command's --data-dir is a data root with one folder per task; its --gen-kwargs reach
+the entries whose task generates (ranking tasks run as they are). Each (entry, shots, seed) is an ordinary run
+folder, so it resumes, and feeds `leaderboard` and `compare`, like any other run. `run raven,vqav2` is a suite
+of those tasks (`task_list`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -130,6 +133,24 @@ def _positive(value: Any, where: str) -> int | None:
     return value
 
 
+def task_list(text: str, shots: Sequence[int], seeds: Sequence[int]) -> Suite:
+    """`raven,vqav2` (lm-evaluation-harness's `--tasks a,b`): a suite of those tasks, each at the command's shots
+    and seeds. A name that is no task is refused before anything runs, naming it and the closest task."""
+    import kosmos_eval.tasks  # noqa: F401  (registers tasks)
+    from kosmos_eval.core.registry import TASKS
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if len(set(names)) != len(names):
+        raise UserError(f"the task list {text!r} repeats a task")
+    for name in names:
+        try:
+            TASKS.get(name)
+        except UserError as exc:
+            raise UserError(f"in the task list {text!r}: {exc}") from None
+    entries = tuple(SuiteEntry(task=name, shots=tuple(shots), seeds=tuple(seeds)) for name in names)
+    return Suite(",".join(names), "the tasks given on the command line", entries)
+
+
 def entry_config(base: RunConfig, entry: SuiteEntry) -> RunConfig:
     """The run configuration of one suite entry: the command's model, output and batch settings with the
     entry's task, split, slice, options and sampler. In a suite, --data-dir is a data root: a task without its
@@ -169,6 +190,9 @@ def plan(suite: Suite, base: RunConfig) -> list[PlannedRun]:
     for entry in suite.entries:
         config = entry_config(base, entry)
         task = TASKS.get(entry.task)(seed=config.seed, options=config.task_options)
+        if config.gen_kwargs and not task.generates():  # the command's --gen-kwargs reach the tasks that generate
+            config = replace(config, gen_kwargs={})
+        task.use_gen_kwargs(config.gen_kwargs)
         shots = entry.shots or (task.shots[0],)
         for k in shots:
             task.check_shots(k)

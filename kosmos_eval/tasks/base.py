@@ -12,9 +12,10 @@ metrics in kosmos_eval/metrics.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from kosmos_eval.core.backend import PromptBudget
@@ -85,15 +86,44 @@ class Task(ABC):
                 derived[name] = f"tokens generated (default {settings.get('max_new_tokens')}, prompts/{cls.name}.yaml)"
         return {**derived, **cls.options}
 
+    # --gen-kwargs (RunConfig.gen_kwargs), laid over every decoding block; set by `use_gen_kwargs`
+    gen_kwargs: Mapping[str, int] = MappingProxyType({})
+
     def decoding(self, block: str = "decoding") -> dict[str, Any]:
-        """The template's decoding block (validated with the template), with its length option applied: one
-        definition, so `--task-option max_new_tokens=N` works in every task that generates."""
+        """The template's decoding block (validated with the template), with its length option and then any
+        --gen-kwargs applied: one definition, so `--task-option max_new_tokens=N` and `--gen-kwargs` work in
+        every task that generates, in every stage that generates."""
         settings = dict(self.prompt.data[block])
         option = block[: -len("decoding")] + "max_new_tokens"
         length = self.option_int(option, settings.get("max_new_tokens"))
         if length is not None:
             settings["max_new_tokens"] = length
+        settings.update(self.gen_kwargs)
         return settings
+
+    def generates(self) -> bool:
+        """Whether the task can generate text (its template declares decoding settings). A task that only ranks
+        answer candidates has nothing --gen-kwargs could change."""
+        return bool(self.decoding_blocks())
+
+    def use_gen_kwargs(self, gen_kwargs: Mapping[str, int]) -> None:
+        """Lay `gen_kwargs` (parsed by config.parse_gen_kwargs) over the template's decoding. Refused, in one
+        line, where they would change nothing (a ranking task) or say something twice (max_new_tokens given
+        both here and as a task option), since the run would be labelled for a change it did not make."""
+        if not gen_kwargs:
+            return
+        if not self.generates():
+            raise UserError(
+                f"Task {self.name!r} ranks answer candidates and generates no text: --gen-kwargs does not apply"
+            )
+        if "max_new_tokens" in gen_kwargs:
+            twice = [block[: -len("decoding")] + "max_new_tokens" for block in self.decoding_blocks()]
+            given = [option for option in twice if option in self.task_options]
+            if given:
+                raise UserError(
+                    f"max_new_tokens is given twice, as --gen-kwargs and as --task-option {given[0]}: give one"
+                )
+        self.gen_kwargs = MappingProxyType(dict(gen_kwargs))
 
     def option_choice(self, key: str, allowed: Sequence[str]) -> str:
         """The value of `--task-option key=...`, which must be one of `allowed`; the first is the default."""
@@ -127,10 +157,23 @@ class Task(ABC):
         records them."""
         return {key: value for key, value in self.prompt.data.items() if key.endswith("decoding")}
 
-    def check_shots(self, shots: int) -> None:
-        if shots not in self.shots:
+    def check_shots(self, shots: int, pool: int | None = None) -> None:
+        """Any number of demonstrations the task can draw: refused only where there is no demo pool, or (once
+        the pool is loaded: `pool` usable examples) more than it holds. Settings outside `shots`, the paper's,
+        run and are labelled as such (RunConfig.outside_paper)."""
+        if shots < 0:
+            raise UserError(f"--shots must be 0 or more; got {shots}")
+        if shots > 0 and self.demo_split is None:
             allowed = ", ".join(str(s) for s in self.shots)
-            raise UserError(f"Task {self.name!r} is evaluated with --shots {allowed} in the paper; got {shots}")
+            raise UserError(
+                f"Task {self.name!r} has no demonstration pool to draw from: it is evaluated with --shots {allowed} "
+                f"in the paper; got {shots}"
+            )
+        if pool is not None and shots > pool:
+            raise UserError(
+                f"--shots {shots}: the demonstration pool of {self.name!r} ({self.demo_split}) holds {pool} usable "
+                f"examples; give at most {pool}"
+            )
 
     def check_split(self, split: str) -> None:
         if split not in self.splits:

@@ -1,7 +1,8 @@
 """Shared machinery of the tasks that generate an answer (captioning, VQA, web page QA).
 
 A generation task renders demos + query from prompts/<task>.yaml, generates with the decoding settings the
-template file declares (`decoding:` beams, max_new_tokens, stop strings), post-processes the text the
+template file declares (`decoding:` beams, max_new_tokens, stop strings; a run's --gen-kwargs replace the beams
+and the token budget, never the stop strings, which post-processing reads again), post-processes the text the
 task's way, and scores it with `score_prediction`, the same function `kosmos-eval score-predictions` uses on
 outputs made elsewhere, so a run and an external prediction file are scored by exactly the same code.
 """

@@ -80,6 +80,10 @@ class ImageNetTask(HubData, Task):
         self.name_end = self.option_choice("name_end", ("eos", "none")) == "eos"
         self.classes: list[ImageNetClass] = []
 
+    def generates(self) -> bool:
+        """Ranking (decoding=rank) generates nothing for --gen-kwargs to change; the beam modes do."""
+        return self.decoding_mode != "rank"
+
     def locate_data(self, data_dir: Path) -> str:
         layout = detect_layout(data_dir)
         if layout is None:

@@ -72,6 +72,10 @@ class RenderedSst2Task(Task):
         self.cot = self.option_flag("cot")
         self.cot_image = self.option_flag("cot_image", default=True)
 
+    def generates(self) -> bool:
+        """Ranking (the default) generates nothing: --gen-kwargs apply to mode=generate and the cot stages."""
+        return self.mode != "rank" or self.cot
+
     @property
     def labels(self) -> tuple[str, ...]:
         return rendered_sst2.LABELS
