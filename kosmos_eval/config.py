@@ -146,7 +146,9 @@ class RunConfig:
         the task, decoding changed with --gen-kwargs. Such a run is labelled and never set beside the paper's
         number, since the paper's number answers another question."""
         reasons = []
-        if self.shots not in paper_shots:
+        if not paper_shots:
+            reasons.append(f"{self.task} is a user task: the paper has no such task")
+        elif self.shots not in paper_shots:
             reported = ", ".join(str(k) for k in paper_shots)
             reasons.append(f"--shots {self.shots}, where the paper reports {reported}")
         if self.gen_kwargs:

@@ -6,6 +6,10 @@ A layout is a list of parts, each one of
   {images: name}              a list of images of the example, fed one by one
 The file's hash goes into the run identity, so editing a template starts a new run instead of silently
 mixing prompts inside one results folder.
+
+A user's task (kosmos_eval/tasks/user_tasks.py) carries its template inside its own YAML file, outside the
+package: it builds the `PromptTemplate` itself and names that file in `source`, so every error about the
+template points at the file the user wrote, not at a prompts/ file that does not exist.
 """
 
 from __future__ import annotations
@@ -32,13 +36,19 @@ class PromptTemplate:
     task: str
     data: dict[str, Any]
     sha256: str
+    source: str | None = None  # the file holding the template when it is not prompts/<task>.yaml
+
+    @property
+    def where(self) -> str:
+        """The template's file, as error messages name it."""
+        return self.source or f"prompts/{self.task}.yaml"
 
     def validate(self, keys: Collection[str]) -> None:
         """The template holds exactly what its task reads (`keys`, besides `task` and `source`): an unknown key
         is a typo or a setting nothing reads, so it is an error, and so is a missing one. Layouts must be lists
         of text / image / images parts; a `*decoding` block may only set num_beams, max_new_tokens (positive
         integers) and stop (strings)."""
-        where = f"prompts/{self.task}.yaml"
+        where = self.where
         present = set(self.data) - {"task", "source"}
         unknown, missing = sorted(present - set(keys)), sorted(set(keys) - present)
         if unknown:
@@ -70,7 +80,7 @@ class PromptTemplate:
 
     def layout(self, name: str) -> list[dict[str, str]]:
         if name not in self.data:
-            raise UserError(f"prompts/{self.task}.yaml has no layout {name!r}")
+            raise UserError(f"{self.where} has no layout {name!r}")
         return self.data[name]
 
     def render(
@@ -86,18 +96,18 @@ class PromptTemplate:
                     segments.append(part["text"].format_map(fields))
                 except KeyError as exc:
                     raise UserError(
-                        f"prompts/{self.task}.yaml: layout {layout!r} uses field {exc.args[0]!r}, "
+                        f"{self.where}: layout {layout!r} uses field {exc.args[0]!r}, "
                         f"which the example does not have (fields: {', '.join(sorted(fields))})"
                     ) from None
             elif "image" in part:
                 image = images[part["image"]]
                 if not isinstance(image, ImageInput):
-                    raise UserError(f"prompts/{self.task}.yaml: {part['image']!r} is a list; use 'images:'")
+                    raise UserError(f"{self.where}: {part['image']!r} is a list; use 'images:'")
                 segments.append(image)
             elif "images" in part:
                 segments.extend(images[part["images"]])  # type: ignore[arg-type]
             else:
-                raise UserError(f"prompts/{self.task}.yaml: part {part!r} is not text, image or images")
+                raise UserError(f"{self.where}: part {part!r} is not text, image or images")
         return Context(tuple(segments))
 
 

@@ -7,6 +7,8 @@ status 1 and a hint to rerun with --debug, which shows the traceback.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -49,7 +51,19 @@ def fail(exc: BaseException) -> None:
     raise SystemExit(1)
 
 
-def setup(debug: bool) -> None:
+IncludePath = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--include-path",
+        help="A folder (or YAML file) of your own tasks, searched recursively (docs/tasks/custom.md); repeatable, "
+        "added to $KOSMOS_EVAL_TASKS.",
+    ),
+]
+
+
+def setup(debug: bool, include_path: list[Path] | None = None) -> None:
+    """Logging as --debug asks, and the user's task folders (--include-path) registered: a bad task file is one
+    error line, like every other mistake."""
     _state["debug"] = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(message)s")
     if not debug:
@@ -61,6 +75,13 @@ def setup(debug: bool) -> None:
 
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
+    if include_path:
+        try:
+            from kosmos_eval.tasks.user_tasks import include_task_paths
+
+            include_task_paths(include_path)
+        except Exception as exc:
+            fail(exc)
 
 
 def parse_task_options(items: list[str] | None) -> dict[str, str]:

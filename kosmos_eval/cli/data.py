@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from kosmos_eval.cli.app import fail, parse_task_options, setup
+from kosmos_eval.cli.app import IncludePath, fail, parse_task_options, setup
 from kosmos_eval.errors import UserError
 
 data_app = typer.Typer(
@@ -37,13 +37,14 @@ def verify_command(
     split: Annotated[str | None, typer.Option(help="Split to check (default: the paper's).")] = None,
     task_option: Annotated[list[str] | None, typer.Option(help="Task option k=v, as for `run`.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    include_path: IncludePath = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Read every record and open every image a run of TASK would read (the split, and the few-shot pool
     where the task has few-shot settings); print each problem as one line naming the file. Exit 0 when
     everything reads, 1 when something does not, 2 for bad arguments or a data file naming an image outside
     the data folder (refused before anything is opened, as `run` refuses it; docs/data.md)."""
-    setup(debug)
+    setup(debug, include_path)
     try:
         import kosmos_eval.tasks  # noqa: F401
         from kosmos_eval.core.registry import TASKS
@@ -81,13 +82,14 @@ def fetch_command(
     task_option: Annotated[
         list[str] | None, typer.Option(help="Task option k=v, as for `run` (hub_id=..., hub_revision=...).")
     ] = None,
+    include_path: IncludePath = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Download the hub copy of TARGET's data into the `datasets` cache, where an offline run then finds it,
     and check each split: rows against the paper's split, unique ids, examples built, labels, the first image.
     One line per task and split (and why a copy is not the paper's data, when it is not). Exit 0 when all is
     well, 1 when a check failed, 2 when a task could not be fetched (each named in one line)."""
-    setup(debug)
+    setup(debug, include_path)
     try:
         import kosmos_eval.tasks  # noqa: F401
         from kosmos_eval.core.registry import TASKS

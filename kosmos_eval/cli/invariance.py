@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kosmos_eval.cli.app import app, fail, parse_task_options, setup
+from kosmos_eval.cli.app import IncludePath, app, fail, parse_task_options, setup
 from kosmos_eval.config import DEFAULT_MODEL_ID, RunConfig, parse_batch_size, parse_model_args
 from kosmos_eval.errors import UserError
 
@@ -60,6 +60,7 @@ def check_invariance_command(
         Path | None, typer.Option("--json", help="Also write the full report (every change) to this JSON file.")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    include_path: IncludePath = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks and debug logs.")] = False,
 ) -> None:
     """Re-score a slice of TASK one request at a time and at the run's batch size, and report the largest
@@ -68,7 +69,7 @@ def check_invariance_command(
     Exit status 0: invariant (largest difference within --tolerance, no prediction changed); 1: not invariant;
     2: bad input. No run folder is written.
     """
-    setup(debug)
+    setup(debug, include_path)
     try:
         from kosmos_eval.fewshot import SAMPLERS
         from kosmos_eval.runner.invariance import check_invariance

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from kosmos_eval.cli.app import app, fail, parse_task_options, setup
+from kosmos_eval.cli.app import IncludePath, app, fail, parse_task_options, setup
 from kosmos_eval.core.files import write_text_atomic
 from kosmos_eval.errors import UserError
 
@@ -125,6 +125,7 @@ def compare(
     ] = False,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap resampling.")] = 1234,
+    include_path: IncludePath = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """The CI gate: per task and metric, the delta with a paired bootstrap 95% CI over the shared examples.
@@ -136,7 +137,7 @@ def compare(
 
       kosmos-eval compare baseline/ runs/ --max-drop 1.0 --junit compare.xml
     """
-    setup(debug)
+    setup(debug, include_path)
     try:
         from kosmos_eval.reporting.compare import compare_runs, comparison_markdown, parse_max_drop
         from kosmos_eval.reporting.junit import write_junit
@@ -179,6 +180,7 @@ def score(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the bootstrap CIs (default: the run's).")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="The task's data folder, where it moved since the run.")] = None,
+    include_path: IncludePath = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Re-score a finished run from its samples.jsonl with the current metric code, without a model.
@@ -187,7 +189,7 @@ def score(
     is written beside the old one (summary-rescored-TIME.json), which is kept. Leaderboards and comparisons
     use the newest summary.
     """
-    setup(debug)
+    setup(debug, include_path)
     try:
         from kosmos_eval.reporting.rescore import rescore
 

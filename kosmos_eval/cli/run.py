@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kosmos_eval.cli.app import app, fail, parse_task_options, setup
+from kosmos_eval.cli.app import IncludePath, app, fail, parse_task_options, setup
 from kosmos_eval.config import DEFAULT_MODEL_ID, RunConfig, parse_batch_size, parse_gen_kwargs, parse_model_args
 from kosmos_eval.data.locate import SAMPLE_NOTE, is_sample_summary
 from kosmos_eval.errors import UserError
@@ -123,6 +123,7 @@ def run(
         bool, typer.Option(help="Suites: skip tasks whose data is not found instead of refusing to start.")
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    include_path: IncludePath = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks and debug logs.")] = False,
 ) -> None:
     """Evaluate a model on one task (or a suite), write a run folder per shot setting and seed (samples.jsonl +
@@ -133,7 +134,7 @@ def run(
     `kosmos-eval run kosmos1` runs the paper's whole suite (every task and shot setting of Tables 2-16);
     `kosmos-eval run --suite ci.yaml` runs a fixed slice, e.g. the one a CI job gates on with `compare`.
     """
-    setup(debug)
+    setup(debug, include_path)
     try:
         from kosmos_eval.runner.suite import builtin_suites
 
@@ -323,13 +324,14 @@ def list_tasks(
         bool,
         typer.Option("--sample", help="Show the bundled samples (what `run TASK --sample` reads) instead."),
     ] = False,
+    include_path: IncludePath = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """List every registered task with its metrics, shot settings and whether its data is found.
 
     "found" means a run will find it: a local folder, or for the hub-backed tasks a copy in the `datasets`
     cache or a reachable hub. Every task also ships a small synthetic sample (`--sample`)."""
-    setup(debug)
+    setup(debug, include_path)
     try:
         import kosmos_eval.tasks  # noqa: F401
         from kosmos_eval.core.registry import TASKS

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kosmos_eval.cli.app import app, fail, setup
+from kosmos_eval.cli.app import IncludePath, app, fail, setup
 from kosmos_eval.errors import DataError, UserError
 
 
@@ -106,10 +106,11 @@ def score_predictions_command(
         bool, typer.Option(help="Score only the examples that have a prediction instead of failing.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    include_path: IncludePath = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks and debug logs.")] = False,
 ) -> None:
     """Score a predictions file made elsewhere with the paper-faithful metric code a run uses."""
-    setup(debug)
+    setup(debug, include_path)
     try:
         result = score_predictions(task, predictions, data_dir, annotations, questions, split, allow_missing)
     except Exception as exc:

@@ -156,6 +156,9 @@ def load_slice(config: RunConfig) -> RunSlice:
     args, device = backend_args(config)
     config.backend_info().check(args, device)
     data_dir, origin = resolve_data_dir(task.name, config.data_dir, config.sample, task.sample_fallback)
+    beside = getattr(task, "default_data_dir", lambda: None)() if data_dir is None else None
+    if beside is not None:  # a user's task reads the data beside its YAML file
+        data_dir, origin = beside, f"the task file's folder ({beside})"
     try:
         universe = task.load(split, data_dir)
     except UserError as exc:
@@ -284,6 +287,7 @@ def _evaluate_locked(
     folder_records = len(records) if len(records) > len(selected) else None  # a slice of a larger run
     scores = task.aggregate(selected)
     on_sample = run.origin == SAMPLE_ORIGIN
+    paper_shots = () if TASKS.user_source(task.name) else task.shots  # a user's task is in no paper setting
     exports = task.export(selected, folder.path, run.split) if world.is_main and folder_records is None else {}
     wall = time.perf_counter() - started
     summary = {
@@ -295,8 +299,8 @@ def _evaluate_locked(
         "shots": config.shots,
         "sampler": config.sampler if config.shots else None,
         "seed": config.seed,
-        **scores_summary(task, scores, selected, data_notes(run) + config.setting_notes(task.shots)),
-        **config.setting_label(task.shots),  # a setting the paper does not report, labelled
+        **scores_summary(task, scores, selected, data_notes(run) + config.setting_notes(paper_shots)),
+        **config.setting_label(paper_shots),  # a setting the paper does not report, labelled
         "exports": exports,
         # the template's decoding blocks and the backend's own settings in effect (generation config policy)
         "decoding": {"template": task.decoding_blocks(), "backend": decoding or {}},
