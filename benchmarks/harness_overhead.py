@@ -13,9 +13,9 @@ overhead share = GPU rate / harness rate x 100 = harness time as a percentage of
 GPU rates (issue 7): 40 images/s for ImageNet's 1,000-way ranking, 250/s for generation (captioning-like) and
 for every other ranking task. Not measured here: image decoding and tokenisation, which the hf backend does.
 
-The data writers reuse `tests/datasets.py` and `tests/images.py` (so the repository root must be importable:
-this script puts it on sys.path). Language tasks and Rendered SST-2 normally come from the hub; here they are
-written as the local files their loaders also accept. A warm-up run on a tenth of N first pays one-time imports;
+The data are written by kosmos_eval/generators/scaled.py (the same layout code as the bundled samples and the
+tests). Language tasks and Rendered SST-2 normally come from the hub; here they are written as the local files
+their loaders also accept. A warm-up run on a tenth of N first pays one-time imports;
 memoised functions are emptied before every timed run; per-run fixed costs (git and package look-ups) stay in.
 The caption scoring process (and its METEOR) is one per Python process, started when a captioning run checks
 its environment so that it loads during model loading (seconds on any GPU): the warm-up run starts it here.
@@ -57,12 +57,12 @@ if str(ROOT) not in sys.path:
 
 import kosmos_eval.runner.run as run_module  # noqa: E402 (after the sys.path line)
 import kosmos_eval.runner.steps as steps_module  # noqa: E402
-from benchmarks.overhead_data import WRITERS  # noqa: E402
 from kosmos_eval.backends.chance import ChanceBackend  # noqa: E402
 from kosmos_eval.config import RunConfig  # noqa: E402
 from kosmos_eval.core.backend import Backend  # noqa: E402
 from kosmos_eval.core.registry import TASKS  # noqa: E402
 from kosmos_eval.errors import UserError  # noqa: E402
+from kosmos_eval.generators.scaled import SCALED_WRITERS, ScaledWriter  # noqa: E402
 from kosmos_eval.runner.run import evaluate  # noqa: E402
 
 TARGET_PCT = 5.0
@@ -72,6 +72,10 @@ DEFAULT_BATCH = 32  # the hf backend's start batch size on a GPU: the same step 
 STAGES = ("read", "build", "backend", "score", "write", "aggregate", "export", "provenance")
 TASK_STAGES = {"load": "read", "build": "build", "follow_up": "build", "score": "score"}
 TASK_STAGES |= {"aggregate": "aggregate", "export": "export"}
+# the GPU rate a task's examples are compared with (GPU_RATES); the tasks not named rank a few candidates
+GENERATION = ("coco_caption", "flickr30k", "vqav2", "vizwiz", "websrc", "cub_descriptions")
+KINDS = {"imagenet": "1000-way ranking"} | dict.fromkeys(GENERATION, "generation")
+WRITERS: dict[str, tuple[ScaledWriter, str]] = {t: (w, KINDS.get(t, "ranking")) for t, w in SCALED_WRITERS.items()}
 
 
 class TimedBackend(Backend):
@@ -250,7 +254,7 @@ def measure_task(
     """
     row: dict[str, Any] = {"task": task}
     if task not in WRITERS:
-        return row | {"skipped": "no synthetic data writer for this task (add one to WRITERS)"}
+        return row | {"skipped": "no synthetic data writer for this task (add one to kosmos_eval/generators/scaled.py)"}
     writer, kind = WRITERS[task]
     wait_rate = GPU_RATES[kind] if simulate_gpu else None
     if shots not in TASKS.get(task).shots:

@@ -35,7 +35,6 @@ import json
 import os
 import platform
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,30 +56,11 @@ TASK = "hateful_memes"
 
 # ------------------------------------------------------------------------------------ data and the stages
 def write_memes(root: Path, n: int) -> None:
-    """N memes in the release layout (dev_seen.jsonl + img/), both labels, text of about the real length.
+    """N memes in the release layout (dev_seen.jsonl + img/), both labels, text of about the real length: the
+    generators' N-example writer, with every image a hard link to one of IMAGE_POOL pool images."""
+    from kosmos_eval.generators.scaled import hateful_memes_data
 
-    Reuses the harness-overhead benchmark's filler text and the tests' image maker; each image file is its
-    own path (the loader checks every one) but shares its bytes with one of IMAGE_POOL pool images.
-    """
-    from benchmarks.overhead_data import words
-    from tests.images import make_image
-
-    pool = root / "pool"
-    pool.mkdir(parents=True, exist_ok=True)
-    for index in range(min(n, IMAGE_POOL)):
-        make_image(index).save(pool / f"{index}.png")
-    images = root / "img"
-    images.mkdir(exist_ok=True)
-    lines = []
-    for i in range(n):
-        name = f"{10000 + i:06d}.png"
-        source = pool / f"{i % IMAGE_POOL}.png"
-        try:
-            os.link(source, images / name)
-        except OSError:  # a file system without hard links
-            shutil.copyfile(source, images / name)
-        lines.append(json.dumps({"id": 10000 + i, "img": f"img/{name}", "label": i % 2, "text": words(i, 12)}))
-    (root / "dev_seen.jsonl").write_text("\n".join(lines) + "\n")
+    hateful_memes_data(root, n, 0, image_pool=IMAGE_POOL)
 
 
 def run_config(workdir: Path) -> Any:

@@ -13,13 +13,13 @@ from typer.testing import CliRunner
 from kosmos_eval.cli import app
 from kosmos_eval.config import RunConfig, parse_gen_kwargs
 from kosmos_eval.errors import UserError
+from kosmos_eval.generators.vqa import write_vqav2
 from kosmos_eval.reporting.leaderboard import leaderboard
 from kosmos_eval.reporting.paper import paper_numbers
 from kosmos_eval.reporting.report import build_report
 from kosmos_eval.reporting.runs import find_runs, load_run
 from kosmos_eval.runner.run import evaluate
 from tests.backends import ScriptedBackend
-from tests.datasets import write_vqav2
 
 runner = CliRunner()
 QUESTIONS = [("how many dogs?", ["2"] * 10, "number"), ("what color?", ["red"] * 10, "other")]

@@ -15,7 +15,7 @@ from kosmos_eval.formats.captions import (
     read_karpathy,
     write_caption_results,
 )
-from tests.images import make_image
+from kosmos_eval.generators.pictures import make_image
 
 
 def _sentences(*raws: str) -> list[dict]:

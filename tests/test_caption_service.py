@@ -12,12 +12,12 @@ import pytest
 
 from kosmos_eval.config import RunConfig
 from kosmos_eval.errors import UserError
+from kosmos_eval.generators.captions import write_karpathy_coco
 from kosmos_eval.metrics import caption_service, captioning
 from kosmos_eval.metrics.captioning import score_captions
 from kosmos_eval.runner import results as results_module
 from kosmos_eval.runner.run import evaluate
 from tests.backends import ScriptedBackend
-from tests.datasets import write_karpathy_coco
 
 pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="the caption scorers need Java")
 

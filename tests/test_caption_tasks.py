@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 
 from kosmos_eval.cli import app
 from kosmos_eval.config import RunConfig
+from kosmos_eval.generators.captions import write_json, write_karpathy_coco
 from kosmos_eval.metrics.captioning import score_captions
 from kosmos_eval.runner.run import evaluate
 from kosmos_eval.tasks.captioning import CocoCaptionTask, demo_caption
 from tests.backends import ScriptedBackend
-from tests.datasets import write_json, write_karpathy_coco
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "caption_prompts.txt"
 needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="pycocoevalcap needs Java")
@@ -125,7 +125,7 @@ def test_missing_java_fails_in_one_line_before_the_model_loads(coco_dir, tmp_pat
 
 @needs_java
 def test_tiny_kosmos2_runs_flickr30k_two_shot(tmp_path, tiny_kosmos2) -> None:
-    from tests.images import make_image
+    from kosmos_eval.generators.pictures import make_image
 
     root = tmp_path / "flickr30k"
     entries = []

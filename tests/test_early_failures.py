@@ -14,8 +14,8 @@ import pytest
 from kosmos_eval.backends.chance import ChanceBackend
 from kosmos_eval.config import RunConfig
 from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.generators.vqa import write_vqav2
 from kosmos_eval.runner.run import evaluate
-from tests.datasets import write_vqav2
 
 QUESTIONS = [("What color is the bus?", ["red"] * 10, "other"), ("Is it sunny?", ["yes"] * 10, "yes/no")] * 3
 

@@ -15,8 +15,8 @@ from kosmos_eval.core.types import Example, ImageInput
 from kosmos_eval.errors import UserError
 from kosmos_eval.fewshot import BalancedSampler, FixedSampler, RandomSampler, make_sampler
 from kosmos_eval.fewshot.rices import FeatureStore, RicesSampler
+from kosmos_eval.generators.pictures import make_image
 from kosmos_eval.runner.sweep import parse_int_list
-from tests.images import make_image
 
 
 def pool_of(n: int, label_every: int = 2) -> list[Example]:

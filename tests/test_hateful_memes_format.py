@@ -9,7 +9,7 @@ import pytest
 
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.formats.hateful_memes import SPLITS, MemeItem, find_split_file, read_hateful_memes, release_root
-from tests.images import make_image
+from kosmos_eval.generators.pictures import make_image
 
 MEMES = [
     {"id": 42953, "img": "img/42953.png", "label": 0, "text": "its their character not their color that matters"},

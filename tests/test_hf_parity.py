@@ -13,7 +13,8 @@ from PIL import Image
 
 from kosmos_eval.backends.hf.families.kosmos2 import Kosmos2Adapter
 from kosmos_eval.core.types import Context, GenerateRequest, RankRequest
-from tests.images import image_input, make_image
+from kosmos_eval.generators.pictures import make_image
+from tests.images import image_input
 
 TOL = 1e-4
 

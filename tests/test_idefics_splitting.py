@@ -17,8 +17,8 @@ import torch
 
 from kosmos_eval.backends.hf.backend import HFBackend
 from kosmos_eval.core.types import Context, GenerateRequest, ImageInput, RankRequest
+from kosmos_eval.generators.pictures import make_image
 from kosmos_eval.tiny import build_tiny_model
-from tests.images import make_image
 
 FAMILIES = ("idefics2", "idefics3", "smolvlm")
 TOL = 1e-4

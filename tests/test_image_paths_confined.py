@@ -24,7 +24,7 @@ from kosmos_eval.cli import app
 from kosmos_eval.core.registry import TASKS
 from kosmos_eval.data.locate import SAMPLE_MARKER, bundled_sample
 from kosmos_eval.errors import DataError
-from tests.images import make_image
+from kosmos_eval.generators.pictures import make_image
 
 ROOTS_ENV = "KOSMOS_EVAL_DATA_ROOTS"  # the documented opt-in (docs/data.md)
 runner = CliRunner()

@@ -31,7 +31,7 @@ from kosmos_eval.formats.imagenet import (
     read_imagenet_val,
     read_meta,
 )
-from tests.images import make_image
+from kosmos_eval.generators.pictures import make_image
 
 META_ROWS = [
     (1, "n02119789", "kit fox, Vulpes macrotis"),

@@ -15,6 +15,8 @@ from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend, BackendInfo
 from kosmos_eval.core.registry import BACKENDS
 from kosmos_eval.core.types import GenerateRequest, RankRequest, RankResult
+from kosmos_eval.generators.captions import write_json
+from kosmos_eval.generators.pictures import make_image
 from kosmos_eval.runner.invariance import (
     ArgmaxChange,
     GenerationChange,
@@ -23,8 +25,6 @@ from kosmos_eval.runner.invariance import (
     _differing_fields,
     check_invariance,
 )
-from tests.datasets import write_json
-from tests.images import make_image
 
 runner = CliRunner()
 

@@ -48,3 +48,39 @@ def test_no_package_imports_a_layer_above_it(package):
         for name in _imports(path) & FORBIDDEN[package]
     )
     assert wrong == []
+
+
+# ------------------------------------------------------------------------- the repository's three top folders
+# The package is what users install, so it imports neither the tests nor the benchmarks (neither ships); the
+# benchmarks must run without the tests, so data they need comes from kosmos_eval/generators, not tests/.
+# Tests may import a benchmark (to run it in a quick mode); the reverse is what this forbids.
+REPOSITORY = ROOT.parent
+TOP_FORBIDDEN = {"kosmos_eval": {"tests", "benchmarks"}, "benchmarks": {"tests"}}
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """The first component of every absolute import in `path`, inside functions too."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("folder", sorted(TOP_FORBIDDEN))
+def test_package_and_benchmarks_do_not_import_tests(folder):
+    files = sorted((REPOSITORY / folder).rglob("*.py"))
+    assert files
+    wrong = [
+        f"{path.relative_to(REPOSITORY)} imports {name}"
+        for path in files
+        for name in sorted(_top_level_imports(path) & TOP_FORBIDDEN[folder])
+    ]
+    assert wrong == []
+
+
+def test_the_import_check_sees_a_forbidden_import(tmp_path):
+    (tmp_path / "a.py").write_text("def f():\n    from tests.images import image_input\nimport benchmarks.common\n")
+    assert _top_level_imports(tmp_path / "a.py") == {"tests", "benchmarks"}

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from kosmos_eval.cli import app
 from kosmos_eval.config import RunConfig
 from kosmos_eval.errors import UserError
+from kosmos_eval.generators.vqa import write_vqav2
 from kosmos_eval.reporting.leaderboard import leaderboard, wide
 from kosmos_eval.reporting.paper import paper_column_order, paper_numbers
 from kosmos_eval.reporting.rescore import rescore
@@ -21,7 +22,6 @@ from kosmos_eval.reporting.runs import find_runs, load_run
 from kosmos_eval.runner.results import SAMPLES, RunFolder
 from kosmos_eval.runner.run import evaluate
 from tests.backends import ScriptedBackend
-from tests.datasets import write_vqav2
 from tests.runs import chance_run, tiny_raven_run
 
 

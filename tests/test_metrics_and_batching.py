@@ -108,11 +108,14 @@ def test_auto_batch_size_halves_on_oom_without_losing_work():
     assert backend.calls[:3] == [16, 8, 4] and max(backend.calls[3:]) == 4
 
 
-def test_each_batch_is_reported_as_it_returns_and_a_batch_that_ran_out_of_memory_never():
+def test_each_batch_is_given_as_it_returns_and_a_batch_that_ran_out_of_memory_never():
     backend = RecordingBackend(fits=5)
     requests = [RankRequest(Context.of("x" * i), ("a",)) for i in range(23)]
-    reported: list[tuple[list[int], list]] = []
-    outputs = Batcher(backend, batch_size=None).run(requests, lambda positions, got: reported.append((positions, got)))
+    batches = Batcher(backend, batch_size=None).batches(requests)
+    reported = [next(batches)]
+    assert backend.calls == [16, 8, 4]  # given before the next batch is computed
+    reported += list(batches)
+    outputs = ChanceBackend(seed=0).rank(requests)
     assert [len(positions) for positions, _ in reported] == [4] * 5 + [3]  # the batches that ran, in order
     positions = [p for batch, _ in reported for p in batch]
     assert sorted(positions) == list(range(23))  # each request once, by its place in `requests`

@@ -12,10 +12,10 @@ import pytest
 
 from kosmos_eval.config import RunConfig
 from kosmos_eval.errors import UserError
+from kosmos_eval.generators.pictures import make_image
 from kosmos_eval.runner.run import evaluate
 from kosmos_eval.tasks.ocr_free import HatefulMemesTask, RenderedSst2Task
 from tests.backends import ScriptedBackend, ScriptedModel, ScriptedRanker
-from tests.images import make_image
 
 QUESTION = "Question: what is the sentiment of the opinion? Answer:"
 

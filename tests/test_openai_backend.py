@@ -19,9 +19,10 @@ from kosmos_eval.backends.openai_client import RetryPolicy, retry_after_seconds
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.types import Context, GenerateRequest, RankRequest
 from kosmos_eval.errors import UserError
+from kosmos_eval.generators.pictures import make_image
+from kosmos_eval.generators.vqa import write_vqav2
 from kosmos_eval.runner.run import evaluate
-from tests.datasets import write_vqav2
-from tests.images import image_input, make_image
+from tests.images import image_input
 from tests.openai_server import FaultProxy, ModelServer, serve_available, transformers_serve
 
 CONTEXTS = [

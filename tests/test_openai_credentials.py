@@ -16,7 +16,7 @@ from kosmos_eval.cli import app
 from kosmos_eval.core.redact import has_userinfo, redact
 from kosmos_eval.core.types import Context, GenerateRequest
 from kosmos_eval.errors import UserError
-from tests.datasets import write_vqav2
+from kosmos_eval.generators.vqa import write_vqav2
 from tests.openai_server import CannedServer, RedirectServer
 
 KEY = "sk-planted-5f0c2e9a17d4b3"

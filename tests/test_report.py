@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from kosmos_eval.config import RunConfig
+from kosmos_eval.generators.vqa import write_vqav2
 from kosmos_eval.reporting.report import build_report
 from kosmos_eval.reporting.runs import find_runs
 from kosmos_eval.reporting.sample_view import Thumbnails, gold_text, is_error, prediction_text, sample_scores
 from kosmos_eval.reporting.svg import nice_axis
 from kosmos_eval.runner.run import evaluate
-from tests.datasets import write_vqav2
 from tests.runs import chance_run, tiny_raven_run
 
 VQA_QUESTIONS = [

@@ -12,10 +12,10 @@ from kosmos_eval.cli import app
 from kosmos_eval.config import RunConfig
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.generators.raven import write_problem_set
+from kosmos_eval.generators.vqa import write_vqav2
 from kosmos_eval.reporting.paper import paper_numbers
 from kosmos_eval.reporting.runs import find_runs
 from kosmos_eval.runner.suite import load_suite, plan
-from tests.datasets import write_vqav2
 
 VQA_QUESTIONS = [
     ("how many dogs?", ["2"] * 10, "number"),

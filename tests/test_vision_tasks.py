@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from kosmos_eval.config import RunConfig
+from kosmos_eval.generators.pictures import make_image
 from kosmos_eval.metrics.matching import match_candidate
 from kosmos_eval.runner.run import evaluate
 from kosmos_eval.tasks.imagenet import ImageNetTask
 from tests.backends import ScriptedBackend, ScriptedRanker
-from tests.images import make_image
 
 SYNSETS = [
     ("n01440764", "tench, Tinca tinca"),

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from kosmos_eval.cli import app
 from kosmos_eval.config import RunConfig
+from kosmos_eval.generators.vqa import write_vizwiz, write_vqav2
 from kosmos_eval.metrics.vqa import vqa_accuracy
 from kosmos_eval.runner.run import evaluate
 from tests.backends import ScriptedBackend
-from tests.datasets import write_vizwiz, write_vqav2
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "vqa_prompts.txt"
 TEN = 10

@@ -52,6 +52,7 @@ STORYCLOZE_HEADER = (
 
 def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     """JSON lines as the releases write them (json.dumps defaults, keys in the release's order)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
 
 

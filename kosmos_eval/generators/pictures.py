@@ -139,6 +139,15 @@ def wrap(text: str, width: int) -> list[str]:
     return lines
 
 
+def make_image(index: int, size: tuple[int, int] = (48, 40)) -> Image.Image:
+    """A tiny picture that differs with `index` (colour and ellipse): the cheapest real image file a loader can
+    open, for tests that name their examples' images by number and for data sets of thousands of examples."""
+    image = Image.new("RGB", size, ((index * 53) % 256, (index * 97) % 256, (index * 31) % 256))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((5 + index % 7, 4, 30, 20 + index % 11), fill=(255 - index * 20 % 256, 30, 200))
+    return image
+
+
 def save_jpeg(image: Image.Image, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, format="JPEG", quality=JPEG_QUALITY)

@@ -9,19 +9,32 @@ as real annotators give, so the official accuracy's partial credit and normalisa
 
 Splits: the paper's (VQAv2 test-dev, VizWiz test: questions only, scored by the servers), val with answers
 (a locally scored run) and train (the few-shot demo pool).
+
+Each layout is written in one place (`write_vqav2_files`, `write_vizwiz_files`) for every caller: the samples,
+and `write_vqav2` / `write_vizwiz`, which lay out questions chosen by a test or a benchmark (scaled.py).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from PIL import Image, ImageEnhance, ImageFilter
 
 from kosmos_eval.generators.captions import IMAGE_SIZE, distinct_scenes, write_json
-from kosmos_eval.generators.pictures import COLOURS, SHAPES, Scene, draw_scene, random_scene, save_jpeg, text_card
+from kosmos_eval.generators.pictures import (
+    COLOURS,
+    SHAPES,
+    Scene,
+    draw_scene,
+    make_image,
+    random_scene,
+    save_jpeg,
+    text_card,
+)
 from kosmos_eval.generators.samples import sample_writer
 
 ANSWERS_PER_QUESTION = 10
@@ -117,29 +130,41 @@ def human_answers(question: Question, rng: random.Random) -> list[tuple[str, str
     return answers
 
 
-def write_vqav2_split(folder: Path, split: str, image_ids: list[int], rng: random.Random) -> None:
-    """One VQAv2 split: its questions file, its annotations file unless test-dev, and its COCO images."""
-    file_subtype, image_subtype, _, per_image = VQAV2_SAMPLE[split]
-    questions, annotations = [], []
-    for scene, image_id in zip(distinct_scenes(rng, len(image_ids)), image_ids, strict=True):
-        save_jpeg(draw_scene(scene, IMAGE_SIZE), folder / image_subtype / f"COCO_{image_subtype}_{image_id:012d}.jpg")
-        for k, question in enumerate(rng.sample(scene_questions(scene, rng), per_image)):
-            question_id = image_id * 1000 + k  # VQAv2 numbers an image's questions like this
-            questions.append({"image_id": image_id, "question": question.text, "question_id": question_id})
-            answers = human_answers(question, rng)
-            annotations.append(
-                {
-                    "question_type": question.question_type,
-                    "multiple_choice_answer": question.answer,
-                    "answers": [
-                        {"answer": answer, "answer_confidence": confidence, "answer_id": n}
-                        for n, (answer, confidence) in enumerate(answers, start=1)
-                    ],
-                    "image_id": image_id,
-                    "answer_type": question.answer_type,
-                    "question_id": question_id,
-                }
-            )
+class Asked(NamedTuple):
+    """One VQAv2 question with its annotation, as the two files store them."""
+
+    image_id: int
+    question_id: int
+    text: str
+    question_type: str
+    answer_type: str
+    answer: str  # multiple_choice_answer
+    answers: list[tuple[str, str]]  # the ten (answer, confidence) pairs
+
+
+def write_vqav2_files(
+    folder: Path, split: str, pictures: Iterable[tuple[int, Image.Image]], asked: list[Asked]
+) -> None:
+    """One VQAv2 split: its COCO images (image id, picture), its questions file and, unless test-dev, its
+    annotations file. Every writer of VQAv2 data goes through here, so the layout lives in one place."""
+    file_subtype, image_subtype, _, _ = VQAV2_SAMPLE[split]
+    for image_id, picture in pictures:
+        save_jpeg(picture, folder / image_subtype / f"COCO_{image_subtype}_{image_id:012d}.jpg")
+    questions = [{"image_id": q.image_id, "question": q.text, "question_id": q.question_id} for q in asked]
+    annotations = [
+        {
+            "question_type": q.question_type,
+            "multiple_choice_answer": q.answer,
+            "answers": [
+                {"answer": answer, "answer_confidence": confidence, "answer_id": n}
+                for n, (answer, confidence) in enumerate(q.answers, start=1)
+            ],
+            "image_id": q.image_id,
+            "answer_type": q.answer_type,
+            "question_id": q.question_id,
+        }
+        for q in asked
+    ]
     write_json(
         folder / f"v2_OpenEnded_mscoco_{file_subtype}_questions.json",
         {
@@ -164,13 +189,39 @@ def write_vqav2_split(folder: Path, split: str, image_ids: list[int], rng: rando
         )
 
 
-def write_vqav2(folder: Path) -> None:
+def write_vqav2_split(folder: Path, split: str, image_ids: list[int], rng: random.Random) -> None:
+    """One split of the sample: scenes, questions true of them, ten human-like answers each."""
+    per_image = VQAV2_SAMPLE[split][3]
+    pictures, asked = [], []
+    for scene, image_id in zip(distinct_scenes(rng, len(image_ids)), image_ids, strict=True):
+        pictures.append((image_id, draw_scene(scene, IMAGE_SIZE)))
+        for k, question in enumerate(rng.sample(scene_questions(scene, rng), per_image)):
+            question_id = image_id * 1000 + k  # VQAv2 numbers an image's questions like this
+            fields = (question.text, question.question_type, question.answer_type, question.answer)
+            asked.append(Asked(image_id, question_id, *fields, human_answers(question, rng)))
+    write_vqav2_files(folder, split, pictures, asked)
+
+
+def write_vqav2_sample(folder: Path) -> None:
     """All three VQAv2 splits from one seeded stream, so that no image id repeats across the splits."""
     rng = random.Random("sample-vqav2")
     count = sum(images for _, _, images, _ in VQAV2_SAMPLE.values())
     image_ids = iter(rng.sample(range(1, 581930), count))  # distinct COCO-range ids across all splits
     for split, (_, _, images, _) in VQAV2_SAMPLE.items():
         write_vqav2_split(folder, split, [next(image_ids) for _ in range(images)], rng)
+
+
+def write_vqav2(root: Path, split: str, questions: list[tuple[str, list[str], str]], first_image: int = 1) -> None:
+    """A VQAv2 split of chosen questions, (text, answers, answer type) each, one image per question numbered
+    from `first_image` (question id = image id x 10): for tests and benchmarks that need known answers."""
+    pictures, asked = [], []
+    for i, (text, answers, answer_type) in enumerate(questions):
+        image_id = first_image + i
+        pictures.append((image_id, make_image(image_id)))
+        question_type = " ".join(text.lower().split()[:2])
+        pairs = [(answer, "yes") for answer in answers]
+        asked.append(Asked(image_id, image_id * 10, text, question_type, answer_type, answers[0], pairs))
+    write_vqav2_files(root, split, pictures, asked)
 
 
 def _photo(image: Image.Image, rng: random.Random, fill: tuple[int, int, int]) -> Image.Image:
@@ -219,29 +270,55 @@ def _vizwiz_kinds(count: int, rng: random.Random) -> list[str]:
     return kinds
 
 
-def write_vizwiz(folder: Path) -> None:
+class VizWizItem(NamedTuple):
+    """One VizWiz image with its question and (not in test) its answers; answerable follows the answer type."""
+
+    picture: Image.Image
+    question: str
+    answers: list[tuple[str, str]]  # (answer, confidence)
+    answer_type: str  # other | yes/no | number | unanswerable
+
+
+def write_vizwiz_files(folder: Path, split: str, items: Iterable[VizWizItem]) -> None:
+    """`<split>.json` and `<split>/VizWiz_<split>_<index>.jpg`, the test split without answers, as released."""
+    entries: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        name = f"VizWiz_{split}_{index:08d}.jpg"
+        save_jpeg(item.picture, folder / split / name)
+        entry: dict[str, Any] = {"image": name, "question": item.question}
+        if split != "test":  # the test answers are on the evaluation server only
+            entry["answers"] = [{"answer": a, "answer_confidence": c} for a, c in item.answers]
+            entry["answer_type"] = item.answer_type
+            entry["answerable"] = 0 if item.answer_type == "unanswerable" else 1
+        entries.append(entry)
+    write_json(folder / f"{split}.json", entries)
+
+
+def write_vizwiz_sample(folder: Path) -> None:
     """The three VizWiz splits, each from its own seed (images are numbered per split, as in VizWiz)."""
     for split, count in VIZWIZ_SAMPLE.items():
         rng = random.Random(f"sample-vizwiz-{split}")
-        entries: list[dict[str, Any]] = []
-        for index, kind in enumerate(_vizwiz_kinds(count, rng)):
+        items = []
+        for kind in _vizwiz_kinds(count, rng):
             image, question = vizwiz_item(kind, rng)
-            name = f"VizWiz_{split}_{index:08d}.jpg"
-            save_jpeg(image, folder / split / name)
-            entry: dict[str, Any] = {"image": name, "question": question.text}
-            if split != "test":  # the test answers are on the evaluation server only
-                pairs = human_answers(question, rng)
-                entry["answers"] = [{"answer": a, "answer_confidence": c} for a, c in pairs]
-                entry["answer_type"] = question.answer_type
-                entry["answerable"] = 0 if question.answer_type == "unanswerable" else 1
-            entries.append(entry)
-        write_json(folder / f"{split}.json", entries)
+            answers = human_answers(question, rng) if split != "test" else []
+            items.append(VizWizItem(image, question.text, answers, question.answer_type))
+        write_vizwiz_files(folder, split, items)
+
+
+def write_vizwiz(root: Path, split: str, questions: list[tuple[str, list[str], int]]) -> None:
+    """A VizWiz split of chosen questions, (text, answers, answerable) each: for tests and benchmarks."""
+    items = [
+        VizWizItem(make_image(i + 40), text, [(a, "yes") for a in answers], "other" if answerable else "unanswerable")
+        for i, (text, answers, answerable) in enumerate(questions)
+    ]
+    write_vizwiz_files(root, split, items)
 
 
 @sample_writer("vqav2", "vizwiz")
 def write_vqa_sample(task: str, folder: Path) -> None:
     """The bundled VQA sample of `task` (vqav2 or vizwiz)."""
     if task == "vqav2":
-        write_vqav2(folder)
+        write_vqav2_sample(folder)
     else:
-        write_vizwiz(folder)
+        write_vizwiz_sample(folder)
