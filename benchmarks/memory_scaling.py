@@ -82,7 +82,6 @@ def _metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 
 def stage(name: str, workdir: Path) -> dict[str, Any]:
     """Do one stage in this process; returns what it saw (records, metrics) for the report."""
-    import kosmos_eval.tasks  # noqa: F401  (registers tasks)
     from kosmos_eval.backends.chance import ChanceBackend
     from kosmos_eval.reporting.rescore import rescore
     from kosmos_eval.reporting.runs import load_run

@@ -184,7 +184,6 @@ class RunConfig:
         """The registered backend this run uses (what its model args mean, which change only speed). A name
         nobody registered is a backend object handed to `evaluate()` by a program: it has no model args of
         its own (building one by that name fails with the registry's error)."""
-        import kosmos_eval.backends  # noqa: F401  (registers the backends)
         from kosmos_eval.core.backend import BackendInfo
         from kosmos_eval.core.registry import BACKENDS
 

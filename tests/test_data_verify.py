@@ -19,7 +19,6 @@ runner = CliRunner()
 
 
 def test_every_bundled_sample_verifies_clean():
-    import kosmos_eval.tasks  # noqa: F401
     from kosmos_eval.core.registry import TASKS
 
     for name in TASKS.names():

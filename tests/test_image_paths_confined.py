@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import kosmos_eval.tasks  # noqa: F401  (registers the tasks)
 from kosmos_eval.cli import app
 from kosmos_eval.core.registry import TASKS
 from kosmos_eval.data.locate import SAMPLE_MARKER, bundled_sample

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import kosmos_eval.tasks  # noqa: F401  (registers the tasks)
 from kosmos_eval.core.registry import TASKS
 from kosmos_eval.errors import DataError
 from kosmos_eval.reporting.paper import (

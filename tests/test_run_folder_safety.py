@@ -112,7 +112,6 @@ def test_summary_files_are_not_written_over_a_link(tmp_path, name):
 
 
 def test_an_export_is_not_written_over_a_link(tmp_path):
-    import kosmos_eval.tasks  # noqa: F401  (registers tasks)
     from kosmos_eval.core.registry import TASKS
 
     task = TASKS.get("coco_caption")(seed=0, options={})

@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-import kosmos_eval.tasks  # noqa: F401  (registers tasks)
 from kosmos_eval.cli import app
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.registry import TASKS

@@ -10,7 +10,6 @@ from collections import Counter
 
 import pytest
 
-import kosmos_eval.tasks  # noqa: F401  (registers the tasks)
 from kosmos_eval.core.registry import TASKS
 from kosmos_eval.core.types import Example
 from kosmos_eval.data.hub_source import sources_folder

@@ -1,3 +1,2 @@
-"""Model backends. Importing this package registers every backend (the hf backend imports torch lazily)."""
-
-from kosmos_eval.backends import chance, hf, openai  # noqa: F401
+"""Model backends. Each module registers its backend (`register_backend`); the registry (core/registry.py,
+BACKENDS) imports them on its first lookup. The hf backend imports torch only when a model is built."""

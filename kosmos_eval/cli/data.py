@@ -46,7 +46,6 @@ def verify_command(
     the data folder (refused before anything is opened, as `run` refuses it; docs/data.md)."""
     setup(debug, include_path)
     try:
-        import kosmos_eval.tasks  # noqa: F401
         from kosmos_eval.core.registry import TASKS
         from kosmos_eval.data.locate import resolve_data_dir
         from kosmos_eval.data.verify import verify
@@ -91,7 +90,6 @@ def fetch_command(
     well, 1 when a check failed, 2 when a task could not be fetched (each named in one line)."""
     setup(debug, include_path)
     try:
-        import kosmos_eval.tasks  # noqa: F401
         from kosmos_eval.core.registry import TASKS
         from kosmos_eval.runner.suite import builtin_suites, load_suite
 

@@ -333,7 +333,6 @@ def list_tasks(
     cache or a reachable hub. Every task also ships a small synthetic sample (`--sample`)."""
     setup(debug, include_path)
     try:
-        import kosmos_eval.tasks  # noqa: F401
         from kosmos_eval.core.registry import TASKS
 
         rows = []

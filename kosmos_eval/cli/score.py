@@ -28,7 +28,6 @@ def score_predictions(
     seed: int = 1234,
 ) -> dict[str, Any]:
     """Metrics of a predictions file against the task's gold data, as a JSON-ready dict."""
-    import kosmos_eval.tasks  # noqa: F401  (registers tasks)
     from kosmos_eval.core.registry import TASKS
     from kosmos_eval.data.locate import resolve_data_dir
     from kosmos_eval.tasks.generation import GenerationTask

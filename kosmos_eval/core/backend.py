@@ -12,7 +12,6 @@ run seed, and how its model is named in run folders and tables.
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from kosmos_eval.core.registry import import_object
 from kosmos_eval.core.types import Context, GenerateRequest, ImageInput, RankRequest, RankResult, Request
 from kosmos_eval.errors import UserError
 
@@ -147,8 +147,7 @@ class BackendInfo:
 
             BACKENDS.get(self.name)
         if isinstance(self.implementation, str):
-            module, _, attr = self.implementation.partition(":")
-            return getattr(importlib.import_module(module), attr)
+            return import_object(self.implementation)
         return self.implementation
 
     def validate(self, model_args: Mapping[str, str]) -> None:

@@ -18,8 +18,16 @@ from typing import Any
 
 from PIL import Image
 
+from kosmos_eval.core.registry import Registry
+
 CopyWriter = Callable[[Path, Path], dict[str, list[dict[str, Any]]]]
-_WRITERS: dict[str, tuple[CopyWriter, Callable[[], Any] | None]] = {}
+# the modules whose writers register themselves with `copy_writer`, imported when a copy is first asked for
+FAMILIES = tuple(
+    f"kosmos_eval.generators.{family}"
+    for family in ("hub_copies_vqa", "hub_copies_captions", "hub_copies_reasoning", "hub_copies_classification")
+)
+# task -> (its writer, its card's features or None)
+COPY_WRITERS: Registry[tuple[CopyWriter, Callable[[], Any] | None]] = Registry("hub copy writer", FAMILIES)
 
 
 def copy_writer(task: str, features: Callable[[], Any] | None) -> Callable[[CopyWriter], CopyWriter]:
@@ -27,7 +35,7 @@ def copy_writer(task: str, features: Callable[[], Any] | None) -> Callable[[Copy
     `features` None the writer lays out the repo's own files itself (a release's files, webdataset tars)."""
 
     def register(function: CopyWriter) -> CopyWriter:
-        _WRITERS[task] = (function, features)
+        COPY_WRITERS.add(task, (function, features))
         return function
 
     return register
@@ -38,7 +46,7 @@ def write_hub_copy(task: str, folder: Path, rows: dict[str, int] | None = None) 
     (or repeats the sample's rows up to N, for a copy with the paper's row count)."""
     from kosmos_eval.generators.samples import write_sample
 
-    function, features = _writers()[task]
+    function, features = COPY_WRITERS.get(task)
     with tempfile.TemporaryDirectory(prefix=f"kosmos-eval-{task}-sample-") as sample:
         write_sample(task, Path(sample))
         splits = function(Path(sample), folder)
@@ -70,15 +78,3 @@ def image_cell(path: Path) -> dict[str, Any]:
         buffer = io.BytesIO()
         image.save(buffer, format=image.format or "PNG")
     return {"bytes": buffer.getvalue(), "path": None}
-
-
-# the modules whose writers register themselves with `copy_writer`, imported when a copy is first asked for
-FAMILIES = ("hub_copies_vqa", "hub_copies_captions", "hub_copies_reasoning", "hub_copies_classification")
-
-
-def _writers() -> dict[str, tuple[CopyWriter, Callable[[], Any] | None]]:
-    import importlib
-
-    for family in FAMILIES:
-        importlib.import_module(f"kosmos_eval.generators.{family}")
-    return _WRITERS

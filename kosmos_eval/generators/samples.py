@@ -10,7 +10,6 @@ rendering with what ships (tests/test_samples.py runs the same check for every t
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
 import tempfile
@@ -21,13 +20,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from kosmos_eval.core.registry import Registry
 from kosmos_eval.data.locate import SAMPLE_MARKER
 
 # a writer puts one task's sample into an empty folder; one writer may serve several tasks (COCO and Flickr30k)
 SampleWriter = Callable[[str, Path], None]
-WRITERS: dict[str, SampleWriter] = {}
 
-# the modules that register writers (imported on first use, so `import kosmos_eval` stays light)
+# the modules that register writers (imported on first lookup, so `import kosmos_eval` stays light)
 WRITER_MODULES = (
     "kosmos_eval.generators.raven",
     "kosmos_eval.generators.captions",
@@ -38,6 +37,7 @@ WRITER_MODULES = (
     "kosmos_eval.generators.commonsense",
     "kosmos_eval.generators.language",
 )
+WRITERS: Registry[SampleWriter] = Registry("sample writer", WRITER_MODULES)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 # JPEG files are compared by decoded pixels with a small tolerance: libjpeg builds may round differently
 JPEG_TOLERANCE = 8
@@ -45,20 +45,11 @@ JPEG_TOLERANCE = 8
 
 def sample_writer(*tasks: str) -> Callable[[SampleWriter], SampleWriter]:
     """Register `writer(task, folder)` as the maker of these tasks' bundled samples."""
-
-    def register(writer: SampleWriter) -> SampleWriter:
-        for task in tasks:
-            if task in WRITERS and WRITERS[task] is not writer:
-                raise ValueError(f"sample writer for {task!r} is registered twice")
-            WRITERS[task] = writer
-        return writer
-
-    return register
+    return WRITERS.register(*tasks)
 
 
 def writers() -> dict[str, SampleWriter]:
-    for module in WRITER_MODULES:
-        importlib.import_module(module)
+    """Every task's writer, by task name (sorted)."""
     return dict(sorted(WRITERS.items()))
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kosmos_eval.core.registry import Registry
 from kosmos_eval.formats.language import dataset_spec
 from kosmos_eval.generators.captions import Captioned, write_flickr30k_files, write_json, write_karpathy_coco
 from kosmos_eval.generators.language import write_jsonl
@@ -37,25 +38,21 @@ FILLER = (
 WORDS = FILLER.split()
 COLORS = ("black", "blue", "brown", "green", "grey", "orange", "pink", "purple", "red", "white", "yellow")
 ScaledWriter = Callable[[Path, int, int], tuple[str, dict[str, str]]]
-SCALED_WRITERS: dict[str, ScaledWriter] = {}
+# every writer is in this module (below), so the registry's one module is this one
+SCALED_WRITERS: Registry[ScaledWriter] = Registry("scaled writer", (__name__,))
 
 
 def scaled_writer(*tasks: str) -> Callable[[ScaledWriter], ScaledWriter]:
     """Register `writer(root, n, demos)` as the maker of these tasks' N-example data sets."""
-
-    def register(writer: ScaledWriter) -> ScaledWriter:
-        for task in tasks:
-            SCALED_WRITERS[task] = writer
-        return writer
-
-    return register
+    return SCALED_WRITERS.register(*tasks)
 
 
 def write_task_data(task: str, root: Path, n: int, demos: int = 0) -> tuple[str, dict[str, str]]:
     """`n` examples of `task` (and `demos` demos) under `root`; returns (split to evaluate, task options)."""
-    if task not in SCALED_WRITERS:
-        raise KeyError(f"no scaled writer for task {task!r} (writers: {', '.join(sorted(SCALED_WRITERS))})")
-    return SCALED_WRITERS[task](root, n, demos)
+    writer = SCALED_WRITERS.find(task)
+    if writer is None:
+        raise KeyError(f"no scaled writer for task {task!r} (writers: {', '.join(SCALED_WRITERS.names())})")
+    return writer(root, n, demos)
 
 
 def words(seed: int, count: int) -> str:

@@ -256,7 +256,6 @@ def _compare_pair(
     resamples: int,
     notes: list[str],
 ) -> list[MetricComparison]:
-    import kosmos_eval.tasks  # noqa: F401  (registers tasks)
     from kosmos_eval.core.registry import TASKS
 
     base_records = {str(r["id"]): r for r in base.records}

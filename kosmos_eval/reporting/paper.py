@@ -148,7 +148,6 @@ def _reference_index() -> dict[tuple[str, str, str, int, str], float]:
 @lru_cache(maxsize=64)
 def paper_split(task: str) -> str:
     """The split the paper reports for `task`: the task's default split (each task's default is the paper's)."""
-    import kosmos_eval.tasks  # noqa: F401  (registers tasks)
     from kosmos_eval.core.registry import TASKS
 
     return str(TASKS.get(task).default_split)

@@ -31,7 +31,6 @@ def rescore(
     """Re-score the run in `run_dir` with the current metric code; returns the new summary's path and the run
     as it now reads. `options` may change only the task's `scoring_options` (others would change the prompts
     the records were made with); `data_dir` replaces the data folder the run recorded."""
-    import kosmos_eval.tasks  # noqa: F401  (registers tasks)
     from kosmos_eval.core.registry import TASKS
 
     run = load_run(run_dir)

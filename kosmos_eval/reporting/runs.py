@@ -83,7 +83,6 @@ def model_name(summary: dict[str, Any]) -> str:
     """The name a run's model goes by in tables: the checkpoint id or folder name, else the backend's name."""
     if summary.get("model"):  # every summary since the name was recorded
         return str(summary["model"])
-    import kosmos_eval.backends  # noqa: F401  (registers the backends)
     from kosmos_eval.core.registry import BACKENDS
 
     config = summary.get("config") or {}
@@ -100,7 +99,6 @@ def variant_of(summary: dict[str, Any]) -> str:
     if not options:
         return ""
     try:
-        import kosmos_eval.tasks  # noqa: F401
         from kosmos_eval.core.registry import TASKS
 
         return TASKS.get(summary["task"])(options=options).variant
@@ -281,7 +279,6 @@ def _identity_args(summary: dict[str, Any]) -> dict[str, Any] | None:
     if "identity" in summary:
         return None
     config = summary.get("config") or {}
-    import kosmos_eval.backends  # noqa: F401  (registers the backends)
     from kosmos_eval.core.registry import BACKENDS
 
     backend = str(config.get("backend") or "")

@@ -57,7 +57,6 @@ def fmt(value: Any) -> str:
 def sample_scores(run: Run) -> dict[str, float | None]:
     """Each record's score on the headline metric: its per-example row where the metric is a mean of rows
     (VQA accuracy 0.3, F1, CIDEr per image), else the record's "correct" flag (ROC AUC has no per-example value)."""
-    import kosmos_eval.tasks  # noqa: F401  (registers tasks)
     from kosmos_eval.core.registry import TASKS
 
     records = run.records

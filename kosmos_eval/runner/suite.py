@@ -136,7 +136,6 @@ def _positive(value: Any, where: str) -> int | None:
 def task_list(text: str, shots: Sequence[int], seeds: Sequence[int]) -> Suite:
     """`raven,vqav2` (lm-evaluation-harness's `--tasks a,b`): a suite of those tasks, each at the command's shots
     and seeds. A name that is no task is refused before anything runs, naming it and the closest task."""
-    import kosmos_eval.tasks  # noqa: F401  (registers tasks)
     from kosmos_eval.core.registry import TASKS
 
     names = [name.strip() for name in text.split(",") if name.strip()]
@@ -183,7 +182,6 @@ class PlannedRun:
 def plan(suite: Suite, base: RunConfig) -> list[PlannedRun]:
     """Every entry checked before the first run starts (task, options, shots, split), so a typo in the last
     entry does not surface hours into the suite."""
-    import kosmos_eval.tasks  # noqa: F401
     from kosmos_eval.core.registry import TASKS
 
     planned = []

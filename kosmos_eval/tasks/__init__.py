@@ -1,19 +1,4 @@
-"""Task modules. Importing this package registers every built-in task, then lets the registry read the user
-tasks of $KOSMOS_EVAL_TASKS whenever it is consulted (tasks/user_tasks.py): after the built-ins, so a user task
-can never take a built-in name."""
-
-from kosmos_eval.core.registry import TASKS
-from kosmos_eval.tasks import (  # noqa: F401
-    captioning,
-    commonsense,
-    described,
-    imagenet,
-    language,
-    ocr_free,
-    raven,
-    user_tasks,
-    vqa,
-    websrc,
-)
-
-TASKS.refresh_with(user_tasks.sync_environment)
+"""Task modules. Each registers its tasks with `@register_task`; the registry (core/registry.py, TASKS) imports
+them on its first lookup, and reads the user tasks of $KOSMOS_EVAL_TASKS before every lookup
+(tasks/user_tasks.py), after the built-ins, so a user task can never take a built-in name. Importing this
+package therefore does nothing by itself."""

@@ -9,14 +9,13 @@ meaningless, but whether the harness computes them exactly is not.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 
+from kosmos_eval.core.registry import Registry
 from kosmos_eval.errors import UserError
 
 Builder = Callable[[Path, int], Path]  # (out_dir, seed) -> out_dir
-BUILDERS: dict[str, Builder] = {}
 BUILDER_MODULES = (
     "kosmos_eval.tiny.kosmos2",
     "kosmos_eval.tiny.llava",
@@ -27,32 +26,26 @@ BUILDER_MODULES = (
     "kosmos_eval.tiny.other",
     "kosmos_eval.tiny.causal_lm",
 )
+# family name -> the function building its tiny checkpoint
+BUILDERS: Registry[Builder] = Registry("tiny builder", BUILDER_MODULES)
 
 
 def tiny_builder(*families: str) -> Callable[[Builder], Builder]:
     """Register `build(out_dir, seed)` as the maker of these families' tiny checkpoints."""
-
-    def register(build: Builder) -> Builder:
-        for family in families:
-            if family in BUILDERS:
-                raise ValueError(f"tiny builder for {family!r} is registered twice")
-            BUILDERS[family] = build
-        return build
-
-    return register
+    return BUILDERS.register(*families)
 
 
 def architectures() -> list[str]:
-    for module in BUILDER_MODULES:
-        importlib.import_module(module)
-    return list(BUILDERS)
+    """The families a tiny checkpoint can be built for, in declaration order."""
+    return [name for name, _ in BUILDERS.items()]
 
 
 def build_tiny_model(architecture: str, out_dir: Path, seed: int = 0) -> Path:
-    known = architectures()
-    if architecture not in BUILDERS:
-        raise UserError(f"tiny-model: unknown architecture {architecture!r} (choose from {', '.join(known)})")
-    return BUILDERS[architecture](Path(out_dir), seed)
+    build = BUILDERS.find(architecture)
+    if build is None:
+        known = ", ".join(architectures())
+        raise UserError(f"tiny-model: unknown architecture {architecture!r} (choose from {known})")
+    return build(Path(out_dir), seed)
 
 
 def save(out_dir: Path, model: object, processor: object) -> Path:

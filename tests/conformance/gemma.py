@@ -61,5 +61,5 @@ def paligemma_generate(backend, context: Context, max_new_tokens: int, num_beams
     return backend.adapter.decode(out[0, inputs["input_ids"].shape[1] :].tolist()).strip()
 
 
-NAIVE["paligemma"] = paligemma_naive
-GENERATE["paligemma"] = paligemma_generate
+NAIVE.add("paligemma", paligemma_naive)
+GENERATE.add("paligemma", paligemma_generate)

@@ -36,5 +36,5 @@ def generate(backend, context: Context, max_new_tokens: int, num_beams: int) -> 
     return backend.adapter.decode(out[0, inputs["input_ids"].shape[1] :].tolist()).strip()
 
 
-NAIVE["kosmos2"] = naive
-GENERATE["kosmos2"] = generate
+NAIVE.add("kosmos2", naive)
+GENERATE.add("kosmos2", generate)

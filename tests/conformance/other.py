@@ -92,7 +92,7 @@ def generate_kosmos2_5(backend, context: Context, max_new_tokens: int, num_beams
     return backend.adapter.decode(out[0, inputs["input_ids"].shape[1] :].tolist()).strip()
 
 
-NAIVE["florence2"] = naive_florence2
-GENERATE["florence2"] = generate_florence2
-NAIVE["kosmos2_5"] = naive_kosmos2_5
-GENERATE["kosmos2_5"] = generate_kosmos2_5
+NAIVE.add("florence2", naive_florence2)
+GENERATE.add("florence2", generate_florence2)
+NAIVE.add("kosmos2_5", naive_kosmos2_5)
+GENERATE.add("kosmos2_5", generate_kosmos2_5)

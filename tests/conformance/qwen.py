@@ -48,4 +48,4 @@ def glm4v_generate(backend, context: Context, max_new_tokens: int, num_beams: in
     return backend.adapter.decode(out[0, ids.shape[1] :].tolist()).strip()
 
 
-GENERATE["glm4v"] = glm4v_generate
+GENERATE.add("glm4v", glm4v_generate)

@@ -14,10 +14,11 @@ checkpoint built offline (kosmos_eval/tiny). Checkpoints of undeclared model typ
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from kosmos_eval.core.registry import Registry, import_object
 
 # How a per-token processor output is extended over continuation tokens: a constant value (e.g. PaliGemma's
 # token_type_ids are 1 after the prompt), or "last" (repeat the context's last position, e.g. Mllama's
@@ -65,8 +66,7 @@ class Family:
             raise ValueError(f"{self.name}: the own decoding loops are for decoder-only models")
 
     def adapter_class(self) -> type:
-        module, _, attr = self.adapter.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        return import_object(self.adapter)
 
     def model_loader(self) -> Any:
         import transformers
@@ -84,51 +84,42 @@ GENERIC = Family(
     notes="not covered by the conformance suite: numbers are unverified",
 )
 
-_BY_MODEL_TYPE: dict[str, Family] = {}
-_BY_NAME: dict[str, Family] = {}
+# The declared families by name and by each model type they cover; both filled by `register_family`.
+FAMILIES: Registry[Family] = Registry("model family", FAMILY_MODULES)
+BY_MODEL_TYPE: Registry[Family] = Registry("model type", FAMILY_MODULES)
 # Processor classes that transformers cannot build for images here (a required video processor, a torchvision or
 # num2words import images never use), by class name -> "module:function" returning an image-only stand-in built
 # on the class itself. Keyed by class, not family: LLaVA checkpoints with a Pixtral tower declare PixtralProcessor.
-_PROCESSOR_STANDINS: dict[str, str] = {}
-
-
-def register_processor_standin(class_name: str, loader: str) -> None:
-    _PROCESSOR_STANDINS[class_name] = loader
+PROCESSOR_STANDINS: Registry[str] = Registry(
+    "processor stand-in",
+    (
+        "kosmos_eval.backends.hf.families.llava_like",
+        "kosmos_eval.backends.hf.families.gemma",
+        "kosmos_eval.backends.hf.families.idefics",
+    ),
+)
+register_processor_standin = PROCESSOR_STANDINS.add
 
 
 def processor_standin(class_name: str) -> type | None:
     """The image-only stand-in for a processor class, or None where the class itself loads."""
-    _load_modules()
-    loader = _PROCESSOR_STANDINS.get(class_name)
-    if loader is None:
-        return None
-    module, _, attr = loader.partition(":")
-    return getattr(importlib.import_module(module), attr)()
+    loader = PROCESSOR_STANDINS.find(class_name)
+    return None if loader is None else import_object(loader)()
 
 
 def register_family(family: Family) -> Family:
+    """Declare `family` under its name and each of its model types (a model type declared twice is refused)."""
+    FAMILIES.add(family.name, family)
     for model_type in family.model_types:
-        if model_type in _BY_MODEL_TYPE:
-            raise ValueError(f"model type {model_type!r} is declared by {_BY_MODEL_TYPE[model_type].name} already")
-        _BY_MODEL_TYPE[model_type] = family
-    if family.name in _BY_NAME:
-        raise ValueError(f"family {family.name!r} is declared twice")
-    _BY_NAME[family.name] = family
+        BY_MODEL_TYPE.add(model_type, family)
     return family
-
-
-def _load_modules() -> None:
-    for module in FAMILY_MODULES:
-        importlib.import_module(module)
 
 
 def family_for(model_type: str) -> Family:
     """The declared family of a model type, else the generic path."""
-    _load_modules()
-    return _BY_MODEL_TYPE.get(model_type, GENERIC)
+    return BY_MODEL_TYPE.find(model_type) or GENERIC
 
 
 def families() -> dict[str, Family]:
     """Every declared family by name, in declaration order."""
-    _load_modules()
-    return dict(_BY_NAME)
+    return dict(FAMILIES.items())
