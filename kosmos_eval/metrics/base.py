@@ -1,4 +1,5 @@
-"""Metric values with 95% confidence intervals from a seeded percentile bootstrap over examples.
+"""Metric values with 95% confidence intervals from a seeded percentile bootstrap over examples, and the
+streaming metric: a corpus metric that works while the model computes.
 
 The bootstrap resamples examples (not tokens or candidates) and recomputes the corpus statistic, so the same
 machinery serves means (accuracy) and corpus metrics (CIDEr, ROC AUC) alike.
@@ -6,12 +7,16 @@ machinery serves means (accuracy) and corpus metrics (CIDEr, ROC AUC) alike.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # only named: the metrics load without the image stack
+    from kosmos_eval.core.types import Example
 
 DEFAULT_RESAMPLES = 2000
 # Resampled indices held at once by any bootstrap (8 MB; one resample where n is larger). Larger blocks are no
@@ -34,6 +39,30 @@ class MetricValue:
         if self.ci_low is None or self.ci_high is None:
             return f"{self.value * scale:.1f} (n={self.n})"
         return f"{self.value * scale:.1f} (95% CI {self.ci_low * scale:.1f}-{self.ci_high * scale:.1f}, n={self.n})"
+
+
+class StreamingMetric(ABC):
+    """A corpus metric that can do most of its work before the run ends, while the model computes.
+
+    Why: some corpus metrics cost as much CPU at the end of a run as the model's last seconds (captioning's
+    PTB tokenizer, METEOR and CIDEr-D), and the GPU would wait for them. A task names such metrics
+    (`Task.streaming_metrics`); the runner `begin`s each with every example the run will score, before the
+    model computes anything, and `feed`s it the run's records as they are made (a batch's worth at a time,
+    before their step is written), and the task's `aggregate` asks the metric for its scores at the end.
+
+    Feeding only saves time: the scores come from the records `aggregate` is given, whatever was fed. A metric
+    never begun (nothing left to compute, `kosmos-eval score`), fed some records only (a resumed run's earlier
+    records are read from the folder, never fed) or fed records that were not the final ones must give the
+    same scores, to the last bit; and `feed` never raises, so a failing helper costs time, never the run.
+    """
+
+    @abstractmethod
+    def begin(self, examples: Sequence[Example]) -> None:
+        """The examples this run scores (the whole selection, records already saved included)."""
+
+    @abstractmethod
+    def feed(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Records of this run, as soon as they are made; each is fed at most once per run."""
 
 
 def map_resample_blocks(n: int, seed: int, resamples: int, per_block: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

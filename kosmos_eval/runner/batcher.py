@@ -13,7 +13,7 @@ one runs, so decoding overlaps the model.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from kosmos_eval.core.backend import Backend
@@ -39,25 +39,26 @@ class Batcher:
         self.auto = batch_size is None
         self.batch_size = batch_size or backend.default_batch_size()
 
-    def run(self, requests: Sequence[Request], on_batch: Callable[[list[int], list[Any]], None] | None = None) -> list:
-        """Outputs in the order of `requests` (RankResult for rank requests, str for generate requests).
-        `on_batch(positions in requests, outputs)` is called as each batch returns, so work that needs only
-        some outputs can start while later batches compute."""
+    def run(self, requests: Sequence[Request]) -> list:
+        """Outputs in the order of `requests` (RankResult for rank requests, str for generate requests)."""
         outputs: list = [None] * len(requests)
+        for positions, results in self.batches(requests):
+            for position, result in zip(positions, results, strict=True):
+                outputs[position] = result
+        return outputs
+
+    def batches(self, requests: Sequence[Request]) -> Iterator[tuple[list[int], list[Any]]]:
+        """Each batch's positions in `requests` and its outputs, as the batch returns (rank requests first),
+        so that a caller can finish what those outputs complete while the next batches compute; a batch that
+        ran out of memory is never given. Every request is in exactly one batch."""
         for kind in (RankRequest, GenerateRequest):
             indices = [i for i, r in enumerate(requests) if isinstance(r, kind)]
             indices.sort(key=lambda i: -request_cost(requests[i]))
-            self._run_kind(kind, [requests[i] for i in indices], indices, outputs, on_batch)
-        return outputs
+            yield from self._run_kind(kind, [requests[i] for i in indices], indices)
 
     def _run_kind(
-        self,
-        kind: type,
-        batch_requests: list[Request],
-        indices: list[int],
-        outputs: list,
-        on_batch: Callable[[list[int], list[Any]], None] | None,
-    ) -> None:
+        self, kind: type, batch_requests: list[Request], indices: list[int]
+    ) -> Iterator[tuple[list[int], list[Any]]]:
         call = self.backend.rank if kind is RankRequest else self.backend.generate
         start = 0
         while start < len(batch_requests):
@@ -70,10 +71,7 @@ class Batcher:
                 continue
             if len(results) != len(chunk):
                 raise RuntimeError(f"backend returned {len(results)} outputs for {len(chunk)} requests")
-            for offset, result in enumerate(results):
-                outputs[indices[start + offset]] = result
-            if on_batch is not None:
-                on_batch(indices[start : start + len(chunk)], list(results))
+            yield indices[start : start + len(chunk)], list(results)
             start += len(chunk)
 
     def _back_off(self) -> None:

@@ -20,8 +20,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import kosmos_eval.backends
-import kosmos_eval.tasks  # noqa: F401  (registers tasks)
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend, fingerprint_changes
 from kosmos_eval.core.files import OutputError, writing
@@ -352,7 +350,9 @@ def _compute(
 ) -> None:
     """Compute this process's windows of the unfinished examples, appending each step's records as it ends."""
     task = run.task
-    task.begin_scoring(run.examples)  # scoring that can overlap the model's work starts now
+    metrics = task.streaming_metrics()
+    for metric in metrics:  # metrics that can work while the model computes start now, on every example scored
+        metric.begin(run.examples)
     task.use_backend(backend.prompt_budget())  # prompts that must fit the model (WebSRC's page text) know how
     sampler = make_demo_sampler(task, config, run.demos, backend, progress)
     batcher = Batcher(backend, config.batch_size)
@@ -362,10 +362,9 @@ def _compute(
 
         def save(new_records: list[dict[str, Any]]) -> None:
             appender.append(new_records)
-            task.observe(new_records)
             records.update((record["id"], record) for record in new_records)
 
-        compute_steps(task, batcher, sampler, config.shots, steps, save, progress)
+        compute_steps(task, batcher, sampler, config.shots, steps, save, progress, metrics)
 
 
 def data_notes(run: RunSlice) -> list[str]:

@@ -24,12 +24,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from tqdm import tqdm
 
 from kosmos_eval.core.types import Example, RankResult, Request
 from kosmos_eval.fewshot import DemoSampler
+from kosmos_eval.metrics.base import StreamingMetric
 from kosmos_eval.runner.batcher import Batcher
 from kosmos_eval.runner.records import make_record
 from kosmos_eval.tasks.base import Task
@@ -80,8 +82,12 @@ def compute_steps(
     steps: Sequence[Step],
     save: Callable[[list[dict[str, Any]]], None],
     progress: bool,
+    metrics: Sequence[StreamingMetric] = (),
 ) -> None:
-    """Build, run and score each step whole, and hand the records of its kept examples to `save`."""
+    """Build, run and score each step whole, and hand the records of its kept examples to `save`, in example
+    order. Each record is made as soon as the batch that completes its example returns, and that batch's
+    records are fed to the streaming `metrics` at once: they work on one batch while the model computes the
+    next, and at the end of a run only the last batch is left to them, not the last step."""
     prepare = getattr(sampler, "prepare", None)
     bar = tqdm(total=sum(len(step.keep) for step in steps), desc=f"{task.name}", unit="ex", disable=not progress)
     try:
@@ -90,27 +96,35 @@ def compute_steps(
             if prepare is not None:
                 prepare(step.examples)  # RICES: this window's query features, embedded together
             demos = [sampler.sample(example, shots) if sampler is not None else [] for example in step.examples]
-            requests = [task.build(example, own) for example, own in zip(step.examples, demos, strict=True)]
-            outputs = run_stages(task, batcher, step.examples, demos, requests, step.keep)
-            backend = batcher.backend
-            records = [
-                make_record(
-                    task,
-                    example,
-                    own_requests,
-                    own_demos,
-                    own_outputs,
-                    backend.rendered_prompt(own_requests[0].context) if own_requests else None,
-                )
-                for example, own_requests, own_demos, own_outputs in zip(
-                    step.examples, requests, demos, outputs, strict=True
-                )
-                if example.id in step.keep
-            ]
+            records = _compute_step(task, batcher, step, demos, metrics)
             save(records)
             bar.update(len(records))
     finally:
         bar.close()
+
+
+def _compute_step(
+    task: Task, batcher: Batcher, step: Step, demos: list[list[Example]], metrics: Sequence[StreamingMetric]
+) -> list[dict[str, Any]]:
+    """The records of the step's kept examples, in example order, each fed to `metrics` as it is made."""
+    requests = [task.build(example, own) for example, own in zip(step.examples, demos, strict=True)]
+    made: dict[int, dict[str, Any]] = {}
+
+    def finished(indices: list[int], outputs: list[list[RankResult | str]]) -> None:
+        new = []
+        for index in indices:
+            if step.examples[index].id not in step.keep:
+                continue  # neighbours computed for their company are not the run's
+            own = requests[index]
+            rendered = batcher.backend.rendered_prompt(own[0].context) if own else None
+            made[index] = make_record(task, step.examples[index], own, demos[index], outputs[index], rendered)
+            new.append(made[index])
+        if new:
+            for metric in metrics:
+                metric.feed(new)
+
+    run_stages(task, batcher, step.examples, demos, requests, finished)
+    return [made[index] for index in sorted(made)]
 
 
 def run_stages(
@@ -119,43 +133,41 @@ def run_stages(
     examples: list[Example],
     demos: list[list[Example]],
     first_requests: list[list[Request]],
-    observed: frozenset[str] | None = None,
+    finished: Callable[[list[int], list[list[RankResult | str]]], None] | None = None,
 ) -> list[list[RankResult | str]]:
     """Outputs per example for the first requests and every follow-up the task asks for (a multi-stage task
     such as chain-of-thought builds its second prompt from the first stage's output). Each stage is batched
-    across all examples of the step; an example is done when the task asks for nothing more. Only examples
-    in `observed` (all when None) are shown to `Task.observe_outputs`: neighbours computed for their company
-    are not the run's."""
+    across all examples of the step; an example is done when the task asks for nothing more.
+
+    `finished(indices, outputs)` is told, after each batch, which examples that batch completed (their last
+    stage is in and `follow_up` asks for nothing more; examples without requests at the start), with the
+    outputs so far (the list this returns): their records need not wait for the rest of the step. An example's
+    `follow_up` is asked as soon as its stage is complete; it sees exactly what it would after the stage."""
     outputs: list[list[RankResult | str]] = [[] for _ in examples]
     requests = first_requests
+    idle = [index for index, own in enumerate(requests) if not own]
+    if idle and finished is not None:
+        finished(idle, outputs)
     while any(requests):
         flat = [request for own in requests for request in own]
         batcher.backend.check_requests(flat)  # e.g. a server without prompt log-probs refuses ranking up front
-        flat = batcher.run(flat, _output_observer(task, examples, requests, observed))
-        cursor = 0
-        for index, own in enumerate(requests):
-            outputs[index].extend(flat[cursor : cursor + len(own)])
-            cursor += len(own)
-        requests = [
-            task.follow_up(example, example_demos, outputs[index]) if own else []
-            for index, (example, example_demos, own) in enumerate(zip(examples, demos, requests, strict=True))
-        ]
+        owner = [index for index, own in enumerate(requests) for _ in own]
+        starts = [0, *accumulate(len(own) for own in requests)]  # each example's first place in `flat`
+        waiting = [len(own) for own in requests]
+        stage: list[Any] = [None] * len(flat)
+        following: list[list[Request]] = [[] for _ in examples]
+        for positions, results in batcher.batches(flat):
+            done = []
+            for position, result in zip(positions, results, strict=True):
+                stage[position] = result
+                index = owner[position]
+                waiting[index] -= 1
+                if waiting[index] == 0:  # the example's stage is complete
+                    outputs[index].extend(stage[starts[index] : starts[index] + len(requests[index])])
+                    following[index] = task.follow_up(examples[index], demos[index], outputs[index])
+                    if not following[index]:
+                        done.append(index)
+            if done and finished is not None:
+                finished(done, outputs)
+        requests = following
     return outputs
-
-
-def _output_observer(
-    task: Task, examples: list[Example], requests: list[list[Request]], observed: frozenset[str] | None
-) -> Callable[[list[int], list[RankResult | str]], None]:
-    """`Task.observe_outputs` for the batcher's positions in the flattened requests of one stage."""
-    flat = [(example, request) for example, own in zip(examples, requests, strict=True) for request in own]
-
-    def observe(positions: list[int], outputs: list[RankResult | str]) -> None:
-        seen = [
-            (*flat[position], output)
-            for position, output in zip(positions, outputs, strict=True)
-            if observed is None or flat[position][0].id in observed
-        ]
-        if seen:
-            task.observe_outputs(seen)
-
-    return observe

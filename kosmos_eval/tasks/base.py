@@ -24,6 +24,7 @@ from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
 from kosmos_eval.core.types import Context, DataStatus, Example, ImageInput, RankResult, Request
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.metrics import MetricValue
+from kosmos_eval.metrics.base import StreamingMetric
 from kosmos_eval.metrics.resample import ExampleMetric, mean_rows
 from kosmos_eval.prompting import PromptTemplate, load_prompt
 
@@ -184,24 +185,11 @@ class Task(ABC):
         Most tasks need nothing beyond the package, hence the default that checks nothing."""
         return None
 
-    def begin_scoring(self, examples: Sequence[Example]) -> None:
-        """Told, before any example is computed, every example the run will score, so that scoring work can
-        start while the model computes (captioning prepares its references in a scoring process). Most tasks
-        score each example as it comes, hence the default that does nothing."""
-        return None
-
-    def observe(self, records: Sequence[dict[str, Any]]) -> None:
-        """Given each step's new records as soon as they are handed to the writer (after `begin_scoring`):
-        captioning sends any caption its outputs did not. `aggregate` must not depend on it: a resumed run's
-        earlier records are never observed."""
-        return None
-
-    def observe_outputs(self, outputs: Sequence[tuple[Example, Request, RankResult | str]]) -> None:
-        """Given each batch's (example, request, output) as soon as the batch returns, before the step is saved
-        (after `begin_scoring`): captioning sends the captions to its scoring process, so at the end of a run
-        only the last batch's captions are still being scored, not the last step's. Called for the requests of
-        every stage; nothing may depend on it (`observe` and `aggregate` see the saved records)."""
-        return None
+    def streaming_metrics(self) -> Sequence[StreamingMetric]:
+        """The metrics of `aggregate` that can work while the model computes (metrics/base.py): the runner
+        begins each with the run's examples and feeds it every record as it is made, so little is left for the
+        end (captioning's scoring process). Most tasks score each record as it is made, hence none."""
+        return ()
 
     def demo_image(self, example: Example) -> ImageInput | None:
         """The image that RICES compares (the example's "image" by default; None for text-only tasks)."""

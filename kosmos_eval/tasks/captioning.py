@@ -13,11 +13,12 @@ official reader makes, so scores and the COCO results export do not depend on wh
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.types import DataStatus, Example, RankResult, Request
+from kosmos_eval.core.types import DataStatus, Example
 from kosmos_eval.data.hub import hub_status
 from kosmos_eval.data.hub_load import is_hub_snapshot, open_copy
 from kosmos_eval.data.hub_source import HubCopy, HubTable, hub_source
@@ -31,8 +32,10 @@ from kosmos_eval.formats.captions import (
     write_caption_results,
 )
 from kosmos_eval.formats.captions_hub import coco_hub_items, flickr_hub_items, lost_rows_note
-from kosmos_eval.metrics import MetricValue, caption_service
-from kosmos_eval.metrics.captioning import MEAN_OF_PER_IMAGE, bootstrap_corpus_cis, require_java, score_captions
+from kosmos_eval.metrics import MetricValue
+from kosmos_eval.metrics.base import StreamingMetric
+from kosmos_eval.metrics.caption_metric import CaptionCorpus
+from kosmos_eval.metrics.captioning import MEAN_OF_PER_IMAGE, bootstrap_corpus_cis, score_captions
 from kosmos_eval.metrics.resample import ExampleMetric
 from kosmos_eval.tasks.base import Scores
 from kosmos_eval.tasks.generation import GenerationTask
@@ -70,24 +73,18 @@ class CaptionTask(HubData, GenerationTask):
     default_split = "test"
     demo_split = "train"
     options: ClassVar[dict[str, str]] = {"max_new_tokens": "caption length in tokens (default 20)"}
-    stream: caption_service.CaptionStream | None = None  # this run's corpus in the scoring process
+
+    @cached_property
+    def captions(self) -> CaptionCorpus:
+        """The caption metric `aggregate` scores with: a streaming metric, so the runner feeds it each caption
+        as it is made and its scoring process works while the model computes (metrics/caption_metric.py)."""
+        return CaptionCorpus(lambda example: (example.fields["image_id"], example.fields["references"]))
+
+    def streaming_metrics(self) -> tuple[StreamingMetric, ...]:
+        return (self.captions,)
 
     def check_environment(self) -> None:
-        require_java()  # before hours of generation, not at scoring time
-        caption_service.shared_process()  # it and its METEOR load while the model loads
-
-    def begin_scoring(self, examples: Sequence[Example]) -> None:
-        # the scoring process prepares the references now and scores each batch's captions as they come
-        self.stream = caption_service.begin({e.fields["image_id"]: e.fields["references"] for e in examples})
-
-    def observe_outputs(self, outputs: Sequence[tuple[Example, Request, RankResult | str]]) -> None:
-        if self.stream is not None:
-            captions = {e.fields["image_id"]: self.postprocess(o) for e, _, o in outputs if isinstance(o, str)}
-            self.stream.add(captions)
-
-    def observe(self, records: Sequence[dict[str, Any]]) -> None:
-        if self.stream is not None:  # sends only what the outputs did not (the stream skips captions it has)
-            self.stream.add({r["image_id"]: r["prediction"] for r in records})
+        self.captions.prepare()  # Java checked, and the scoring process loads while the model loads
 
     def locate_data(self, data_dir: Path) -> str:
         where = locate(data_dir, self.dataset)
@@ -138,10 +135,7 @@ class CaptionTask(HubData, GenerationTask):
         }
 
     def aggregate(self, records: Sequence[dict[str, Any]]) -> Scores:
-        predictions = {r["image_id"]: r["prediction"] for r in records}
-        references = {r["image_id"]: r["references"] for r in records}
-        stream, self.stream = self.stream, None  # one corpus per run
-        scores = score_captions(predictions, references, stream=stream)
+        scores = self.captions.score(records)
         metrics: dict[str, MetricValue] = {}
         # where the corpus score is a mean over images, bootstrap it (one draw for all of them)
         means = [name for name in METRIC_NAMES.values() if name in scores.corpus and name in MEAN_OF_PER_IMAGE]
