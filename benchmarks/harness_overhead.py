@@ -61,6 +61,7 @@ from kosmos_eval.backends.chance import ChanceBackend  # noqa: E402
 from kosmos_eval.config import RunConfig  # noqa: E402
 from kosmos_eval.core.backend import Backend  # noqa: E402
 from kosmos_eval.core.registry import TASKS  # noqa: E402
+from kosmos_eval.core.types import GenerateRequest, RankRequest  # noqa: E402
 from kosmos_eval.errors import UserError  # noqa: E402
 from kosmos_eval.generators.scaled import SCALED_WRITERS, ScaledWriter  # noqa: E402
 from kosmos_eval.runner.run import evaluate  # noqa: E402
@@ -72,10 +73,21 @@ DEFAULT_BATCH = 32  # the hf backend's start batch size on a GPU: the same step 
 STAGES = ("read", "build", "backend", "score", "write", "aggregate", "export", "provenance")
 TASK_STAGES = {"load": "read", "build": "build", "follow_up": "build", "score": "score"}
 TASK_STAGES |= {"aggregate": "aggregate", "export": "export"}
-# the GPU rate a task's examples are compared with (GPU_RATES); the tasks not named rank a few candidates
-GENERATION = ("coco_caption", "flickr30k", "vqav2", "vizwiz", "websrc", "cub_descriptions")
-KINDS = {"imagenet": "1000-way ranking"} | dict.fromkeys(GENERATION, "generation")
-WRITERS: dict[str, tuple[ScaledWriter, str]] = {t: (w, KINDS.get(t, "ranking")) for t, w in SCALED_WRITERS.items()}
+WIDE_RANKING = 64  # candidates per request above which a ranking is priced as ImageNet's 1000-way one
+WRITERS: dict[str, ScaledWriter] = dict(SCALED_WRITERS.items())
+
+
+def workload_kind(task: str, data_dir: Path, split: str, options: dict[str, str]) -> str:
+    """The GPU rate (GPU_RATES) a task's examples are compared with, read from what its first example asks of a
+    model: text to generate, a wide ranking (ImageNet's 1,000 names), or a ranking of a few candidates. Read
+    from the task itself, so a new task needs no entry here."""
+    instance = TASKS.get(task)(seed=1, options=options)
+    example = instance.load(split, data_dir)[0]
+    requests = instance.build(example, [])
+    if any(isinstance(request, GenerateRequest) for request in requests):
+        return "generation"
+    widest = max((len(request.continuations) for request in requests if isinstance(request, RankRequest)), default=0)
+    return "1000-way ranking" if widest > WIDE_RANKING else "ranking"
 
 
 class TimedBackend(Backend):
@@ -255,14 +267,15 @@ def measure_task(
     row: dict[str, Any] = {"task": task}
     if task not in WRITERS:
         return row | {"skipped": "no synthetic data writer for this task (add one to kosmos_eval/generators/scaled.py)"}
-    writer, kind = WRITERS[task]
-    wait_rate = GPU_RATES[kind] if simulate_gpu else None
+    writer = WRITERS[task]
     if shots not in TASKS.get(task).shots:
         return row | {"skipped": f"no {shots}-shot setting"}
     small = max(1, examples // 10)
     started = time.perf_counter()
     split, options = writer(workdir / "data" / task, examples, examples if shots else 0)
     writer(workdir / "small" / task, small, small if shots else 0)
+    kind = workload_kind(task, workdir / "data" / task, split, options)
+    wait_rate = GPU_RATES[kind] if simulate_gpu else None
     row |= {"kind": kind, "split": split, "write_data_seconds": time.perf_counter() - started}
 
     def config(data: str, output: str, limit: int) -> RunConfig:
