@@ -169,7 +169,8 @@ def stage_clock(clock: dict[str, float], gpu_rate: float | None = None) -> Itera
     def make_task(config: RunConfig) -> Any:
         task = original_make_task(config)
         for method, stage in TASK_STAGES.items():
-            setattr(task, method, _timer(getattr(task, method), stage, clock))
+            if hasattr(task, method):  # follow_up and export are capabilities only some tasks have
+                setattr(task, method, _timer(getattr(task, method), stage, clock))
         return task
 
     class TimedFolder(original_folder):  # type: ignore[misc, valid-type]

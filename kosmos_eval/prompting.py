@@ -15,7 +15,7 @@ template points at the file the user wrote, not at a prompts/ file that does not
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -87,8 +87,10 @@ class PromptTemplate:
         self,
         layout: str,
         fields: Mapping[str, Any],
-        images: Mapping[str, ImageInput | Sequence[ImageInput]],
+        images: Mapping[str, tuple[ImageInput, ...]],
     ) -> Context:
+        """The layout's parts in order: text formatted from `fields`, images by name from `images` (an
+        Example's: a tuple per name; `image:` takes a name holding exactly one)."""
         segments: list[Segment] = []
         for part in self.layout(layout):
             if "text" in part:
@@ -100,12 +102,12 @@ class PromptTemplate:
                         f"which the example does not have (fields: {', '.join(sorted(fields))})"
                     ) from None
             elif "image" in part:
-                image = images[part["image"]]
-                if not isinstance(image, ImageInput):
+                named = images[part["image"]]
+                if len(named) != 1:
                     raise UserError(f"{self.where}: {part['image']!r} is a list; use 'images:'")
-                segments.append(image)
+                segments.append(named[0])
             elif "images" in part:
-                segments.extend(images[part["images"]])  # type: ignore[arg-type]
+                segments.extend(images[part["images"]])
             else:
                 raise UserError(f"{self.where}: part {part!r} is not text, image or images")
         return Context(tuple(segments))

@@ -100,7 +100,7 @@ def test_rices_picks_the_training_images_nearest_in_the_models_own_features(
     task = CocoCaptionTask()
     pool = task.load_demos(root)
     query = task.load("test", root)[0]
-    features = kosmos2_backend.embed_images([e.images["image"] for e in [*pool, query]])
+    features = kosmos2_backend.embed_images([e.image("image") for e in [*pool, query]])
     unit = features / np.linalg.norm(features, axis=1, keepdims=True)
     nearest = [pool[i].id for i in np.argsort(-(unit[:-1] @ unit[-1]), kind="stable")[:2]]
 

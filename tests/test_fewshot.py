@@ -154,7 +154,7 @@ class VectorBackend(Backend):
 
 
 def image_example(key: str) -> Example:
-    return Example(id=key, images={"image": ImageInput.from_pil(key, make_image(0))})
+    return Example(id=key, images={"image": (ImageInput.from_pil(key, make_image(0)),)})
 
 
 def test_rices_picks_the_nearest_images_most_similar_last_and_caches(tmp_path, monkeypatch) -> None:
@@ -162,7 +162,7 @@ def test_rices_picks_the_nearest_images_most_similar_last_and_caches(tmp_path, m
     vectors = {"a": [1, 0], "b": [0.9, 0.1], "c": [0, 1], "d": [0.5, 0.5], "q": [1, 0.05]}
     backend = VectorBackend(vectors)
     pool = [image_example(k) for k in "abcd"]
-    sampler = RicesSampler(pool, FeatureStore(backend, progress=False), lambda e: e.images["image"])
+    sampler = RicesSampler(pool, FeatureStore(backend, progress=False), lambda e: e.image("image"))
     query = image_example("q")
     sampler.prepare([query])
     assert ids(sampler.sample(query, 3)) == ["d", "b", "a"]  # a is nearest, so it sits next to the query
@@ -171,7 +171,7 @@ def test_rices_picks_the_nearest_images_most_similar_last_and_caches(tmp_path, m
     sampler.exclude_query = False  # a query from another split whose id is "a" is not pool example "a"
     assert ids(sampler.sample(pool[0], 2)) == ["b", "a"]
     again = VectorBackend(vectors)
-    RicesSampler(pool, FeatureStore(again, progress=False), lambda e: e.images["image"])
+    RicesSampler(pool, FeatureStore(again, progress=False), lambda e: e.image("image"))
     assert again.calls == 0  # pool features came from the cache
     assert list((tmp_path / "features").rglob("*.npz"))
 

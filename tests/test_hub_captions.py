@@ -81,7 +81,7 @@ def test_coco_records_both_copies(copies) -> None:
     assert images["id"] == "lmms-lab/COCO-Caption" and images["split"] == "val"
     assert images["rows"] == 13  # every val2014 image of the sample: test 8, val 2, restval 3
     assert images["local_copy"] == str(copies["coco_caption"] / IMAGE_COPY_FOLDER)
-    assert examples[0].images["image"].load().size == (96, 72)  # the pixels come from the image copy
+    assert examples[0].image("image").load().size == (96, 72)  # the pixels come from the image copy
 
 
 def _sample(task: str) -> Path:
@@ -98,7 +98,7 @@ def _coco_without(copies: dict[str, Path], into: Path, drop) -> Path:
 @needs_java
 def test_a_join_that_loses_rows_is_counted_and_not_the_paper_split(copies, tmp_path) -> None:
     official = CocoCaptionTask().load("test", _sample("coco_caption"))
-    test_ids, lost_name = [e.id for e in official], official[1].images["image"].key.split("/")[-1]
+    test_ids, lost_name = [e.id for e in official], official[1].image("image").key.split("/")[-1]
     pair = _coco_without(
         copies, tmp_path / "pair", lambda f, rows: (f, [r for r in rows if r["file_name"] != lost_name])
     )

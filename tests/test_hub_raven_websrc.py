@@ -233,8 +233,8 @@ def test_websrc_copy_gives_the_image_only_questions_of_the_official_files(copies
         for field in ("answer", "is_yes_no"):
             assert example.fields[field] == theirs.fields[field], field
         assert example.id.startswith(theirs.id[:9] + "-") and example.fields["html_path"] is None
-        assert example.images["screenshot"].key == theirs.images["screenshot"].key  # <domain>/<site>/.../<page>.png
-        assert _pixels(example.images["screenshot"]) == _pixels(theirs.images["screenshot"])
+        assert example.image("screenshot").key == theirs.image("screenshot").key  # <domain>/<site>/.../<page>.png
+        assert _pixels(example.image("screenshot")) == _pixels(theirs.image("screenshot"))
     assert [e.id[:9] for e in hub] == [e.id[:9] for e in official]  # page by page, as the release lists them
 
 

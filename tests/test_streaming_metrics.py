@@ -12,12 +12,14 @@ import pytest
 
 from kosmos_eval.backends.chance import ChanceBackend
 from kosmos_eval.config import RunConfig
+from kosmos_eval.core.registry import TASKS
 from kosmos_eval.core.types import Context, Example, GenerateRequest, RankResult, Request
 from kosmos_eval.metrics.base import StreamingMetric
 from kosmos_eval.runner.batcher import Batcher
 from kosmos_eval.runner.results import RunFolder
 from kosmos_eval.runner.run import evaluate
 from kosmos_eval.runner.steps import run_stages
+from kosmos_eval.tasks.capabilities import StreamingScored, TwoStage
 from kosmos_eval.tasks.raven import RavenTask
 from tests.backends import ScriptedBackend
 
@@ -39,7 +41,15 @@ class Recorder(StreamingMetric):
 def events(monkeypatch) -> list[tuple[str, list[str]]]:
     noted: list[tuple[str, list[str]]] = []
     recorder = Recorder(noted)
-    monkeypatch.setattr(RavenTask, "streaming_metrics", lambda self: (recorder,))
+
+    class StreamedRaven(StreamingScored, RavenTask):
+        """Raven with a streaming metric: the runner asks the capability, so the task must have it."""
+
+        def streaming_metrics(self) -> tuple[StreamingMetric, ...]:
+            return (recorder,)
+
+    TASKS.names()  # the registry is filled before one of its entries is swapped
+    monkeypatch.setitem(TASKS._entries, "raven", StreamedRaven)
     original_append = RunFolder.append
 
     def append(folder: RunFolder, records: list[dict]) -> None:
@@ -94,7 +104,7 @@ def test_nothing_to_compute_begins_nothing(tmp_path, events) -> None:
     assert again.computed == 0 and events == []  # aggregate scores the saved records as they are
 
 
-class TwoStages:
+class TwoStages(TwoStage):
     """Just what `run_stages` asks of a task: example "b" asks a second question after its first answer."""
 
     def follow_up(self, example: Example, demos: Sequence[Example], outputs: Sequence[RankResult | str]) -> list:

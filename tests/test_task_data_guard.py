@@ -1,8 +1,8 @@
-"""Every task answers a missing or empty data folder the same way, from one definition in tasks/base.py.
+"""Every task answers a missing or empty data folder the same way, from one definition (tasks/capabilities.py).
 
 Before there was one, each task wrote its own guard: some raised a plain UserError, some a DataError, and
 `kosmos-eval list` and `run` named the needed files in different words. Also covered: the seeded tie-break
-that every ranking task uses (`Task.best_candidate`)."""
+that every ranking task uses (`TieBreaking.best_candidate`)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ import pytest
 from kosmos_eval.core.registry import TASKS
 from kosmos_eval.core.types import Example
 from kosmos_eval.errors import DataError
-from kosmos_eval.tasks.base import Task
+from kosmos_eval.tasks.capabilities import LocatesData, data_status
 
 
 @pytest.mark.parametrize("name", TASKS.names())
 def test_no_folder_names_what_data_dir_must_hold(name):
     task = TASKS.get(name)()
-    assert task.data_needed != Task.data_needed, f"{name} does not say which files it reads"
-    status = task.data_status(None)
+    assert isinstance(task, LocatesData), f"{name} does not locate its data"
+    assert task.data_needed != LocatesData.data_needed, f"{name} does not say which files it reads"
+    status = data_status(task, None)
     assert not status.found and status.where.startswith("missing: ")
     if status.where.startswith("missing: hub "):  # offline in tests: the hub copy is missing, the local way named
         assert f"pass --data-dir with {task.data_needed}" in status.where
@@ -36,7 +37,7 @@ def test_no_folder_names_what_data_dir_must_hold(name):
 @pytest.mark.parametrize("name", TASKS.names())
 def test_an_empty_folder_is_reported_not_crashed_on(name, tmp_path):
     task = TASKS.get(name)()
-    status = task.data_status(tmp_path)
+    status = data_status(task, tmp_path)
     assert not status.found, status.where
     assert str(tmp_path) in status.where or task.data_needed in status.where
     with pytest.raises(DataError):  # a DataError (one clear line from the CLI), not a traceback

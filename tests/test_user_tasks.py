@@ -190,7 +190,7 @@ def test_a_parquet_file_with_image_bytes(tmp_path) -> None:
     task = TASKS.get("colour_names")()
     examples = task.load("test", None)
     assert [e.id for e in examples] == ["0", "1"] and [e.fields["label"] for e in examples] == [0, 2]
-    assert examples[1].images["picture"].load().getpixel((0, 0)) == (0, 0, 255)
+    assert examples[1].image("picture").load().getpixel((0, 0)) == (0, 0, 255)
     (request,) = task.build(examples[0], [])
     assert request.end_of_sequence and request.continuations == (" red", " green", " blue")
     outcome = run("colour_names", tmp_path / "runs")

@@ -363,7 +363,7 @@ class OpenAIBackend(Backend):
 
 
 def check_model_args(model_args: Mapping[str, str]) -> None:
-    """The checks that need no server, run by `BackendInfo.validate` (`load_slice` calls it before any run
+    """The checks that need no server, run by `BackendInfo.validate` (`RunPlan.load` calls it before any run
     folder or lock exists), so a key written into base_url is refused before anything could record it."""
     check_base_url(model_args.get("base_url", DEFAULT_BASE_URL))
 

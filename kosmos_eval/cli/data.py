@@ -49,11 +49,12 @@ def verify_command(
         from kosmos_eval.core.registry import TASKS
         from kosmos_eval.data.locate import resolve_data_dir
         from kosmos_eval.data.verify import verify
+        from kosmos_eval.tasks.capabilities import falls_back_to_sample
 
         instance = TASKS.get(task)(options=parse_task_options(task_option))
         chosen = split or instance.default_split
         instance.check_split(chosen)
-        folder, origin = resolve_data_dir(instance.name, data_dir, sample, instance.sample_fallback)
+        folder, origin = resolve_data_dir(instance.name, data_dir, sample, falls_back_to_sample(instance))
         result = verify(instance, folder, chosen, progress)
     except Exception as exc:
         fail(exc)

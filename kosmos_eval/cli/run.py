@@ -375,10 +375,11 @@ def _paper_settings(task: str) -> str:
 
 def _data_status(task: Task, data_dir: Path | None) -> str:
     from kosmos_eval.data.locate import resolve_data_dir
+    from kosmos_eval.tasks.capabilities import data_status, falls_back_to_sample
 
     root = data_dir if data_dir and (data_dir / task.name).is_dir() else None
-    folder, _ = resolve_data_dir(task.name, root, fallback_to_sample=task.sample_fallback)
-    status = task.data_status(folder)
+    folder, _ = resolve_data_dir(task.name, root, fallback_to_sample=falls_back_to_sample(task))
+    status = data_status(task, folder)
     return ("found: " if status.found else "") + status.where
 
 

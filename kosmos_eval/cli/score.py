@@ -30,10 +30,11 @@ def score_predictions(
     """Metrics of a predictions file against the task's gold data, as a JSON-ready dict."""
     from kosmos_eval.core.registry import TASKS
     from kosmos_eval.data.locate import resolve_data_dir
-    from kosmos_eval.tasks.generation import GenerationTask
+    from kosmos_eval.tasks.base import Task
+    from kosmos_eval.tasks.capabilities import AnnotationFiles, ExternalPredictions
 
-    task = TASKS.get(task_name)(seed=seed)
-    if not isinstance(task, GenerationTask):
+    task: Task = TASKS.get(task_name)(seed=seed)
+    if not isinstance(task, ExternalPredictions):
         raise UserError(f"score-predictions scores generation tasks; {task_name!r} ranks candidates")
     split = split or task.default_split
     task.check_split(split)
@@ -46,6 +47,10 @@ def score_predictions(
     if (data_dir is None) == (annotations is None):
         raise UserError("give exactly one of --data-dir (the dataset folder) or --annotations (official file)")
     if annotations is not None:
+        if not isinstance(task, AnnotationFiles):
+            raise UserError(
+                f"score-predictions {task.name}: give --data-dir with the dataset folder (no --annotations)"
+            )
         examples = task.load_annotations(annotations, questions, split)
     else:
         folder, _ = resolve_data_dir(task.name, data_dir)

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,8 +182,25 @@ Request = RankRequest | GenerateRequest
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """One evaluation item. `fields` holds the task-specific data (question, answers, label, ...)."""
+    """One evaluation item. `fields` holds the task-specific data (question, answers, label, ...).
+
+    `images` maps each image name a template uses to its images in order, always a tuple: a single image is a
+    1-tuple (`image(name)` takes it out), Raven's panels are eight. One type, so every reader (templates, the
+    presence and verify checks, RICES) handles every example the same way without asking which kind it got."""
 
     id: str
-    images: dict[str, ImageInput | Sequence[ImageInput]] = field(default_factory=dict)
+    images: dict[str, tuple[ImageInput, ...]] = field(default_factory=dict)
     fields: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, value in self.images.items():
+            if type(value) is not tuple:  # a bare image or a list would read as another shape downstream
+                raise TypeError(f"Example {self.id}: images[{name!r}] must be a tuple, got {type(value).__name__}")
+
+    def image(self, name: str) -> ImageInput:
+        """The one image under `name`; KeyError where there is none by that name, ValueError where it holds
+        several (or none)."""
+        images = self.images[name]
+        if len(images) != 1:
+            raise ValueError(f"Example {self.id}: images[{name!r}] holds {len(images)} images, not one")
+        return images[0]

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 
-from kosmos_eval.core.types import Example, ImageInput
+from kosmos_eval.core.types import Example
 from kosmos_eval.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,8 @@ def image_files(examples: Iterable[Example]) -> Iterator[str]:
     """The image files `examples` name, each once, in first-seen order."""
     seen: set[str] = set()
     for example in examples:
-        for value in example.images.values():
-            for image in [value] if isinstance(value, ImageInput) else value:
+        for images in example.images.values():
+            for image in images:
                 if image.file is not None and image.file not in seen:
                     seen.add(image.file)
                     yield image.file

@@ -41,11 +41,8 @@ class Verification:
 
 
 def example_images(example: Example) -> Iterator[ImageInput]:
-    for value in example.images.values():
-        if isinstance(value, ImageInput):
-            yield value
-        else:
-            yield from value
+    for images in example.images.values():
+        yield from images
 
 
 def _open(image: ImageInput) -> str | None:

@@ -46,9 +46,10 @@ class StreamingMetric(ABC):
 
     Why: some corpus metrics cost as much CPU at the end of a run as the model's last seconds (captioning's
     PTB tokenizer, METEOR and CIDEr-D), and the GPU would wait for them. A task names such metrics
-    (`Task.streaming_metrics`); the runner `begin`s each with every example the run will score, before the
-    model computes anything, and `feed`s it the run's records as they are made (a batch's worth at a time,
-    before their step is written), and the task's `aggregate` asks the metric for its scores at the end.
+    (`StreamingScored.streaming_metrics`, tasks/capabilities.py); the runner `begin`s each with every example
+    the run will score, before the model computes anything, and `feed`s it the run's records as they are made
+    (a batch's worth at a time, before their step is written), and the task's `aggregate` asks the metric for
+    its scores at the end.
 
     Feeding only saves time: the scores come from the records `aggregate` is given, whatever was fed. A metric
     never begun (nothing left to compute, `kosmos-eval score`), fed some records only (a resumed run's earlier

@@ -23,6 +23,7 @@ from kosmos_eval.reporting.runs import Run, load_run
 from kosmos_eval.runner.provenance import harness_commit, package_versions
 from kosmos_eval.runner.records import KEPT_FIELDS, restore_outputs, scores_summary
 from kosmos_eval.tasks.base import Task
+from kosmos_eval.tasks.capabilities import check_environment
 
 
 def rescore(
@@ -49,7 +50,7 @@ def rescore(
         )
     seed = run.seed if seed is None else seed
     task = task_cls(seed=seed, options=merged)
-    task.check_environment()
+    check_environment(task)
     records, how = rescore_records(task, run, data_dir)
     scores = task.aggregate(records)
     now = datetime.now(timezone.utc)

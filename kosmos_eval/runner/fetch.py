@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kosmos_eval.core.types import ImageInput
+from kosmos_eval.core.types import Example, ImageInput
 from kosmos_eval.data.hub_source import hub_source
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.tasks.base import Task
@@ -89,10 +89,8 @@ def _fetch_one(task: Task, split: str, data_dir: Path | None) -> Fetched:
     return result
 
 
-def _first_image(example: object) -> ImageInput | None:
-    for value in getattr(example, "images", {}).values():
-        if isinstance(value, ImageInput):
-            return value
-        if value:
-            return value[0]
+def _first_image(example: Example) -> ImageInput | None:
+    for images in example.images.values():
+        if images:
+            return images[0]
     return None

@@ -4,9 +4,9 @@ Batched inference pads sequences to a common length, and padding that leaks into
 a loss taken over the wrong tokens, or kernels that pick another reduction order for another shape all make a
 model's score of a prompt depend on which other prompts share its batch. Such a result cannot be reproduced
 with another batch size, and users of every evaluation harness have been bitten by it. This check builds the
-slice's requests exactly as `kosmos-eval run` does (same task, data, demos, prompts and step grouping), sends
-them through the one batcher twice, once one request at a time and once at the batch size a run would use,
-and compares what came back:
+slice's requests from the plan `kosmos-eval run` builds (runner/plan.py: same task, data, demos, prompts and
+step windows), sends them through the one batcher twice, once one request at a time and once at the batch
+size a run would use, and compares what came back:
 
 * ranking outputs continuation by continuation (the largest absolute difference of summed log-likelihoods,
   and where it is), and each request's top-scoring continuation;
@@ -27,12 +27,13 @@ from typing import Any
 from tqdm import tqdm
 
 from kosmos_eval.config import RunConfig
-from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
 from kosmos_eval.errors import UserError
 from kosmos_eval.runner.batcher import Batcher
-from kosmos_eval.runner.run import BackendSource, load_slice, make_backend, make_demo_sampler
-from kosmos_eval.runner.steps import Step, first_request_count, plan_steps, run_stages, step_length
+from kosmos_eval.runner.plan import BackendSource
+from kosmos_eval.runner.run import plan_run
+from kosmos_eval.runner.steps import Step, run_stages
+from kosmos_eval.tasks import capabilities
 from kosmos_eval.tasks.base import Task
 
 # Float32 noise between batched and unbatched kernels is tiny (1.4e-6 on a summed log-likelihood of the tiny test
@@ -131,41 +132,32 @@ def check_invariance(
         raise UserError(f"--tolerance must be a non-negative number, got {tolerance}")
     if batch_size is not None and batch_size < 2:
         raise UserError(f"--batch-size {batch_size} would compare batch size 1 with itself; give 2 or more, or auto")
-    task, split, demo_pool, examples = _load_slice(config)
-    if backend is None:
-        backend = make_backend(config)
-    elif not isinstance(backend, Backend):
-        backend = backend(config)
-    batched = Batcher(backend, batch_size)
+    plan = plan_run(config, backend)
+    task, examples = plan.task, plan.examples
+    loaded = plan.backend()
+    batched = Batcher(loaded, batch_size)
     if batched.batch_size < 2:
         raise UserError(
-            f"backend {backend.name!r} batches 1 request by default, so there is nothing to compare; give "
+            f"backend {loaded.name!r} batches 1 request by default, so there is nothing to compare; give "
             "--batch-size 2 or more"
         )
 
-    task.use_backend(backend.prompt_budget())
-    sampler = make_demo_sampler(task, config, demo_pool, backend, progress)
-    prepare = getattr(sampler, "prepare", None)
-    # the run's windows (runner/steps.py), so the batched pass sees the batches a run would see (the slice's last
-    # window without the neighbours past --limit that a run would compute beside it)
-    first_count = first_request_count(task, sampler, config.shots, examples[0])
-    steps = plan_steps(examples, {e.id for e in examples}, step_length(first_count, batched.batch_size))
-    demos: list[list[Example]] = []
-    for step in steps:
-        if prepare is not None:
-            prepare(step.examples)
-        demos += [sampler.sample(example, config.shots) if sampler is not None else [] for example in step.examples]
+    steps = plan.step_plan(batched, progress)
+    # the run's windows, so the batched pass sees the batches a run would see (the slice's last window without
+    # the neighbours past --limit that a run would compute beside it)
+    windows = steps.windows(examples, {e.id for e in examples})
+    demos = [own for window in windows for own in steps.demos(window.examples)]
     first = [task.build(example, own) for example, own in zip(examples, demos, strict=True)]
 
-    at_one = _score_slice(task, Batcher(backend, 1), steps, demos, first, progress)
-    at_batch = _score_slice(task, batched, steps, demos, first, progress)
+    at_one = _score_slice(task, Batcher(loaded, 1), windows, demos, first, progress)
+    at_batch = _score_slice(task, batched, windows, demos, first, progress)
 
     report = InvarianceReport(
         task=task.name,
-        split=split,
+        split=plan.split,
         shots=config.shots,
         seed=config.seed,
-        backend=backend.name,
+        backend=loaded.name,
         examples=len(examples),
         batch_size=batched.batch_size,
         tolerance=tolerance,
@@ -184,15 +176,6 @@ def check_invariance(
 
 def _change_count(report: InvarianceReport) -> int:
     return len(report.argmax_changes) + len(report.generation_changes) + len(report.record_changes)
-
-
-def _load_slice(config: RunConfig) -> tuple[Task, str, list[Example] | None, list[Example]]:
-    """The task, split, demonstration pool and examples a run of `config` would evaluate, with the same checks
-    `evaluate` makes."""
-    if config.limit is not None and config.limit < 1:
-        raise UserError(f"--limit must be at least 1, got {config.limit}")
-    run = load_slice(config)
-    return run.task, run.split, run.demos, run.examples
 
 
 def _score_slice(
@@ -228,7 +211,7 @@ def _all_requests(
     requests = list(first)
     stage = first
     while stage and len(requests) <= len(outputs):
-        stage = task.follow_up(example, demos, outputs[: len(requests)])
+        stage = capabilities.follow_up(task, example, demos, outputs[: len(requests)])
         requests += stage
     return requests
 

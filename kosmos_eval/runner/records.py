@@ -17,6 +17,7 @@ from typing import Any
 from kosmos_eval.core.types import Example, RankResult, Request
 from kosmos_eval.runner.schema import RECORD_FORMAT, SUMMARY_FORMAT
 from kosmos_eval.tasks.base import Scores, Task
+from kosmos_eval.tasks.capabilities import prompt_info
 
 MAX_STORED_CONTINUATIONS = 64  # ImageNet's 1,000 scores per image would make samples.jsonl gigabytes
 # what a record holds besides Task.score's fields (kept as they are when the example is scored again)
@@ -40,7 +41,7 @@ def make_record(
         **({"prompt_rendered": rendered} if rendered is not None else {}),
         "images": [image.key for image in requests[0].context.images] if requests else [],
         "demo_ids": [demo.id for demo in demos],
-        **({"prompt_info": info} if (info := task.prompt_info(example)) else {}),
+        **({"prompt_info": info} if (info := prompt_info(task, example)) else {}),
         **task.score(example, outputs),
         **raw_outputs(outputs),
     }

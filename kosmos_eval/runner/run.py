@@ -25,22 +25,20 @@ from kosmos_eval.core.backend import Backend, fingerprint_changes
 from kosmos_eval.core.files import OutputError, writing
 from kosmos_eval.core.registry import TASKS
 from kosmos_eval.core.types import Example
-from kosmos_eval.data.locate import SAMPLE_NOTE, SAMPLE_ORIGIN, bundled_sample, resolve_data_dir
-from kosmos_eval.data.presence import check_image_files
-from kosmos_eval.errors import DataError, UserError
-from kosmos_eval.fewshot import DemoSampler, make_sampler
-from kosmos_eval.fewshot.rices import FeatureStore, RicesSampler
+from kosmos_eval.errors import UserError
 from kosmos_eval.metrics import MetricValue
 from kosmos_eval.runner.appender import BackgroundAppender
 from kosmos_eval.runner.batcher import Batcher
 from kosmos_eval.runner.distributed import current_world
 from kosmos_eval.runner.lock import RunLock
+from kosmos_eval.runner.plan import BackendSource, RunPlan
+from kosmos_eval.runner.plan import make_backend as make_backend  # re-exported: sweeps build backends as runs do
 from kosmos_eval.runner.provenance import start_provenance
 from kosmos_eval.runner.records import scores_summary, summary_header
 from kosmos_eval.runner.results import RUN_META, RunFolder, commits_path, slug
-from kosmos_eval.runner.steps import compute_steps, first_request_count, plan_steps, step_length
+from kosmos_eval.runner.steps import compute_steps
+from kosmos_eval.tasks import capabilities
 from kosmos_eval.tasks.base import Scores, Task
-from kosmos_eval.tasks.hub import HubData
 
 log = logging.getLogger(__name__)
 
@@ -63,128 +61,21 @@ class RunOutcome:
         return self.folder_records is not None
 
 
-@dataclass(frozen=True)
-class RunSlice:
-    """What a run evaluates: the task, its split and data, the examples asked for (after --limit or a suite's
-    ids), and the ordered list they were cut from, whose fixed windows are the run's steps."""
-
-    task: Task
-    split: str
-    data_dir: Path | None
-    origin: str
-    examples: list[Example]
-    universe: list[Example]
-    demos: list[Example] | None = None  # the few-shot demonstration pool (None for zero-shot)
-    hub: dict[str, Any] | None = None  # the hub copy the split was read from (data/hub_source.py), if one
-
-
 def make_task(config: RunConfig) -> Task:
+    """The task a run of `config` evaluates (kept here, where sweeps and the overhead benchmark find it)."""
     task = TASKS.get(config.task)(seed=config.seed, options=config.task_options)
     task.use_gen_kwargs(config.gen_kwargs)  # refused here where they would change nothing
     return task
-
-
-def backend_args(config: RunConfig) -> tuple[dict[str, str], str | None]:
-    """The model args without `device`, and the device, which may come from --device or from --model-args
-    device= (as the README writes it), not both; under torchrun / accelerate each process takes its own GPU."""
-    args = dict(config.model_args)
-    device = args.pop("device", None) or config.device
-    if config.device and config.model_args.get("device") and config.model_args["device"] != config.device:
-        raise UserError(f"--device {config.device} and --model-args device={config.model_args['device']} disagree")
-    return args, current_world().device(device)
-
-
-def make_backend(config: RunConfig) -> Backend:
-    args, device = backend_args(config)
-    return config.backend_info().create(config.seed, device, args)
 
 
 def model_slug(config: RunConfig) -> str:
     return slug(config.backend_info().model_id(config.model_args))
 
 
-def make_demo_sampler(
-    task: Task, config: RunConfig, pool: list[Example] | None, backend: Backend, progress: bool
-) -> DemoSampler | None:
-    """The few-shot sampler over the task's demo pool (None for zero-shot; the pool is loaded by
-    `load_slice`, before any model)."""
-    if config.shots == 0 or pool is None:
-        return None
-    label_of = (lambda e: e.fields[task.label_field]) if task.label_field else None
-
-    def rices() -> DemoSampler:
-        if task.demo_image(pool[0]) is None:
-            raise UserError(f"--sampler rices compares images, and {task.name!r} examples have none")
-        return RicesSampler(pool, FeatureStore(backend, progress), task.demo_image)  # type: ignore[arg-type]
-
-    # a pool example with the query's id is the query itself only when the pool is the evaluated split (ids
-    # restart in every split of SuperGLUE: validation item 3 may see train item 3)
-    exclude_query = task.demo_pool_is(config.split or task.default_split)
-    return make_sampler(config.sampler, pool, config.seed, label_of=label_of, rices=rices, exclude_query=exclude_query)
-
-
-def select_ids(examples: list[Example], wanted: tuple[str, ...], task: str, split: str) -> list[Example]:
-    """The examples with the given ids, in the given order (a suite's fixed slice); unknown ids are an error,
-    since a slice that silently shrinks would make a CI gate compare less than it claims."""
-    by_id = {e.id: e for e in examples}
-    unknown = [i for i in wanted if i not in by_id]
-    if unknown:
-        raise DataError(
-            f"{task}: {len(unknown)} of the {len(wanted)} requested example ids are not in the {split} split "
-            f"(first: {unknown[0]!r})"
-        )
-    return [by_id[i] for i in dict.fromkeys(wanted)]
-
-
-BackendSource = Backend | Callable[[RunConfig], Backend] | None
-
-
-def load_slice(config: RunConfig) -> RunSlice:
-    """The task, split, data folder (and where it came from) and the examples a run of `config` evaluates,
-    after every check that can fail before a model loads (`check-invariance` builds the same slice). The
-    model args and the device are checked here too, so a finished run with nothing left to compute still
-    refuses a typo or a GPU that is not there."""
-    task = make_task(config)
-    task.check_shots(config.shots)
-    if config.shots == 0 and config.sampler != "random":
-        log.info("--sampler %s has no effect with --shots 0", config.sampler)
-    split = config.split or task.default_split
-    task.check_split(split)
-    task.check_environment()
-    args, device = backend_args(config)
-    config.backend_info().check(args, device)
-    data_dir, origin = resolve_data_dir(task.name, config.data_dir, config.sample, task.sample_fallback)
-    beside = getattr(task, "default_data_dir", lambda: None)() if data_dir is None else None
-    if beside is not None:  # a user's task reads the data beside its YAML file
-        data_dir, origin = beside, f"the task file's folder ({beside})"
-    try:
-        universe = task.load(split, data_dir)
-    except UserError as exc:
-        if data_dir is None and bundled_sample(task.name) is not None:  # nothing configured: say what exists
-            raise type(exc)(f"{exc} (or --sample: the bundled synthetic sample, to try the pipeline)") from None
-        raise
-    if config.example_ids is not None:
-        universe = select_ids(universe, config.example_ids, task.name, split)
-    examples = universe[: config.limit] if config.limit is not None else universe
-    if not examples:
-        raise DataError(f"{task.name}: no examples found in {data_dir}")
-    ids = [e.id for e in universe]
-    if len(set(ids)) != len(ids):
-        raise DataError(f"{task.name}: example ids are not unique in {data_dir}")
-    demos = task.load_demos(data_dir) if config.shots else None
-    if demos is not None and not demos:
-        raise DataError(f"{task.name}: the demonstration pool ({task.demo_split}) in {data_dir} is empty")
-    if demos is not None:  # a pool that is the evaluated split never shows a query itself
-        task.check_shots(config.shots, len(demos) - (1 if task.demo_pool_is(split) else 0))
-    # every window of the split may be computed (a window is computed whole), and any demo may be drawn
-    groups = [(f"the {split} split", universe)] + ([(f"the {task.demo_split} demonstrations", demos)] if demos else [])
-    config.backend_info().check_task_inputs(args, task.name, any(e.images for _, group in groups for e in group))
-    check_image_files(task.name, groups)
-    hub = task.hub_provenance(split) if isinstance(task, HubData) else None
-    if hub is not None:  # the rows came from a hub copy: its name, and the folder only where it was a copy of it
-        origin = f"hub {hub['id']}" + (f" (local copy {hub['local_copy']})" if hub["local_copy"] else "")
-        data_dir = Path(hub["local_copy"]) if hub["local_copy"] else None
-    return RunSlice(task, split, data_dir, origin, examples, universe, demos, hub)
+def plan_run(config: RunConfig, backend: BackendSource = None) -> RunPlan:
+    """The plan of a run of `config`, after every check that can fail before a model loads; `check-invariance`
+    builds its plan here too, so it sees the examples, demos and windows a run would."""
+    return RunPlan.load(config, make_task(config), backend)
 
 
 def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = True) -> RunOutcome:
@@ -192,18 +83,15 @@ def evaluate(config: RunConfig, backend: BackendSource = None, progress: bool = 
     to do (sweeps that share one loaded model across shots and seeds)."""
     started = time.perf_counter()
     provenance = start_provenance()  # git and package look-ups, while the data loads and the model computes
-    run = load_slice(config)
-    identity = config.identity(run.task.prompt.sha256, run.split, run.origin == SAMPLE_ORIGIN)
-    if run.hub is not None:  # another copy (or revision) of the data is another run
-        identity["hub"] = f"{run.hub['id']}@{run.hub['revision'] or 'default'}"
+    plan = plan_run(config, backend)
     world = current_world()
     root = check_output_root(Path(config.output_dir))  # before any model loads
-    run_dir = root / f"{run.task.name}_{model_slug(config)}_{config.shots}shot_{RunConfig.identity_hash(identity)}"
-    folder = RunFolder(run_dir, rank=world.rank if world.size > 1 else None)
-    with RunLock(run_dir, world.rank):  # one writer per folder, for the whole run
+    name = f"{plan.task.name}_{model_slug(config)}_{config.shots}shot_{RunConfig.identity_hash(plan.identity)}"
+    folder = RunFolder(root / name, rank=world.rank if world.size > 1 else None)
+    with RunLock(folder.path, world.rank):  # one writer per folder, for the whole run
         created = world.size == 1 and not (folder.path / RUN_META).exists()
         try:
-            return _evaluate_locked(config, backend, progress, run, identity, folder, started, provenance)
+            return _evaluate_locked(plan, folder, progress, started, provenance)
         except BaseException:
             if created:
                 _discard_if_empty(folder)  # a run that fails before its first record leaves no folder behind
@@ -223,52 +111,43 @@ def _discard_if_empty(folder: RunFolder) -> None:
 
 
 def _evaluate_locked(
-    config: RunConfig,
-    backend: BackendSource,
-    progress: bool,
-    run: RunSlice,
-    identity: dict[str, Any],
-    folder: RunFolder,
-    started: float,
-    provenance: Callable[[], dict[str, Any]],
+    plan: RunPlan, folder: RunFolder, progress: bool, started: float, provenance: Callable[[], dict[str, Any]]
 ) -> RunOutcome:
-    task, world = run.task, current_world()
+    config, task, world = plan.config, plan.task, current_world()
     # rank 0 reads first (and cuts a line an interrupted run left half-written), then the others
     records = folder.load_records() if world.is_main else {}
     world.barrier()
     if not world.is_main:
         records = folder.load_records(repair=False)
-    unfinished = [e for e in run.examples if e.id not in records]
-    resumed = len(run.examples) - len(unfinished)
+    unfinished = [e for e in plan.examples if e.id not in records]
+    resumed = len(plan.examples) - len(unfinished)
     if resumed and world.is_main:
-        log.info("resuming %s: %d of %d examples already done", folder.path, resumed, len(run.examples))
+        log.info("resuming %s: %d of %d examples already done", folder.path, resumed, len(plan.examples))
+    backend: Backend | None = None
     current: dict[str, Any] | None = None
     if unfinished:
         # before the folder exists: a model that fails to load, or a server that does not answer (the
         # fingerprint asks it its model), leaves nothing behind
-        if backend is None:
-            backend = make_backend(config)
-        elif not isinstance(backend, Backend):
-            backend = backend(config)
+        backend = plan.backend()
         current = backend.fingerprint()
     if world.is_main:
-        folder.prepare(identity)
+        folder.prepare(plan.identity)
     world.barrier()
     if not world.is_main:
-        folder.prepare(identity)  # checks only: rank 0 created it
+        folder.prepare(plan.identity)  # checks only: rank 0 created it
 
     meta = folder.read_meta()
     fingerprint = meta.get("fingerprint")
     decoding = meta.get("decoding")  # recorded at the first start, so a finished rerun's summary keeps it
     if unfinished:
-        assert isinstance(backend, Backend) and current is not None
+        assert backend is not None and current is not None
         if fingerprint is not None:
             _refuse_other_model(folder.path, fingerprint, current)
         if fingerprint is None and world.is_main:
             decoding = backend.decoding_settings()
             folder.update_meta(fingerprint=current, decoding=decoding)
         fingerprint = current
-        _compute(config, backend, run, unfinished, folder, records, progress and world.is_main)
+        records.update((record["id"], record) for record in _compute(plan, backend, unfinished, folder, progress))
     elif fingerprint is not None:  # nothing to compute, but a finished run must not stand for a changed model
         info = config.backend_info()
         static = info.static_fingerprint(config.model_args) if info.static_fingerprint else None
@@ -276,42 +155,37 @@ def _evaluate_locked(
             _refuse_other_model(folder.path, fingerprint, static)
     world.barrier()
     if world.is_main and (world.size > 1 or folder.has_rank_files()):
-        folder.merge_rank_files([e.id for e in run.examples])
+        folder.merge_rank_files([e.id for e in plan.examples])
     world.barrier()
     if world.size > 1:
         records = folder.load_records(repair=False)
 
-    selected = [records[e.id] for e in run.examples]
+    selected = [records[e.id] for e in plan.examples]
     folder_records = len(records) if len(records) > len(selected) else None  # a slice of a larger run
     scores = task.aggregate(selected)
-    on_sample = run.origin == SAMPLE_ORIGIN
     paper_shots = () if TASKS.user_source(task.name) else task.shots  # a user's task is in no paper setting
-    exports = task.export(selected, folder.path, run.split) if world.is_main and folder_records is None else {}
+    writes_exports = world.is_main and folder_records is None  # a slice leaves the folder's exports alone
+    exports = capabilities.export(task, selected, folder.path, plan.split) if writes_exports else {}
     wall = time.perf_counter() - started
     summary = {
         **summary_header(),
         "task": task.name,
         "family": task.family,
         "model": config.backend_info().model_name(config.model_args),
-        "split": run.split,
+        "split": plan.split,
         "shots": config.shots,
         "sampler": config.sampler if config.shots else None,
         "seed": config.seed,
-        **scores_summary(task, scores, selected, data_notes(run) + config.setting_notes(paper_shots)),
+        **scores_summary(task, scores, selected, plan.data_notes() + config.setting_notes(paper_shots)),
         **config.setting_label(paper_shots),  # a setting the paper does not report, labelled
         "exports": exports,
         # the template's decoding blocks and the backend's own settings in effect (generation config policy)
         "decoding": {"template": task.decoding_blocks(), "backend": decoding or {}},
         "config": config.to_dict(),
-        "identity": identity,
+        "identity": plan.identity,
         "run_dir": str(folder.path),
         "fingerprint": fingerprint,
-        "data": {
-            "dir": str(run.data_dir) if run.data_dir else None,
-            "origin": run.origin,
-            "sample": on_sample,
-            **({"hub": run.hub, "paper_split": run.hub["paper_split"]} if run.hub is not None else {}),
-        },
+        "data": plan.data_summary(),
         **provenance(),  # "versions", "harness"
     }
     # when and how fast: kept out of summary.json, which a resumed or extended run rewrites byte for byte
@@ -340,43 +214,27 @@ def _evaluate_locked(
 
 
 def _compute(
-    config: RunConfig,
-    backend: Backend,
-    run: RunSlice,
-    unfinished: list[Example],
-    folder: RunFolder,
-    records: dict[str, dict[str, Any]],
-    progress: bool,
-) -> None:
-    """Compute this process's windows of the unfinished examples, appending each step's records as it ends."""
-    task = run.task
-    metrics = task.streaming_metrics()
+    plan: RunPlan, backend: Backend, unfinished: list[Example], folder: RunFolder, progress: bool
+) -> list[dict[str, Any]]:
+    """Compute this process's windows of the unfinished examples, appending each step's records as it ends;
+    returns the records written."""
+    task, world = plan.task, current_world()
+    progress = progress and world.is_main
+    metrics = capabilities.streaming_metrics(task)
     for metric in metrics:  # metrics that can work while the model computes start now, on every example scored
-        metric.begin(run.examples)
-    task.use_backend(backend.prompt_budget())  # prompts that must fit the model (WebSRC's page text) know how
-    sampler = make_demo_sampler(task, config, run.demos, backend, progress)
-    batcher = Batcher(backend, config.batch_size)
-    length = step_length(first_request_count(task, sampler, config.shots, run.universe[0]), batcher.batch_size)
-    steps = current_world().shard(plan_steps(run.universe, {e.id for e in unfinished}, length))
+        metric.begin(plan.examples)
+    batcher = Batcher(backend, plan.config.batch_size)
+    steps = plan.step_plan(batcher, progress)
+    windows = world.shard(steps.windows(plan.universe, {e.id for e in unfinished}))
+    written: list[dict[str, Any]] = []
     with BackgroundAppender(folder) as appender:  # a step is written while the next one computes
 
         def save(new_records: list[dict[str, Any]]) -> None:
             appender.append(new_records)
-            records.update((record["id"], record) for record in new_records)
+            written.extend(new_records)
 
-        compute_steps(task, batcher, sampler, config.shots, steps, save, progress, metrics)
-
-
-def data_notes(run: RunSlice) -> list[str]:
-    """What a summary says about its data: the bundled sample, or a hub copy that is not the paper's split."""
-    if run.origin == SAMPLE_ORIGIN:
-        return [SAMPLE_NOTE]
-    if run.hub is not None and not run.hub["paper_split"]:
-        why = "; ".join(run.hub["why_not_paper"])
-        return [
-            f"data: hub {run.hub['id']} ({run.split}) is not the official data ({why}); not compared with the paper"
-        ]
-    return []
+        compute_steps(task, batcher, steps.sampler, steps.shots, windows, save, progress, metrics)
+    return written
 
 
 def check_output_root(root: Path) -> Path:

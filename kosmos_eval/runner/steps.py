@@ -35,6 +35,7 @@ from kosmos_eval.metrics.base import StreamingMetric
 from kosmos_eval.runner.batcher import Batcher
 from kosmos_eval.runner.records import make_record
 from kosmos_eval.tasks.base import Task
+from kosmos_eval.tasks.capabilities import follow_up
 
 EXAMPLES_PER_STEP_MIN = 4
 BATCHES_PER_STEP = 4  # a step is built, run and saved together: several batches, so image decoding overlaps
@@ -164,7 +165,7 @@ def run_stages(
                 waiting[index] -= 1
                 if waiting[index] == 0:  # the example's stage is complete
                     outputs[index].extend(stage[starts[index] : starts[index] + len(requests[index])])
-                    following[index] = task.follow_up(examples[index], demos[index], outputs[index])
+                    following[index] = follow_up(task, examples[index], demos[index], outputs[index])
                     if not following[index]:
                         done.append(index)
             if done and finished is not None:

@@ -203,14 +203,15 @@ def missing_data(planned: list[PlannedRun]) -> list[str]:
     """One line per planned task whose data is not found where the run would look."""
     from kosmos_eval.core.registry import TASKS
     from kosmos_eval.data.locate import resolve_data_dir
+    from kosmos_eval.tasks.capabilities import data_status, falls_back_to_sample
 
     lines = []
     for item in planned:
         config = item.config
         task = TASKS.get(config.task)(seed=config.seed, options=config.task_options)
         try:
-            folder, _ = resolve_data_dir(task.name, config.data_dir, config.sample, task.sample_fallback)
-            status = task.data_status(folder)
+            folder, _ = resolve_data_dir(task.name, config.data_dir, config.sample, falls_back_to_sample(task))
+            status = data_status(task, folder)
         except UserError as exc:
             lines.append(f"{task.name}: {exc}")
             continue

@@ -7,6 +7,11 @@ prompting -> core).
 One module per task family under kosmos_eval/tasks, registered with `@register_task`. Tasks keep only what
 differs between datasets; prompt text lives in prompts/<task>.yaml, file formats in kosmos_eval/formats,
 metrics in kosmos_eval/metrics.
+
+`Task` holds only what every task has: its declaration, `load`, `build`, `score`, `aggregate`, `render` and
+the option, decoding, shots and split helpers. What only some tasks do (a second stage, a prompt that must fit
+the model, exports, streaming metrics, RICES images, the data folder's words, tie-breaks) is a capability they
+list among their bases (tasks/capabilities.py), asked for by callers through its helper.
 """
 
 from __future__ import annotations
@@ -18,13 +23,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from kosmos_eval.core.backend import PromptBudget
 from kosmos_eval.core.options import OptionReader
-from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
-from kosmos_eval.core.types import Context, DataStatus, Example, ImageInput, RankResult, Request
-from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.core.types import Context, Example, RankResult, Request
+from kosmos_eval.errors import UserError
 from kosmos_eval.metrics import MetricValue
-from kosmos_eval.metrics.base import StreamingMetric
 from kosmos_eval.metrics.resample import ExampleMetric, mean_rows
 from kosmos_eval.prompting import PromptTemplate, load_prompt
 
@@ -41,6 +43,11 @@ class Scores:
 
 
 class Task(ABC):
+    """What every task has (the core): its declaration (name, family, description, metrics with
+    `mean_fields` / `example_metrics`, shots, `demo_split`, `label_field`, splits, options, template keys),
+    `load`, `build`, `score`, `aggregate`, `render`, the option and decoding helpers and the shots and split
+    checks. Capabilities only some tasks have are in tasks/capabilities.py."""
+
     name: ClassVar[str]
     family: ClassVar[str]
     description: ClassVar[str]
@@ -52,13 +59,6 @@ class Task(ABC):
     scoring_options: ClassVar[tuple[str, ...]] = ()  # options that change scoring only (`kosmos-eval score` may)
     demo_split: ClassVar[str | None] = None  # where few-shot demonstrations come from (the training split)
     label_field: ClassVar[str | None] = None  # classification tasks: the field `--sampler balanced` balances
-    # read the bundled sample when no data is configured (Raven only: the README's first run needs no data);
-    # every other task reads its sample only on `--sample`, so a forgotten --data-dir never yields a score
-    sample_fallback: ClassVar[bool] = False
-
-    # what --data-dir must hold, in the words that finish "pass --data-dir with ...": every "no data" message
-    # (`kosmos-eval list`, `run` without a folder) says it, so a task names its files once
-    data_needed: ClassVar[str] = "the task's data files"
 
     # what the task reads from prompts/<task>.yaml besides `task` and `source` (layouts, answer words, decoding
     # blocks): the template must hold exactly these (PromptTemplate.validate)
@@ -180,22 +180,6 @@ class Task(ABC):
         if split not in self.splits:
             raise UserError(f"Task {self.name!r} has splits {', '.join(self.splits)}; got {split!r}")
 
-    def check_environment(self) -> None:
-        """Fail early (before a model is loaded) when something scoring needs is missing, e.g. Java.
-        Most tasks need nothing beyond the package, hence the default that checks nothing."""
-        return None
-
-    def streaming_metrics(self) -> Sequence[StreamingMetric]:
-        """The metrics of `aggregate` that can work while the model computes (metrics/base.py): the runner
-        begins each with the run's examples and feeds it every record as it is made, so little is left for the
-        end (captioning's scoring process). Most tasks score each record as it is made, hence none."""
-        return ()
-
-    def demo_image(self, example: Example) -> ImageInput | None:
-        """The image that RICES compares (the example's "image" by default; None for text-only tasks)."""
-        image = example.images.get("image")
-        return image if isinstance(image, ImageInput) else None
-
     def render(self, example: Example, demos: Sequence[Example], layout: str = "query") -> Context:
         """Demonstrations (prompts/<task>.yaml layout `demo`) followed by the query (`layout`). The paper's
         interleaved format separates items only by their image tags, so nothing is inserted between them."""
@@ -203,16 +187,6 @@ class Task(ABC):
         for demo in demos:
             context += self.prompt.render("demo", demo.fields, demo.images)
         return context + self.prompt.render(layout, example.fields, example.images)
-
-    def use_backend(self, budget: PromptBudget | None) -> None:
-        """Told, before any request is built, how much prompt the model takes (Backend.prompt_budget), for tasks
-        whose prompts must fit it. Most prompts are short, hence the default that ignores it."""
-        return None
-
-    def prompt_info(self, example: Example) -> dict[str, Any]:
-        """What the built prompt of `example` left out or changed (e.g. page text cut to fit the model), kept in
-        its record as `prompt_info`; {} (the default) when nothing was."""
-        return {}
 
     def load_demos(self, data_dir: Path | None) -> list[Example]:
         """The few-shot demonstration pool: the task's `demo_split`."""
@@ -226,41 +200,6 @@ class Task(ABC):
         Ids are unique only within a split, so across splits an equal id is another example."""
         return self.demo_split == split
 
-    def export(self, records: Sequence[dict[str, Any]], run_dir: Path, split: str) -> dict[str, str]:
-        """Files written beside the summary (e.g. an evaluation-server submission); name -> path."""
-        return {}
-
-    def require_data(self, data_dir: Path | None) -> Path:
-        """`data_dir`, or the error that tells the user what --data-dir must hold (`load` starts with it)."""
-        if data_dir is None:
-            raise DataError(f"{self.name}: no data. Pass --data-dir with {self.data_needed}")
-        return data_dir
-
-    def locate_data(self, data_dir: Path) -> str:
-        """Where in `data_dir` the task's files are, as `kosmos-eval list` shows it; raises DataError naming
-        what is missing. The default accepts any folder (its reader then says what it lacks)."""
-        return str(data_dir)
-
-    def data_status(self, data_dir: Path | None) -> DataStatus:
-        """Whether this task's data is present (for `kosmos-eval list` and early, clear failures): the same
-        words as `require_data` without a folder, `locate_data`'s answer or error with one."""
-        if data_dir is None:
-            return DataStatus(False, f"missing: pass --data-dir with {self.data_needed}")
-        try:
-            return DataStatus(True, self.locate_data(data_dir))
-        except UserError as exc:
-            return DataStatus(False, str(exc))
-
-    def best_candidate(
-        self, scores: Sequence[float], example: Example, purpose: str = "tie-break"
-    ) -> tuple[int, list[int]]:
-        """The index of the best score and every index tied with it (core.seeding.TIE_TOLERANCE). A tie goes to
-        a candidate drawn by a generator seeded with the run seed, `purpose` and the example id: a rerun, a
-        resumed run or a differently batched one picks the same, and a model that scores the candidates alike
-        scores at chance instead of always winning with the first. Each ranking of one example (raw, length-
-        normalised) passes its own `purpose`, so one does not shift the other's draw."""
-        return argmax_random_ties(scores, lambda: seeded_rng(self.seed, purpose, example.id))
-
     @abstractmethod
     def load(self, split: str, data_dir: Path | None) -> list[Example]:
         """Every example of the split, in a stable order (so --limit takes the same examples every time)."""
@@ -268,14 +207,6 @@ class Task(ABC):
     @abstractmethod
     def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
         """The requests that answer one example."""
-
-    def follow_up(
-        self, example: Example, demos: Sequence[Example], outputs: Sequence[RankResult | str]
-    ) -> list[Request]:
-        """More requests built from the outputs so far (all of them, in order), or [] when the example is done.
-        Single-stage tasks (the default) are done after `build`; a two-stage task such as multimodal
-        chain-of-thought returns its second stage here. `score` receives the outputs of every stage."""
-        return []
 
     @abstractmethod
     def score(self, example: Example, outputs: Sequence[RankResult | str]) -> dict[str, Any]:

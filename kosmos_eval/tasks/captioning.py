@@ -38,6 +38,7 @@ from kosmos_eval.metrics.caption_metric import CaptionCorpus
 from kosmos_eval.metrics.captioning import MEAN_OF_PER_IMAGE, bootstrap_corpus_cis, score_captions
 from kosmos_eval.metrics.resample import ExampleMetric
 from kosmos_eval.tasks.base import Scores
+from kosmos_eval.tasks.capabilities import AnnotationFiles, DemoImages, EnvironmentChecked, Exports, StreamingScored
 from kosmos_eval.tasks.generation import GenerationTask
 from kosmos_eval.tasks.hub import HubData
 
@@ -64,7 +65,7 @@ def demo_caption(reference: str) -> str:
     return f"{first} {rest}".strip()
 
 
-class CaptionTask(HubData, GenerationTask):
+class CaptionTask(StreamingScored, EnvironmentChecked, Exports, AnnotationFiles, DemoImages, HubData, GenerationTask):
     dataset: ClassVar[str]
     family = "perception-language"
     metrics = tuple(METRIC_NAMES)
@@ -115,7 +116,7 @@ class CaptionTask(HubData, GenerationTask):
     def _example(item: CaptionItem) -> Example:
         return Example(
             id=str(item.image_id),
-            images={"image": item.image},
+            images={"image": (item.image,)},
             fields={
                 "image_id": item.image_id,
                 "references": list(item.references),

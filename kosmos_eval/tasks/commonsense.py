@@ -29,12 +29,13 @@ from kosmos_eval.formats.commonsense import (
 from kosmos_eval.metrics import mean_metric
 from kosmos_eval.metrics.resample import ExampleMetric, mean_rows
 from kosmos_eval.tasks.base import Scores
+from kosmos_eval.tasks.capabilities import LocatesData
 from kosmos_eval.tasks.ranking import RankingTask
 
 ORDERS = ("both", "paper")
 
 
-class CommonsenseTask(RankingTask):
+class CommonsenseTask(LocatesData, RankingTask):
     family = "cross-modal transfer"
     shots = (0,)
     splits = ("test",)

@@ -33,6 +33,7 @@ from kosmos_eval.metrics.matching import normalise_answer
 from kosmos_eval.metrics.vqa import normalize_vqa_answer, postprocess_generated_answer, vizwiz_accuracy, vqa_accuracy
 from kosmos_eval.prompting import PromptTemplate
 from kosmos_eval.tasks.base import Scores, Task
+from kosmos_eval.tasks.capabilities import DemoImages, EnvironmentChecked
 from kosmos_eval.tasks.captioning import METRIC_NAMES as CAPTION_METRICS
 from kosmos_eval.tasks.generation import GenerationTask
 from kosmos_eval.tasks.hub import HUB_OPTIONS, HubData
@@ -100,7 +101,7 @@ def user_note(spec: TaskSpec) -> str:
     return f"user task ({spec.path.name}): not a task of the KOSMOS-1 paper, no paper number applies"
 
 
-class DeclarativeTask(HubData):
+class DeclarativeTask(DemoImages, HubData):
     """What both kinds of declared task share: data, template, options and the user-task labels."""
 
     spec: ClassVar[TaskSpec]
@@ -127,11 +128,10 @@ class DeclarativeTask(HubData):
         super().check_shots(shots, pool)  # type: ignore[misc]
 
     def demo_image(self, example: Example) -> ImageInput | None:
-        """The first declared image (RICES compares it)."""
+        """The first declared single image (RICES compares it)."""
         for name in self.spec.data.images:
-            image = example.images.get(name)
-            if isinstance(image, ImageInput):
-                return image
+            if len(example.images.get(name, ())) == 1:
+                return example.image(name)
         return None
 
     # --- data ------------------------------------------------------------------------------------------------
@@ -228,13 +228,13 @@ class DeclarativeTask(HubData):
                 raise DataError(f"{where}: no column {column!r} ({role} in {self.spec.path}); it has {', '.join(row)}")
             return row[column]
 
-        images: dict[str, Any] = {}
+        images: dict[str, tuple[ImageInput, ...]] = {}
         for name, column in data.images.items():
             value = cell(column, f"data.images.{name}")
             if isinstance(value, list):  # several images of one row, each keyed apart
-                images[name] = [image(f"{column}[{k}]", item, index) for k, item in enumerate(value)]
+                images[name] = tuple(image(f"{column}[{k}]", item, index) for k, item in enumerate(value))
             else:
-                images[name] = image(column, value, index)
+                images[name] = (image(column, value, index),)
         if data.fields is None:
             fields = {key: value for key, value in row.items() if key not in data.images.values()}
         else:
@@ -315,7 +315,7 @@ def _label_index(gold: Any, choices: list[str]) -> int | None:
     return int(text) if text.isdigit() and int(text) < len(choices) else None
 
 
-class DeclarativeGenerationTask(DeclarativeTask, GenerationTask):
+class DeclarativeGenerationTask(EnvironmentChecked, DeclarativeTask, GenerationTask):
     """Generates an answer and scores it against the references with the declared metrics."""
 
     def check_environment(self) -> None:

@@ -73,7 +73,7 @@ class DescribedClassesTask(HubData, Task):
         return [
             Example(
                 id=item.id,
-                images={"image": item.image},
+                images={"image": (item.image,)},
                 fields={
                     "general_category": item.general_category,
                     "names": [candidate.name for candidate in item.candidates],

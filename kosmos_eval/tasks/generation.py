@@ -4,23 +4,22 @@ A generation task renders demos + query from prompts/<task>.yaml, generates with
 template file declares (`decoding:` beams, max_new_tokens, stop strings; a run's --gen-kwargs replace the beams
 and the token budget, never the stop strings, which post-processing reads again), post-processes the text the
 task's way, and scores it with `score_prediction`, the same function `kosmos-eval score-predictions` uses on
-outputs made elsewhere, so a run and an external prediction file are scored by exactly the same code.
+outputs made elsewhere, so a run and an external prediction file are scored by exactly the same code (every
+generation task has the `ExternalPredictions` capability).
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.text import cut_at_stop
 from kosmos_eval.core.types import Example, GenerateRequest, RankResult, Request
-from kosmos_eval.errors import UserError
 from kosmos_eval.tasks.base import Task
+from kosmos_eval.tasks.capabilities import ExternalPredictions
 
 
-class GenerationTask(Task):
+class GenerationTask(ExternalPredictions, Task):
     template_keys: ClassVar[tuple[str, ...]] = ("query", "demo", "decoding")
 
     def query_layout(self) -> str:
@@ -48,17 +47,3 @@ class GenerationTask(Task):
         """Turn generated text into the answer that is scored (documented per task). By default: cut at the
         template's stop strings (again: not every backend honours them exactly) and strip."""
         return cut_at_stop(generated, self.decoding().get("stop") or ()).strip()
-
-    @abstractmethod
-    def read_predictions(self, path: Path) -> dict[str, Any]:
-        """A predictions file in the task's official results format -> {example id: prediction entry} (the
-        answer text; VizWiz entries also carry an answerability confidence)."""
-
-    def load_annotations(self, annotations: Path, questions: Path | None, split: str) -> list[Example]:
-        """Gold examples from official annotation files given directly (score-predictions --annotations)."""
-        raise UserError(f"score-predictions {self.name}: give --data-dir with the dataset folder (no --annotations)")
-
-    @abstractmethod
-    def score_prediction(self, example: Example, prediction: Any) -> dict[str, Any]:
-        """The sample record for `prediction` (post-processed generated text, or an entry of a predictions
-        file): prediction, references, per-sample scores."""

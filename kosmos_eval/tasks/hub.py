@@ -1,6 +1,7 @@
 """The capability of reading a task's declared hub copy (kosmos_eval/data/sources/<task>.yaml).
 
-A task opts in by listing `HubData` before its base class and, in its `load`, asking `open_hub` first: it
+A task opts in by listing `HubData` before its base class (a capability, tasks/capabilities.py, which brings
+`LocatesData` with it) and, in its `load`, asking `open_hub` first: it
 returns the opened split when no local folder was given (or the folder is a downloaded hub repo), and None
 when the task's official files are to be read as before. What the task then builds from the rows (its
 examples) stays in the task; where the rows came from, and whether they are the paper's split, is kept in
@@ -10,12 +11,13 @@ examples) stays in the task; where the rows came from, and whether they are the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from kosmos_eval.core.types import DataStatus
 from kosmos_eval.data.hub import hub_status
 from kosmos_eval.data.hub_load import chosen_copy, is_hub_snapshot, open_split
 from kosmos_eval.data.hub_source import HubCopy, HubTable
+from kosmos_eval.tasks.capabilities import LocatesData
 
 HUB_OPTIONS = {
     "hub_id": "read another hub copy of the data than the declared one (its columns and row count are checked)",
@@ -33,12 +35,10 @@ def serves(copy: HubCopy) -> str:
     return "; ".join(parts)
 
 
-class HubData:
+class HubData(LocatesData):
     """Mixin for a Task with a declared hub copy; see the module docstring."""
 
-    name: ClassVar[str]
     task_options: dict[str, str]
-    data_needed: ClassVar[str]
 
     @classmethod
     def all_options(cls) -> dict[str, str]:
@@ -67,7 +67,7 @@ class HubData:
             return DataStatus(status.found, f"{status.where} [{serves(copy)}]")
         if data_dir is not None and copy is not None and is_hub_snapshot(data_dir):
             return DataStatus(True, f"local copy of hub {copy.id} ({data_dir}) [{serves(copy)}]")
-        return super().data_status(data_dir)  # type: ignore[misc]
+        return super().data_status(data_dir)
 
     def hub_provenance(self, split: str) -> dict[str, Any] | None:
         table = self.hub_tables.get(split)

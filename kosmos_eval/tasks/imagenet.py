@@ -40,6 +40,7 @@ from kosmos_eval.formats.imagenet import (
 )
 from kosmos_eval.metrics import mean_metrics
 from kosmos_eval.tasks.base import Scores, Task
+from kosmos_eval.tasks.capabilities import TieBreaking
 from kosmos_eval.tasks.hub import HubData
 
 DECODINGS = ("rank", "constrained_beam", "free")
@@ -52,7 +53,7 @@ def bundled_synsets() -> Path:
 
 
 @register_task("imagenet")
-class ImageNetTask(HubData, Task):
+class ImageNetTask(HubData, TieBreaking, Task):
     template_keys = ("query", "decoding")
     family = "vision"
     description = "Zero-shot ImageNet-1k: 'The photo of the' + class name (rank | constrained_beam | free)"
@@ -97,7 +98,7 @@ class ImageNetTask(HubData, Task):
         else:
             data_dir = self.require_data(data_dir)
             items, self.classes = read_imagenet_val(data_dir, self.class_names_file, require_complete=self.complete)
-        return [Example(id=item.id, images={"image": item.image}, fields={"label": item.label}) for item in items]
+        return [Example(id=item.id, images={"image": (item.image,)}, fields={"label": item.label}) for item in items]
 
     def _names(self) -> tuple[str, ...]:
         if not self.classes:

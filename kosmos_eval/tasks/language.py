@@ -25,18 +25,18 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
+from kosmos_eval.core.types import DataStatus, Example, RankRequest, RankResult, Request
 from kosmos_eval.data.hub import hub_status
 from kosmos_eval.errors import DataError
 from kosmos_eval.formats.language import ChoiceItem, DatasetSpec, dataset_spec, hub_target, load_choice_items
 from kosmos_eval.formats.language_sources import candidate_files
-from kosmos_eval.tasks.base import DataStatus
+from kosmos_eval.tasks.capabilities import LocatesData
 from kosmos_eval.tasks.ranking import RankingTask
 
 HUB_OPTION = "read the items from this Hugging Face dataset instead of the default copy: ID or ID:CONFIG"
 
 
-class LanguageTask(RankingTask):
+class LanguageTask(LocatesData, RankingTask):
     """One dataset of `formats.language.DATASETS` scored by ranking; subclasses name the dataset and may adapt
     the item's fields and option words (`adapt`) where the template needs more than the reader gives."""
 

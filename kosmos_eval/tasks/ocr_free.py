@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankResult, Request
+from kosmos_eval.core.types import DataStatus, Example, GenerateRequest, RankRequest, RankResult, Request
 from kosmos_eval.data.hub import hub_status
 from kosmos_eval.data.hub_load import chosen_copy, rows_table
 from kosmos_eval.errors import DataError, UserError
@@ -28,7 +28,8 @@ from kosmos_eval.formats.classification_hub import cached_release_file, fetch_re
 from kosmos_eval.metrics import mean_metric
 from kosmos_eval.metrics.classification import auc_metric, auc_or_nan, yes_probability
 from kosmos_eval.metrics.resample import ExampleMetric, custom_rows
-from kosmos_eval.tasks.base import DataStatus, Scores, Task
+from kosmos_eval.tasks.base import Scores, Task
+from kosmos_eval.tasks.capabilities import LocatesData, TieBreaking, TwoStage
 from kosmos_eval.tasks.hub import HubData
 
 DEFAULT_SST2_HUB = "clip-benchmark/wds_renderedsst2"
@@ -41,7 +42,7 @@ def _rank_result(output: RankResult | str, task: str) -> RankResult:
 
 
 @register_task("rendered_sst2")
-class RenderedSst2Task(Task):
+class RenderedSst2Task(TwoStage, LocatesData, TieBreaking, Task):
     template_keys = (
         "query",
         "answers",
@@ -97,7 +98,7 @@ class RenderedSst2Task(Task):
             items = rendered_sst2.read_rendered_sst2(data_dir, split)
         else:
             items = rendered_sst2.load_rendered_sst2_hub(self.task_options.get("hub", DEFAULT_SST2_HUB), split)
-        return [Example(id=item.id, images={"image": item.image}, fields={"label": item.label}) for item in items]
+        return [Example(id=item.id, images={"image": (item.image,)}, fields={"label": item.label}) for item in items]
 
     # --- requests --------------------------------------------------------------------------------------------
 
@@ -171,7 +172,7 @@ class RenderedSst2Task(Task):
 
 
 @register_task("hateful_memes")
-class HatefulMemesTask(HubData, Task):
+class HatefulMemesTask(HubData, TieBreaking, Task):
     """With no folder the split is read from the release files of its hub copy (data/sources/hateful_memes.yaml),
     fetched into the hub cache; a folder (a download of that repo included) is read as the release."""
 
@@ -222,7 +223,7 @@ class HatefulMemesTask(HubData, Task):
             if item.label is None:
                 raise UserError(f"hateful_memes: split '{split}' has no labels (item {item.id}); score a dev split")
             examples.append(
-                Example(id=item.id, images={"image": item.image}, fields={"label": item.label, "text": item.text})
+                Example(id=item.id, images={"image": (item.image,)}, fields={"label": item.label, "text": item.text})
             )
         return examples
 

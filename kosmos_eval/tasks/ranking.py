@@ -22,9 +22,10 @@ from typing import Any, ClassVar
 from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
 from kosmos_eval.metrics import mean_metrics
 from kosmos_eval.tasks.base import Scores, Task
+from kosmos_eval.tasks.capabilities import TieBreaking
 
 
-class RankingTask(Task):
+class RankingTask(TieBreaking, Task):
     mean_fields: ClassVar[dict[str, str]] = {"accuracy": "correct", "accuracy_norm": "correct_norm"}
 
     def options_of(self, example: Example) -> list[str]:

@@ -10,7 +10,7 @@ the sample).
 Where the problems come from: `--data-dir` with the IQ50 folders or RAVEN .npz files; a downloaded hub repo
 (kosmos_eval/data/sources/raven.yaml) as `--data-dir`; the hub itself when a hub option asks for it; else the
 bundled sample. The hub is never read unasked: a run with no data is the README's first run, which must work
-offline and in seconds, so it stays on the sample (the task's `sample_fallback`), and naming a hub option is
+offline and in seconds, so it stays on the sample (the `SampleFallback` capability), and naming a hub option is
 what turns a run into a download.
 """
 
@@ -34,6 +34,7 @@ from kosmos_eval.formats.raven import RavenProblem, detect_layout, read_raven
 from kosmos_eval.formats.raven_hub import RAVEN_CONFIGS, RAVEN_ID, raven_hub_problems
 from kosmos_eval.metrics import mean_metrics
 from kosmos_eval.tasks.base import Scores, Task
+from kosmos_eval.tasks.capabilities import SampleFallback, TieBreaking
 from kosmos_eval.tasks.hub import HUB_OPTIONS, HubData
 
 HUB_CONFIG = "hub_config"
@@ -47,8 +48,14 @@ def _shuffled_order(seed: int, example_id: str, count: int) -> tuple[int, ...]:
     return tuple(order)
 
 
+def _rank_result(output: RankResult | str) -> RankResult:
+    if not isinstance(output, RankResult):
+        raise TypeError(f"raven expects ranking results, got {type(output).__name__}")
+    return output
+
+
 @register_task("raven")
-class RavenTask(HubData, Task):
+class RavenTask(SampleFallback, HubData, TieBreaking, Task):
     template_keys = ("zero_shot", "answers", "number_words")
     family = "nonverbal reasoning"
     description = "Raven's Progressive Matrices IQ test (IQ50 / RAVEN / I-RAVEN), rank candidates by P(Yes)"
@@ -57,7 +64,6 @@ class RavenTask(HubData, Task):
     shots = (0,)
     splits = ("test",)
     default_split = "test"
-    sample_fallback = True
     data_needed = "the IQ50 folder (exp-N/) or RAVEN / I-RAVEN .npz files (docs/data.md)"
     options: ClassVar[dict[str, str]] = {
         HUB_CONFIG: f"with hub_id={RAVEN_ID}: its configuration, one of {', '.join(RAVEN_CONFIGS)} "
@@ -120,33 +126,30 @@ class RavenTask(HubData, Task):
 
     def candidate_order(self, example: Example) -> list[int]:
         """Seeded display order of the candidates (original indices), fixed per example id."""
-        return list(_shuffled_order(self.seed, example.id, len(example.images["candidates"])))  # type: ignore[arg-type]
+        return list(_shuffled_order(self.seed, example.id, len(example.images["candidates"])))
 
     def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
         panels = example.images["panels"]
         candidates = example.images["candidates"]
         words = self.prompt.data["number_words"]
-        if len(panels) not in words:  # type: ignore[arg-type]
+        if len(panels) not in words:
             raise UserError(
                 f"raven: {example.id} has {len(panels)} panels; prompts/raven.yaml names only {sorted(words)}"
-            )  # type: ignore[arg-type]
+            )
         answers = self.prompt.data["answers"]
-        fields = {"panel_count_words": words[len(panels)]}  # type: ignore[arg-type]
+        fields = {"panel_count_words": words[len(panels)]}
         requests: list[Request] = []
         for original in self.candidate_order(example):
-            context = self.prompt.render(
-                "zero_shot",
-                fields,
-                {"panels": panels, "candidate": candidates[original]},  # type: ignore[index]
-            )
+            context = self.prompt.render("zero_shot", fields, {"panels": panels, "candidate": (candidates[original],)})
             requests.append(RankRequest(context, (answers["positive"], answers["negative"])))
         return requests
 
     def score(self, example: Example, outputs: Sequence[RankResult | str]) -> dict[str, Any]:
         order = self.candidate_order(example)
         answer = int(example.fields["answer_index"])
-        yes = [float(o.logprobs[0]) for o in outputs]  # type: ignore[union-attr]
-        no = [float(o.logprobs[1]) for o in outputs]  # type: ignore[union-attr]
+        results = [_rank_result(output) for output in outputs]
+        yes = [float(result.logprobs[0]) for result in results]
+        no = [float(result.logprobs[1]) for result in results]
         # P(Yes) / (P(Yes) + P(No)) in log space: yes - logaddexp(yes, no)
         normalised = [y - (max(y, n) + math.log1p(math.exp(-abs(y - n)))) for y, n in zip(yes, no, strict=True)]
         shown, tied = self.best_candidate(yes, example)
@@ -164,7 +167,7 @@ class RavenTask(HubData, Task):
             "candidates": [
                 {
                     "index": original,
-                    "image": candidates[original].key,  # type: ignore[index]
+                    "image": candidates[original].key,
                     "logprob_yes": yes[pos],
                     "logprob_no": no[pos],
                     "logprob_yes_vs_no": normalised[pos],

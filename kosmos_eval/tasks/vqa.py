@@ -40,6 +40,7 @@ from kosmos_eval.metrics.vqa import (
     vqa_accuracy,
 )
 from kosmos_eval.tasks.base import Scores
+from kosmos_eval.tasks.capabilities import AnnotationFiles, DemoImages, Exports
 from kosmos_eval.tasks.generation import GenerationTask
 from kosmos_eval.tasks.hub import HubData
 
@@ -49,7 +50,7 @@ def demo_answer(answers: Sequence[str]) -> str:
     return Counter(answers).most_common(1)[0][0] if answers else ""
 
 
-class VQATask(GenerationTask):
+class VQATask(Exports, AnnotationFiles, DemoImages, GenerationTask):
     mean_fields: ClassVar[dict[str, str]] = {"accuracy": "accuracy"}
     family = "perception-language"
     shots = (0, 2, 4, 8)
@@ -62,7 +63,7 @@ class VQATask(GenerationTask):
     def _example(item: VQAItem) -> Example:
         return Example(
             id=str(item.question_id),
-            images={"image": item.image},
+            images={"image": (item.image,)},
             fields={
                 "question_id": item.question_id,
                 "image_name": item.image_name,

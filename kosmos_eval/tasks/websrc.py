@@ -29,6 +29,7 @@ from kosmos_eval.formats.websrc_hub import websrc_hub_questions
 from kosmos_eval.metrics import group_means, mean_metrics
 from kosmos_eval.metrics.websrc import postprocess_generated_answer, websrc_exact_match, websrc_f1
 from kosmos_eval.tasks.base import Scores
+from kosmos_eval.tasks.capabilities import Exports, PromptBudgeted
 from kosmos_eval.tasks.generation import GenerationTask
 from kosmos_eval.tasks.hub import HubData
 
@@ -46,7 +47,7 @@ def truncate_words(text: str, limit: int) -> str:
 
 
 @register_task("websrc")
-class WebSRCTask(HubData, GenerationTask):
+class WebSRCTask(PromptBudgeted, Exports, HubData, GenerationTask):
     family = "perception-language"
     description = "WebSRC web page QA: screenshot + extracted page text, EM and F1"
     data_needed = "the WebSRC v1.0 release (<domain>/<site>/dataset.csv + processed_data/; docs/data.md)"
@@ -89,7 +90,7 @@ class WebSRCTask(HubData, GenerationTask):
             return [
                 Example(
                     id=q.id,
-                    images={"screenshot": q.screenshot},
+                    images={"screenshot": (q.screenshot,)},
                     fields={
                         "question": q.question,
                         "answer": q.answer,
@@ -104,7 +105,7 @@ class WebSRCTask(HubData, GenerationTask):
         return [
             Example(
                 id=q.id,
-                images={} if self.setting == "text_only" else {"screenshot": q.screenshot},
+                images={} if self.setting == "text_only" else {"screenshot": (q.screenshot,)},
                 fields={
                     "question": q.question,
                     "answer": q.answer,
