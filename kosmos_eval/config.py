@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,16 +44,16 @@ def parse_pairs(text: str | None, flag: str, example: str) -> dict[str, str]:
 
 
 # What `--gen-kwargs` may set: the decoding settings every backend honours per request (GenerateRequest's beam
-# width and token budget). Each is a whole number of at least 1.
+# width, token budget and beam length penalty). The first two are whole numbers of at least 1.
 GEN_KWARGS = {
     "max_new_tokens": "tokens generated at most",
     "num_beams": "beam search width (1 = greedy)",
+    "length_penalty": "beam search: a hypothesis's log-probability / length ** length_penalty (default 1.0)",
 }
 _NOT_SAMPLED = "decoding is greedy or beam search, never sampled, as in the paper"
 _TEMPLATE_STOPS = "stop strings come from the task's template, which its post-processing and re-scoring also read"
 # keys lm-evaluation-harness users pass that the backends do not honour per request: why, in one line
 UNSUPPORTED_GEN_KWARGS = {
-    "length_penalty": "the backends' beam search scores with length_penalty 1.0 and takes none per request yet",
     **dict.fromkeys(("do_sample", "temperature", "top_p", "top_k"), _NOT_SAMPLED),
     **dict.fromkeys(("until", "stop"), _TEMPLATE_STOPS),
 }
@@ -60,11 +61,11 @@ UNSUPPORTED_GEN_KWARGS = {
 ALREADY_SO = {"do_sample": ("false", "0"), "temperature": ("0", "0.0")}
 
 
-def parse_gen_kwargs(text: str | None) -> dict[str, int]:
+def parse_gen_kwargs(text: str | None) -> dict[str, int | float]:
     """`--gen-kwargs k=v,k=v` (lm-evaluation-harness's spelling) -> the decoding settings laid over a generation
     task's template. Unknown keys and bad values are refused here, before any data or model loads, because a
     setting a backend silently ignored would label a run as changed when nothing changed."""
-    settings: dict[str, int] = {}
+    settings: dict[str, int | float] = {}
     for key, value in parse_pairs(text, "--gen-kwargs", "max_new_tokens=20,num_beams=5").items():
         if value.lower() in ALREADY_SO.get(key, ()):
             continue
@@ -72,11 +73,25 @@ def parse_gen_kwargs(text: str | None) -> dict[str, int]:
             raise UserError(f"--gen-kwargs {key}={value} is not supported: {UNSUPPORTED_GEN_KWARGS[key]}")
         if key not in GEN_KWARGS:
             raise UserError(f"--gen-kwargs: unknown key {key!r} (known: {', '.join(GEN_KWARGS)})")
+        if key == "length_penalty":
+            settings[key] = _finite(key, value)
+            continue
         number = int(value) if value.isascii() and value.isdigit() else 0
         if number < 1:
             raise UserError(f"--gen-kwargs {key} must be a whole number of at least 1, got {value!r}")
         settings[key] = number
     return settings
+
+
+def _finite(key: str, value: str) -> float:
+    """A finite number (any sign: transformers accepts negative penalties, which favour short hypotheses)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise UserError(f"--gen-kwargs {key} must be a finite number, got {value!r}")
+    return number
 
 
 def parse_batch_size(text: str | int) -> int | None:
@@ -112,7 +127,7 @@ class RunConfig:
     sampler: str = "random"  # few-shot demo sampler (kosmos_eval.fewshot.SAMPLERS)
     example_ids: tuple[str, ...] | None = None  # a fixed slice (suite files): only these examples, in this order
     sample: bool = False  # --sample: the task's bundled synthetic sample instead of real data
-    gen_kwargs: dict[str, int] = field(default_factory=dict)  # --gen-kwargs: laid over the template's decoding
+    gen_kwargs: dict[str, int | float] = field(default_factory=dict)  # --gen-kwargs: laid over the template's decoding
 
     def identity(self, prompt_hash: str, split: str, on_sample: bool = False) -> dict[str, Any]:
         """The fields that decide what a run computes. Same identity -> same run folder -> resume.

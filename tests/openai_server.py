@@ -173,7 +173,10 @@ class ModelServer(_Server):
         else:
             beams = body.get("n", 1) if body.get("use_beam_search") else 1
             stop = body.get("stop") or ()
-            request = GenerateRequest(context, body.get("max_tokens", 16), tuple(stop), num_beams=beams)
+            penalty = body.get("length_penalty")  # vLLM's beam search takes one
+            request = GenerateRequest(
+                context, body.get("max_tokens", 16), tuple(stop), num_beams=beams, length_penalty=penalty
+            )
             text = self.backend.generate([request])[0]
         response["choices"] = [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]
         return response

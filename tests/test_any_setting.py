@@ -76,7 +76,7 @@ def test_a_paper_setting_is_labelled_as_one(tmp_path):
     assert not any(note.startswith("setting:") for note in written["notes"])
 
 
-def vqa_run(root: Path, data: Path, **gen_kwargs: int) -> tuple[Path, ScriptedBackend]:
+def vqa_run(root: Path, data: Path, **gen_kwargs: float) -> tuple[Path, ScriptedBackend]:
     backend = ScriptedBackend(lambda request: "2")
     config = RunConfig(task="vqav2", backend="scripted", split="val", data_dir=str(data), output_dir=str(root),
                        gen_kwargs=gen_kwargs)  # fmt: skip
@@ -107,6 +107,20 @@ def test_gen_kwargs_reach_the_backend_and_are_identity_summary_and_label(tmp_pat
     table = leaderboard(list(runs.values()), paper_numbers())
     sources = dict(zip(table["run_dir"], table["source"], strict=False))
     assert sources[str(plain)] == "run" and sources[str(changed)] == "other setting"
+
+
+def test_a_length_penalty_reaches_the_backend_and_is_identity_and_summary(tmp_path):
+    data = tmp_path / "vqav2"
+    write_vqav2(data, "val", QUESTIONS)
+    _, plain = vqa_run(tmp_path / "runs", data, num_beams=3)
+    changed, given = vqa_run(tmp_path / "runs", data, num_beams=3, length_penalty=2.0)
+    assert [r.length_penalty for r in plain.requests] == [None, None]  # none given: the generation config's
+    assert [(r.num_beams, r.length_penalty) for r in given.requests] == [(3, 2.0), (3, 2.0)]
+    written = summary(changed)
+    assert written["identity"]["gen_kwargs"] == written["gen_kwargs"] == {"length_penalty": 2.0, "num_beams": 3}
+    assert written["why_not_paper_setting"] == ["--gen-kwargs length_penalty=2.0,num_beams=3, where the paper "
+                                                "decodes as prompts/vqav2.yaml says"]  # fmt: skip
+    assert parse_gen_kwargs("num_beams=3,length_penalty=0") == {"num_beams": 3, "length_penalty": 0.0}
 
 
 def test_a_run_outside_the_paper_brings_no_paper_rows_and_no_paper_number(tmp_path):
@@ -169,10 +183,13 @@ def test_a_task_list_gives_gen_kwargs_to_the_tasks_that_generate(tmp_path):
         (["vqav2", "--shots", "13"], "--shots 13: the demonstration pool of 'vqav2' (train) holds 12 usable examples"),
         (["winograd", "--shots", "10"], "the demonstration pool of 'winograd' (test) holds 9 usable examples"),
         (["raven", "--shots", "3"], "Task 'raven' has no demonstration pool to draw from"),
-        (["vqav2", "--gen-kwargs", "beams=2"], "--gen-kwargs: unknown key 'beams' (known: max_new_tokens, num_beams)"),
+        (["vqav2", "--gen-kwargs", "beams=2"], "--gen-kwargs: unknown key 'beams' (known: max_new_tokens, num_beams,"),
         (["vqav2", "--gen-kwargs", "num_beams=two"], "--gen-kwargs num_beams must be a whole number of at least 1"),
         (["vqav2", "--gen-kwargs", "temperature=0.7"], "--gen-kwargs temperature=0.7 is not supported"),
-        (["vqav2", "--gen-kwargs", "length_penalty=2"], "--gen-kwargs length_penalty=2 is not supported"),
+        (["vqav2", "--gen-kwargs", "length_penalty=2"], "length_penalty changes only beam search and 'vqav2' decodes"),
+        (["vqav2", "--gen-kwargs", "num_beams=1,length_penalty=2"], "'vqav2' decodes greedily"),
+        (["vqav2", "--gen-kwargs", "num_beams=2,length_penalty=inf"], "length_penalty must be a finite number"),
+        (["vqav2", "--gen-kwargs", "num_beams=2,length_penalty=x"], "length_penalty must be a finite number"),
         (["raven", "--gen-kwargs", "num_beams=2"], "Task 'raven' ranks answer candidates and generates no text"),
         (
             ["vqav2", "--gen-kwargs", "max_new_tokens=3", "--task-option", "max_new_tokens=4"],

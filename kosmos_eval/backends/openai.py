@@ -192,6 +192,13 @@ class OpenAIBackend(Backend):
         self.check_request_kinds(kinds)
 
     def _check_beams(self, request: GenerateRequest) -> None:
+        server_beams = not request.constrained and request.num_beams > 1 and self.beam_search == "server"
+        if request.length_penalty not in (None, 1.0) and not server_beams:
+            # only the server's beam search takes a length penalty: anywhere else it would change nothing
+            raise UserError(
+                f"length_penalty={request.length_penalty} applies only to the server's beam search here: give "
+                "num_beams=N (N > 1) with --model-args beam_search=server, or leave length_penalty out"
+            )
         if request.constrained:
             if request.num_beams < len(request.candidates) and not self.constrained_by_ranking:
                 raise UserError(
@@ -347,6 +354,8 @@ class OpenAIBackend(Backend):
             body["stop"] = list(request.stop[:MAX_STOP_STRINGS])
         if request.num_beams > 1 and self.beam_search == "server":
             body |= {"use_beam_search": True, "n": request.num_beams}
+            if request.length_penalty is not None:
+                body["length_penalty"] = request.length_penalty
         if self.endpoint == "completions":
             body["prompt"] = self._completion_prompt(request.context)
             response = self.client.post("/completions", body)

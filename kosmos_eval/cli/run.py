@@ -46,7 +46,8 @@ def run(
         typer.Option(
             "--gen-kwargs",
             "--gen_kwargs",
-            help="Decoding laid over the task template's (generation tasks): max_new_tokens=N,num_beams=N. The "
+            help="Decoding laid over the task template's (generation tasks): max_new_tokens=N,num_beams=N,"
+            "length_penalty=X (beam search only). The "
             "run is labelled as outside the paper's settings; a suite or task list applies them to the tasks "
             "that generate.",
         ),

@@ -162,6 +162,12 @@ class GenerateRequest:
     the prefix tree of their tokens (each written as a continuation of the context, as ranking does), and
     returned stripped; with `end_of_sequence` every candidate also ends with the end-of-sequence token, as in
     RankRequest. `max_new_tokens` and `stop` do not apply to constrained requests.
+
+    `length_penalty` (beam search only, transformers' meaning) decides how finished hypotheses of different
+    lengths compare: a beam's summed log-probability is divided by its length ** length_penalty, so above 1.0
+    favours longer answers and 0.0 compares raw sums. None leaves the backend's generation config's value (1.0
+    under the protocol's decoding), so that only a value a run asks for (`--gen-kwargs`) overrides a
+    checkpoint's.
     """
 
     context: Context
@@ -171,6 +177,7 @@ class GenerateRequest:
     candidates: tuple[str, ...] = ()
     constrained: bool = False
     end_of_sequence: bool = False
+    length_penalty: float | None = None
 
     def __post_init__(self) -> None:
         if self.constrained and not self.candidates:

@@ -88,7 +88,7 @@ class Task(ABC):
         return {**derived, **cls.options}
 
     # --gen-kwargs (RunConfig.gen_kwargs), laid over every decoding block; set by `use_gen_kwargs`
-    gen_kwargs: Mapping[str, int] = MappingProxyType({})
+    gen_kwargs: Mapping[str, int | float] = MappingProxyType({})
 
     def decoding(self, block: str = "decoding") -> dict[str, Any]:
         """The template's decoding block (validated with the template), with its length option and then any
@@ -107,10 +107,11 @@ class Task(ABC):
         answer candidates has nothing --gen-kwargs could change."""
         return bool(self.decoding_blocks())
 
-    def use_gen_kwargs(self, gen_kwargs: Mapping[str, int]) -> None:
+    def use_gen_kwargs(self, gen_kwargs: Mapping[str, int | float]) -> None:
         """Lay `gen_kwargs` (parsed by config.parse_gen_kwargs) over the template's decoding. Refused, in one
-        line, where they would change nothing (a ranking task) or say something twice (max_new_tokens given
-        both here and as a task option), since the run would be labelled for a change it did not make."""
+        line, where they would change nothing (a ranking task; a length penalty on greedy decoding, which
+        compares no hypotheses) or say something twice (max_new_tokens given both here and as a task option),
+        since the run would be labelled for a change it did not make."""
         if not gen_kwargs:
             return
         if not self.generates():
@@ -123,6 +124,13 @@ class Task(ABC):
             if given:
                 raise UserError(
                     f"max_new_tokens is given twice, as --gen-kwargs and as --task-option {given[0]}: give one"
+                )
+        if "length_penalty" in gen_kwargs:
+            beams = gen_kwargs.get("num_beams") or max(b.get("num_beams", 1) for b in self.decoding_blocks().values())
+            if beams == 1:
+                raise UserError(
+                    f"--gen-kwargs length_penalty changes only beam search and {self.name!r} decodes greedily: "
+                    "give num_beams=N (N > 1) with it"
                 )
         self.gen_kwargs = MappingProxyType(dict(gen_kwargs))
 

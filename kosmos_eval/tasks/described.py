@@ -97,6 +97,7 @@ class DescribedClassesTask(HubData, Task):
                 self.prompt.render("query", self.context_fields(example, setting), example.images),
                 max_new_tokens=decoding["max_new_tokens"],
                 num_beams=decoding["num_beams"],
+                length_penalty=decoding.get("length_penalty"),
                 stop=tuple(decoding.get("stop") or ()),
                 candidates=tuple(example.fields["names"]),
             )

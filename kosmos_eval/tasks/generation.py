@@ -2,7 +2,8 @@
 
 A generation task renders demos + query from prompts/<task>.yaml, generates with the decoding settings the
 template file declares (`decoding:` beams, max_new_tokens, stop strings; a run's --gen-kwargs replace the beams
-and the token budget, never the stop strings, which post-processing reads again), post-processes the text the
+and the token budget and may set the beam search's length penalty, never the stop strings, which post-processing
+reads again), post-processes the text the
 task's way, and scores it with `score_prediction`, the same function `kosmos-eval score-predictions` uses on
 outputs made elsewhere, so a run and an external prediction file are scored by exactly the same code (every
 generation task has the `ExternalPredictions` capability).
@@ -33,6 +34,7 @@ class GenerationTask(ExternalPredictions, Task):
                 context=self.render(example, demos, self.query_layout()),
                 max_new_tokens=settings["max_new_tokens"],
                 num_beams=settings["num_beams"],
+                length_penalty=settings.get("length_penalty"),
                 stop=tuple(settings.get("stop") or ()),
             )
         ]

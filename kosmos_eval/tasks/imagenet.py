@@ -21,14 +21,14 @@ scores (50,000 x 1,000 numbers would make samples.jsonl gigabytes); top-1 and to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankResult, Request
-from kosmos_eval.errors import DataError
+from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.formats.classification_hub import imagenet_hub_items
 from kosmos_eval.formats.imagenet import (
     DOCS,
@@ -85,6 +85,16 @@ class ImageNetTask(HubData, TieBreaking, Task):
         """Ranking (decoding=rank) generates nothing for --gen-kwargs to change; the beam modes do."""
         return self.decoding_mode != "rank"
 
+    def use_gen_kwargs(self, gen_kwargs: Mapping[str, int | float]) -> None:
+        """The constrained search scores a candidate by its summed log-probability, as ranking does, with no
+        length penalty (backends/hf/constrained.py): a length_penalty would change nothing there."""
+        if "length_penalty" in gen_kwargs and self.decoding_mode == "constrained_beam":
+            raise UserError(
+                "--gen-kwargs length_penalty does not apply to imagenet decoding=constrained_beam, which scores "
+                "candidates by summed log-probability as ranking does"
+            )
+        super().use_gen_kwargs(gen_kwargs)
+
     def locate_data(self, data_dir: Path) -> str:
         layout = detect_layout(data_dir)
         if layout is None:
@@ -116,6 +126,7 @@ class ImageNetTask(HubData, TieBreaking, Task):
                 context,
                 max_new_tokens=decoding["max_new_tokens"],
                 num_beams=decoding["num_beams"],
+                length_penalty=decoding.get("length_penalty"),
                 stop=tuple(decoding.get("stop") or ()),
                 candidates=names,
                 constrained=self.decoding_mode == "constrained_beam",

@@ -109,7 +109,11 @@ class RenderedSst2Task(TwoStage, LocatesData, TieBreaking, Task):
             return RankRequest(context, tuple(answers[label] for label in self.labels))
         decoding = self.decoding()
         return GenerateRequest(
-            context, max_new_tokens=decoding["max_new_tokens"], num_beams=decoding["num_beams"], candidates=self.labels
+            context,
+            max_new_tokens=decoding["max_new_tokens"],
+            num_beams=decoding["num_beams"],
+            length_penalty=decoding.get("length_penalty"),
+            candidates=self.labels,
         )
 
     def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
@@ -117,7 +121,14 @@ class RenderedSst2Task(TwoStage, LocatesData, TieBreaking, Task):
             return [self._answer_request(example, "query")]
         decoding = self.decoding("cot_decoding")
         context = self.prompt.render("cot_stage1", example.fields, example.images)
-        return [GenerateRequest(context, max_new_tokens=decoding["max_new_tokens"], num_beams=decoding["num_beams"])]
+        return [
+            GenerateRequest(
+                context,
+                max_new_tokens=decoding["max_new_tokens"],
+                num_beams=decoding["num_beams"],
+                length_penalty=decoding.get("length_penalty"),
+            )
+        ]
 
     def _with_rationale(self, example: Example, rationale: str) -> Example:
         return Example(id=example.id, images=example.images, fields={**example.fields, "rationale": rationale})

@@ -53,6 +53,12 @@ class Encoded:
         return Encoded(list(self.ids) + list(more), self.images, self.image_slots, extras, self.per_token)
 
 
+def beam_rules(length_penalty: float | None) -> dict[str, float]:
+    """`generate`'s keyword for a request's length penalty: none when the request gives none, so that the
+    generation config's value stands (the protocol's 1.0, or a checkpoint's under generation_config=checkpoint)."""
+    return {} if length_penalty is None else {"length_penalty": length_penalty}
+
+
 def text_runs(context: Context) -> list[str | ImageInput]:
     """Segments with adjacent text merged, so text between two images is tokenised as one string."""
     runs: list[str | ImageInput] = []
@@ -199,8 +205,11 @@ class Adapter:
         """Whether these contexts' inputs can share one forward pass."""
         return True
 
-    def generate(self, batch: list[Encoded], max_new_tokens: int, num_beams: int) -> list[list[int]]:
-        """New token ids per row; rows in a batch have equal length and compatible inputs (no padding)."""
+    def generate(
+        self, batch: list[Encoded], max_new_tokens: int, num_beams: int, length_penalty: float | None = None
+    ) -> list[list[int]]:
+        """New token ids per row; rows in a batch have equal length and compatible inputs (no padding). A
+        `length_penalty` of None leaves the generation config's (`beam_rules`)."""
         raise NotImplementedError
 
     @property
@@ -337,7 +346,9 @@ class ProcessorAdapter(Adapter):
         out = self.model(input_ids=batch.ids, attention_mask=batch.attention, position_ids=batch.positions, **extras)
         return out.logits[rows, cols]
 
-    def generate(self, batch: list[Encoded], max_new_tokens: int, num_beams: int) -> list[list[int]]:
+    def generate(
+        self, batch: list[Encoded], max_new_tokens: int, num_beams: int, length_penalty: float | None = None
+    ) -> list[list[int]]:
         ids, attention = self._padded(batch)
         out = self.model.generate(
             input_ids=ids,
@@ -346,6 +357,7 @@ class ProcessorAdapter(Adapter):
             num_beams=num_beams,
             do_sample=False,
             pad_token_id=self.pad_id,
+            **beam_rules(length_penalty),
             **self._extras(batch, ids.shape[1]),
         )
         return [row[ids.shape[1] :].tolist() for row in out]

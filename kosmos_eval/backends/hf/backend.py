@@ -336,22 +336,23 @@ class HFBackend(Backend):
         rules = decoding.own_loop_rules(self.adapter.generation_config) if self.own_loop_available else None
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, (request, enc) in enumerate(zip(requests, encoded, strict=True)):
+            settings = (request.max_new_tokens, request.num_beams, request.length_penalty)
             if request.constrained:
                 outputs[i] = self._constrained(request, enc)
             elif rules is not None:
-                groups[
-                    (("own loop", self.adapter.decoding_key(enc)), request.max_new_tokens, request.num_beams)
-                ].append(i)
+                groups[(("own loop", self.adapter.decoding_key(enc)), *settings)].append(i)
             else:
-                groups[(self.adapter.group_key(enc), request.max_new_tokens, request.num_beams)].append(i)
-        for (layout, max_new_tokens, num_beams), members in groups.items():
+                groups[(self.adapter.group_key(enc), *settings)].append(i)
+        for (layout, max_new_tokens, num_beams, length_penalty), members in groups.items():
             rows = [encoded[i] for i in members]
             try:
                 with torch.inference_mode():
                     if layout[0] == "own loop":
-                        new_tokens = self._own_loop(rows, max_new_tokens, num_beams, rules or {})
+                        # a request's length penalty overrides the generation config's, as in `generate`
+                        given = {} if length_penalty is None else {"length_penalty": length_penalty}
+                        new_tokens = self._own_loop(rows, max_new_tokens, num_beams, {**(rules or {}), **given})
                     else:
-                        new_tokens = self.adapter.generate(rows, max_new_tokens, num_beams)
+                        new_tokens = self.adapter.generate(rows, max_new_tokens, num_beams, length_penalty)
             except torch.OutOfMemoryError as exc:
                 raise BackendOutOfMemory(str(exc)) from exc
             for i, tokens in zip(members, new_tokens, strict=True):

@@ -11,7 +11,8 @@ improve is frozen).
 
 The beam search reproduces `generate(num_beams=N, do_sample=False)` of transformers 5 decision for decision,
 with its defaults `length_penalty=1.0` and `early_stopping=False` (the protocol's: decoding.py neutralises a
-checkpoint's own) or the generation config's values. Per prompt and step: the log-softmax of each beam's
+checkpoint's own) or the generation config's values; a request's length_penalty (`--gen-kwargs`) overrides
+the config's, as it would in `generate`. Per prompt and step: the log-softmax of each beam's
 next-token logits (float32) plus the beam's running score; the best 2N of the N x vocabulary candidates
 (N x (1 + the number of end-of-sequence ids) when there are several); candidates ending in an end-of-sequence
 id, or reaching the token budget, are finished, and the best N of the others run on. A finished candidate

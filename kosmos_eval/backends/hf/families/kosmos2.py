@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from kosmos_eval.backends.hf.adapters import Adapter, Encoded, text_runs
+from kosmos_eval.backends.hf.adapters import Adapter, Encoded, beam_rules, text_runs
 from kosmos_eval.backends.hf.families import Family, register_family
 from kosmos_eval.backends.hf.packing import PackedBatch
 from kosmos_eval.core.types import Context, ImageInput
@@ -167,7 +167,9 @@ class Kosmos2Adapter(Adapter):
         # the output head only where log-probs are needed: no (B, T, vocab) tensor is ever built
         return text_model.lm_head(out.last_hidden_state[rows, cols])
 
-    def generate(self, batch: list[Encoded], max_new_tokens: int, num_beams: int) -> list[list[int]]:
+    def generate(
+        self, batch: list[Encoded], max_new_tokens: int, num_beams: int, length_penalty: float | None = None
+    ) -> list[list[int]]:
         ids, attention = self._padded(batch)
         embeds = self._image_embeds(batch)
         kwargs: dict[str, Any] = {}
@@ -183,6 +185,7 @@ class Kosmos2Adapter(Adapter):
             do_sample=False,
             pad_token_id=self.pad_id,
             eos_token_id=self.tokenizer.eos_token_id,
+            **beam_rules(length_penalty),
             **kwargs,
         )
         return [row[ids.shape[1] :].tolist() for row in out]

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from kosmos_eval.backends.hf.adapters import Adapter, Encoded, ProcessorAdapter, _pad_tokens, text_runs
+from kosmos_eval.backends.hf.adapters import Adapter, Encoded, ProcessorAdapter, _pad_tokens, beam_rules, text_runs
 from kosmos_eval.backends.hf.families import Family, register_family
 from kosmos_eval.core.types import Context, ImageInput
 from kosmos_eval.errors import UserError
@@ -174,7 +174,9 @@ class Florence2Adapter(Adapter):
             raise ValueError("Florence-2 scores decoder tokens only (a requested position is in the encoder's input)")
         return self.model.lm_head(states[rows, positions])  # Florence-2's logits are its lm_head's output
 
-    def generate(self, batch: list[Encoded], max_new_tokens: int, num_beams: int) -> list[list[int]]:
+    def generate(
+        self, batch: list[Encoded], max_new_tokens: int, num_beams: int, length_penalty: float | None = None
+    ) -> list[list[int]]:
         inputs = self._encoder_inputs(batch)  # type: ignore[arg-type]
         out = self.model.generate(
             **inputs,
@@ -182,6 +184,7 @@ class Florence2Adapter(Adapter):
             num_beams=num_beams,
             do_sample=False,
             pad_token_id=self.pad_id,
+            **beam_rules(length_penalty),
         )
         return [row[1:].tolist() for row in out]  # the decoder's rows begin with its start token
 

@@ -217,15 +217,17 @@ class Glm4vAdapter(QwenVLAdapter):
     input ids need; generation here uses that one (images only: GLM's override exists for videos, which share
     the image placeholder)."""
 
-    def generate(self, batch: list[Encoded], max_new_tokens: int, num_beams: int) -> list[list[int]]:
+    def generate(
+        self, batch: list[Encoded], max_new_tokens: int, num_beams: int, length_penalty: float | None = None
+    ) -> list[list[int]]:
         from transformers.generation.utils import GenerationMixin
 
         model = self.model
         if num_beams == 1 or "_expand_multimodal_outputs" not in type(model).__dict__:
-            return super().generate(batch, max_new_tokens, num_beams)
+            return super().generate(batch, max_new_tokens, num_beams, length_penalty)
         model._expand_multimodal_outputs = types.MethodType(GenerationMixin._expand_multimodal_outputs, model)
         try:
-            return super().generate(batch, max_new_tokens, num_beams)
+            return super().generate(batch, max_new_tokens, num_beams, length_penalty)
         finally:
             del model._expand_multimodal_outputs
 
