@@ -115,14 +115,14 @@ def _header(runs: Sequence[Run], names: Sequence[str], title: str, tasks: list[s
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     options = "".join(f'<option value="{escape(t)}">{escape(t)}</option>' for t in tasks)
     items = []
+    applies: dict[str, list[int]] = {}  # each distinct note, in the order first met, with the runs that carry it
     for index, run in enumerate(runs):
-        notes = "".join(f"<li>{escape(str(note))}</li>" for note in run.summary.get("notes") or [])
+        for note in dict.fromkeys(str(n) for n in run.summary.get("notes") or []):
+            applies.setdefault(note, []).append(index)
         origin = (run.summary.get("data") or {}).get("origin") or ""
         items.append(
             f'<li data-task="{escape(run.task)}"><a href="#{run_anchor(index)}">{escape(names[index])}</a> — '
-            f"created {escape(run.created)}; data: {escape(str(origin))}; identity {escape(run.identity_hash)}"
-            + (f'<ul class="notes">{notes}</ul>' if notes else "")
-            + "</li>"
+            f"created {escape(run.created)}; data: {escape(str(origin))}; identity {escape(run.identity_hash)}</li>"
         )
     return (
         f"<header><h1>{escape(title)}</h1>"
@@ -130,8 +130,25 @@ def _header(runs: Sequence[Run], names: Sequence[str], title: str, tasks: list[s
         f"{escape('; '.join(sorted(harnesses)))}. Values are metric × 100 (the paper's scale).</p>"
         '<div class="controls"><label><input type="checkbox" id="errors-only"> errors only</label> '
         f'<label>task <select id="task-filter"><option value="">all tasks</option>{options}</select></label></div>'
-        f'<details open><summary>Runs and their notes</summary><ul class="runs">{"".join(items)}</ul></details>'
-        "</header>"
+        f'<details class="runs"><summary>Runs ({len(runs)})</summary><ul class="runs">{"".join(items)}</ul></details>'
+        + _notes(applies, names)
+        + "</header>"
+    )
+
+
+def _notes(applies: dict[str, list[int]], names: Sequence[str]) -> str:
+    """The runs' notes, each distinct note once with the runs it applies to, folded away: the page opens on the
+    metrics, and a note every run carries (a sample's caveat) is read once, not once a run."""
+    if not applies:
+        return ""
+    items = []
+    for note, indices in applies.items():
+        links = ", ".join(f'<a href="#{run_anchor(i)}">{escape(names[i])}</a>' for i in indices)
+        count = "all runs" if len(indices) == len(names) else f"{len(indices)} of {len(names)} runs"
+        items.append(f'<li class="note">{escape(note)} <span class="note-runs">({count}: {links})</span></li>')
+    return (
+        f'<details class="notes"><summary>Notes ({len(applies)} distinct)</summary>'
+        f'<ul class="notes">{"".join(items)}</ul></details>'
     )
 
 
@@ -189,9 +206,9 @@ def _metrics_table(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFr
         for name in ("model", "task", "variant", "shots", "seed", "split", "n", "headline", "value", "95% CI")
     )
     return (
-        '<section id="metrics"><h2>Metrics</h2><table class="metrics"><thead><tr>'
+        '<section id="metrics"><h2>Metrics</h2><div class="table-wrap"><table class="metrics"><thead><tr>'
         f"{head}<th>paper {escape(paper_model)}</th><th>Δ vs paper</th><th>other metrics</th>"
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div></section>"
     )
 
 
@@ -330,14 +347,17 @@ PAGE = """<!DOCTYPE html>
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+h1 { margin: 0.3em 0; } details { margin: 0.3em 0; } .note-runs { color: #666; font-size: 12px; }
+.table-wrap { max-width: 100%; overflow-x: auto; margin: 0.5em 0 1.5em; }
+table { border-collapse: collapse; }
 th, td { border: 1px solid #ddd; padding: 3px 6px; vertical-align: top; text-align: left; font-size: 13px; }
 th { background: #f3f3f3; position: sticky; top: 0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.paper { background: #f6f9ff; } tr.error { background: #fff1f0; } tr.correct { background: #f3fbf3; }
 .controls { position: sticky; top: 0; background: #fff; padding: 6px 0; z-index: 2; border-bottom: 1px solid #ddd; }
 .controls label { margin-right: 1.5em; } .meta { color: #555; }
-figure { display: inline-block; margin: 0.5em 1em 1em 0; vertical-align: top; }
+figure { display: inline-block; margin: 0.5em 1em 1em 0; vertical-align: top; max-width: 100%; }
+svg.chart { max-width: 100%; height: auto; }
 figcaption { color: #666; font-size: 12px; }
 td.prompt { white-space: pre-wrap; max-width: 32em; max-height: 12em; overflow: auto; font-family: monospace; }
 td.prediction, td.gold { white-space: pre-wrap; max-width: 18em; }
@@ -355,6 +375,11 @@ function applyFilters() {
   });
   document.querySelectorAll('tr.sample').forEach(function (row) {
     row.hidden = errorsOnly && !row.classList.contains('error');
+  });
+  ['curves', 'breakdowns'].forEach(function (id) {
+    var section = document.getElementById(id);
+    var parts = section.querySelectorAll('[data-task]');
+    section.hidden = parts.length > 0 && !Array.prototype.some.call(parts, function (el) { return !el.hidden; });
   });
 }
 document.getElementById('errors-only').addEventListener('change', applyFilters);

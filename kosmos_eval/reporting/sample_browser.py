@@ -28,6 +28,7 @@ from kosmos_eval.reporting.sample_view import (
     THUMBNAILS_PER_SAMPLE,
     Thumbnails,
     clip,
+    error_threshold,
     fmt,
     gold_text,
     is_error,
@@ -61,6 +62,8 @@ def samples_section(
     for index, run in enumerate(runs):
         records = run.records
         scores = sample_scores(run)
+        headline = run.summary.get("headline")
+        threshold = error_threshold(headline, scores.values())
         data_dir = (run.summary.get("data") or {}).get("dir")
         allowance = remaining // (len(runs) - index)
         refused_before = len(thumbnails.refused)
@@ -68,7 +71,8 @@ def samples_section(
         rows: list[str] = []
         used = 0
         for number, record in enumerate(candidates, 1):
-            row = _row(number, record, scores.get(str(record["id"])), thumbnails, data_dir, [*roots, run.path])
+            score = scores.get(str(record["id"]))
+            row = _row(number, record, score, threshold, thumbnails, data_dir, [*roots, run.path])
             size = len(row.encode("utf-8"))
             if used + size > allowance:
                 break
@@ -82,15 +86,22 @@ def samples_section(
                 f"{run.path}: the records' field 'images' names {len(refused)} file(s) outside the run's data folder "
                 f"and the runs folders given (first: {refused[0]!r}); not read, listed by name"
             )
-        errors = sum(is_error(r, scores.get(str(r["id"]))) for r in records)
+        errors = sum(is_error(r, scores.get(str(r["id"])), threshold) for r in records)
+        limit, relative = threshold
+        rule = (
+            f"score at or below {fmt(limit)}, the lowest tenth of this run's {escape(str(headline))} per sample"
+            if relative
+            else f"score below 100: {escape(str(headline))} per sample where that metric is a mean over samples, "
+            "else the record's correct flag"
+        )
         head = "".join(f"<th>{h}</th>" for h in COLUMNS)
         sections.append(
             f'<section class="run-samples" id="{run_anchor(index)}" data-task="{escape(run.task)}" '
             f'data-run="{escape(run.path.name)}">'
             f"<h3>{escape(names[index])}</h3><p>{errors} of {len(records)} samples are errors "
-            f"(score below 100: {escape(str(run.summary.get('headline')))} per sample where that metric is a mean "
-            f"over samples, else the record's correct flag).</p>{_cut_note(len(rows), len(candidates), len(records))}"
-            f'<table class="samples"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></section>'
+            f"({rule}).</p>{_cut_note(len(rows), len(candidates), len(records))}"
+            f'<div class="table-wrap"><table class="samples"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div></section>"
         )
     budget = ""
     if left_by_budget:
@@ -105,12 +116,13 @@ def _row(
     number: int,
     record: dict[str, Any],
     score: float | None,
+    threshold: tuple[float, bool],
     thumbnails: Thumbnails,
     data_dir: str | None,
     roots: Sequence[Path],
 ) -> str:
     """One record as a table row; every value from the record is text, escaped (quotes too) and clipped."""
-    state = "error" if is_error(record, score) else ("correct" if score is not None else "unscored")
+    state = "error" if is_error(record, score, threshold) else ("correct" if score is not None else "unscored")
     images = record.get("images")
     keys = [str(k) for k in images] if isinstance(images, list) else []
     shown = "".join(thumbnails.html(k, data_dir, roots) for k in keys[:THUMBNAILS_PER_SAMPLE])

@@ -77,10 +77,32 @@ def sample_scores(run: Run) -> dict[str, float | None]:
     return scores
 
 
-def is_error(record: dict[str, Any], score: float | None) -> bool:
-    """Below full marks on the headline; the "correct" flag only where the headline has no per-sample value
+RELATIVE_METRICS = frozenset({"CIDEr"})  # per-sample scores with no full marks (CIDEr per image is rarely 100)
+ERROR_QUANTILE = 0.1  # where there is none: a sample is an error when it is in the run's lowest decile
+
+
+def error_threshold(headline: object, scores: Iterable[float | None]) -> tuple[float, bool]:
+    """What makes a sample of a run an error: `(threshold, relative)`. A headline with full marks (accuracy,
+    VQA accuracy, F1...) has threshold 1.0, and a sample below it is an error. A headline in RELATIVE_METRICS
+    (CIDEr, whose per-image score is below 100 for nearly every caption) is judged against the run itself: the
+    threshold is the highest score among the run's lowest-scoring tenth of samples (ceil(n / 10) of them), and a
+    sample at or below it is an error."""
+    if str(headline) not in RELATIVE_METRICS:
+        return 1.0, False
+    values = sorted(s for s in scores if s is not None)
+    if not values:
+        return 1.0, False
+    return values[max(1, math.ceil(len(values) * ERROR_QUANTILE)) - 1], True
+
+
+def is_error(record: dict[str, Any], score: float | None, threshold: tuple[float, bool] = (1.0, False)) -> bool:
+    """Below full marks on the headline, or, for a headline without full marks, at or below the run's
+    `threshold` (error_threshold); the "correct" flag only where the headline has no per-sample value
     (HellaSwag's headline accuracy_norm can be right where the plain `correct` is not)."""
-    return score < 1.0 if score is not None else record.get("correct") is False
+    if score is None:
+        return record.get("correct") is False
+    limit, relative = threshold
+    return score <= limit if relative else score < limit
 
 
 def _text(value: Any) -> str:
