@@ -15,6 +15,7 @@ that echoes the key in its error message does not get it written to a terminal o
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 import socket
@@ -30,11 +31,14 @@ from http.client import HTTPException
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from kosmos_eval.core.progress import notice
 from kosmos_eval.core.redact import REDACTED, has_userinfo, redact
 from kosmos_eval.errors import UserError
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 600.0
+
+log = logging.getLogger(__name__)
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -215,6 +219,16 @@ class ServerClient:
                 with self._lock:
                     self.retries.append(exc.reason)
                     self.waits.append(wait)
+                notice(
+                    log,
+                    "openai backend: %s %s: %s; retry %d of %d in %.1f s",
+                    method,
+                    self.clean(url),
+                    exc.reason,
+                    retry + 1,
+                    self.policy.max_retries,
+                    wait,
+                )
                 self.policy.sleep(wait)
         raise AssertionError("unreachable")
 

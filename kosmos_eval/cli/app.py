@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from kosmos_eval.config import DEFAULT_MODEL_ID
+from kosmos_eval.core.progress import NOTICE, ConsoleFormatter
 from kosmos_eval.errors import UserError
 
 app = typer.Typer(
@@ -31,6 +32,37 @@ app = typer.Typer(
 )
 
 _state = {"debug": False}
+
+
+def _print_version(value: bool) -> None:
+    """`kosmos-eval --version`: the package version and, from a git checkout, the harness commit."""
+    if not value:
+        return
+    from kosmos_eval import __version__
+
+    line = f"kosmos-eval {__version__}"
+    try:
+        from kosmos_eval.runner.provenance import harness_commit
+
+        harness = harness_commit()
+    except Exception:  # a version line must never fail
+        harness = {"commit": None}
+    if harness.get("commit"):
+        line += f" (commit {str(harness['commit'])[:12]}{', local edits' if harness.get('dirty') else ''})"
+    typer.echo(line)
+    raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version (and git commit) and exit."
+        ),
+    ] = False,
+) -> None:
+    """Reproduce the KOSMOS-1 paper's evaluation protocol on any multimodal checkpoint."""
 
 
 def fail(exc: BaseException) -> None:
@@ -65,7 +97,9 @@ def setup(debug: bool, include_path: list[Path] | None = None) -> None:
     """Logging as --debug asks, and the user's task folders (--include-path) registered: a bad task file is one
     error line, like every other mistake."""
     _state["debug"] = debug
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(message)s")
+    logging.basicConfig(level=logging.DEBUG if debug else NOTICE)  # progress lines shown, INFO not
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(ConsoleFormatter())
     if not debug:
         import warnings
 

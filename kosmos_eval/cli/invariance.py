@@ -37,6 +37,14 @@ def check_invariance_command(
     data_dir: Annotated[
         Path | None, typer.Option(help="The task's data folder, or a data root with one folder per task (as `run`).")
     ] = None,
+    sample: Annotated[
+        bool,
+        typer.Option(
+            "--sample",
+            help="Check on the task's bundled synthetic sample (offline, as `run --sample`): enough to see whether "
+            "batching changes a model's scores, never a benchmark.",
+        ),
+    ] = False,
     split: Annotated[str | None, typer.Option(help="Dataset split (default: the split the paper reports).")] = None,
     shots: Annotated[int, typer.Option(help="In-context demonstrations per query (one setting).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed for candidate order, tie-breaks and demos, as for `run`.")] = 1234,
@@ -78,6 +86,8 @@ def check_invariance_command(
             raise UserError(f"Unknown --sampler {sampler!r} (choose from: {', '.join(SAMPLERS)})")
         if limit < 1:
             raise UserError(f"--limit must be at least 1, got {limit}")
+        if sample and data_dir is not None:
+            raise UserError(f"--sample and --data-dir ({data_dir}) ask for different data: give one of them")
         if json_path is not None and not json_path.parent.is_dir():  # before the slice is scored, not after
             raise UserError(f"--json {json_path}: folder {json_path.parent} does not exist")
         config = RunConfig(
@@ -93,6 +103,7 @@ def check_invariance_command(
             batch_size=parse_batch_size(batch_size),
             device=device,
             task_options=parse_task_options(task_option),
+            sample=sample,
         )
         report = check_invariance(config, None, config.batch_size, tolerance, progress)
         if json_path is not None:
@@ -102,6 +113,8 @@ def check_invariance_command(
         return
     for line in report_lines(report):
         typer.echo(line)
+    if sample:
+        typer.echo("data: the task's bundled synthetic sample (--sample), not the benchmark")
     if json_path is not None:
         typer.echo(f"report: {json_path}")
     if not report.invariant:

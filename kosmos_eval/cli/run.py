@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kosmos_eval.cli.app import IncludePath, app, fail, parse_task_options, setup
-from kosmos_eval.config import DEFAULT_MODEL_ID, RunConfig, parse_batch_size, parse_gen_kwargs, parse_model_args
+from kosmos_eval.cli.model_args import model_args_epilog
+from kosmos_eval.config import RunConfig, parse_batch_size, parse_gen_kwargs, parse_model_args
 from kosmos_eval.data.locate import SAMPLE_NOTE, is_sample_summary
 from kosmos_eval.errors import UserError
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from kosmos_eval.tasks.base import Task
 
 
-@app.command()
+@app.command(epilog=model_args_epilog())
 def run(
     task: Annotated[
         str | None,
@@ -72,8 +73,8 @@ def run(
     model_args: Annotated[
         str | None,
         typer.Option(
-            help=f"Backend options as k=v,k=v. hf: pretrained=HUB_ID_OR_FOLDER (default {DEFAULT_MODEL_ID}), "
-            "revision=, dtype=float32|bfloat16|float16|auto, device=, trust_remote_code=, attn_implementation=."
+            help="Backend options as key=value pairs, comma-separated (no spaces). Every backend's keys are listed "
+            "below; each key's meaning and default: kosmos-eval models."
         ),
     ] = None,
     data_dir: Annotated[
@@ -283,7 +284,8 @@ def _print_suite_table(outcomes: list[RunOutcome], model: str) -> None:
             )
         )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    typer.echo(f"model: {model}")
+    names = list(dict.fromkeys(model_label(outcome.summary, model) for outcome in outcomes))
+    typer.echo(f"model: {', '.join(names) or model}")
     for row in [header, *rows]:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
@@ -293,12 +295,19 @@ def _percent(value: float) -> str:
     return f"{value * 100:.1f}"
 
 
+def model_label(summary: dict, backend: str) -> str:
+    """How a header names the model: the checkpoint (a local folder by its name) with its backend, e.g.
+    `kosmos-2-patch14-224 (hf)`, rather than the backend alone; the backend where it is the model (chance)."""
+    name = summary.get("model")
+    return f"{name} ({backend})" if name and name != backend else backend
+
+
 def _print_outcome(outcome: RunOutcome, model: str) -> None:
     summary = outcome.summary
     data = " (bundled sample, not a benchmark)" if is_sample_summary(summary) else ""
     part = f" (slice: the folder holds {outcome.folder_records} records)" if outcome.is_slice else ""
     typer.echo(
-        f"{summary['task']} | {model} | {summary['shots']}-shot | seed {summary['seed']} | "
+        f"{summary['task']} | {model_label(summary, model)} | {summary['shots']}-shot | seed {summary['seed']} | "
         f"split {summary['split']}{data} | n={summary['n']}{part}"
     )
     width = max((len(name) for name in outcome.metrics), default=0)

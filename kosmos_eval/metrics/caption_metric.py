@@ -9,9 +9,11 @@ scores are `score_captions` of the records given, whether or not they were fed (
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from kosmos_eval.core.progress import notice
 from kosmos_eval.core.types import Example
 from kosmos_eval.metrics import caption_service
 from kosmos_eval.metrics.base import StreamingMetric
@@ -19,6 +21,8 @@ from kosmos_eval.metrics.captioning import CaptionScores, ImageId, require_java,
 
 # what a caption record holds: the image it describes, the caption made for it and the image's references
 IMAGE_ID, PREDICTION, REFERENCES = "image_id", "prediction", "references"
+
+log = logging.getLogger(__name__)
 
 
 class CaptionCorpus(StreamingMetric):
@@ -55,4 +59,5 @@ class CaptionCorpus(StreamingMetric):
         stream, self.stream = self.stream, None  # one corpus per run
         predictions = {record[IMAGE_ID]: record[PREDICTION] for record in records}
         references = {record[IMAGE_ID]: record[REFERENCES] for record in records}
+        notice(log, "scoring %d captions (COCOEvalCap, Java): waiting for the caption scorer", len(predictions))
         return score_captions(predictions, references, spice=spice, stream=stream)

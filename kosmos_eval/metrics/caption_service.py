@@ -36,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from kosmos_eval.core.progress import notice
 from kosmos_eval.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,7 @@ def shared_process() -> ScoringProcess | None:
     global _shared
     with _shared_lock:
         if _shared is None or not _shared.alive():
+            notice(log, "starting the caption scorer (COCOEvalCap with Java) in the background")
             try:
                 _shared = ScoringProcess()
             except OSError as exc:

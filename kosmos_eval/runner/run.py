@@ -23,6 +23,7 @@ from typing import Any
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend, fingerprint_changes
 from kosmos_eval.core.files import OutputError, writing
+from kosmos_eval.core.progress import notice
 from kosmos_eval.core.registry import TASKS
 from kosmos_eval.core.types import Example
 from kosmos_eval.errors import UserError
@@ -122,7 +123,7 @@ def _evaluate_locked(
     unfinished = [e for e in plan.examples if e.id not in records]
     resumed = len(plan.examples) - len(unfinished)
     if resumed and world.is_main:
-        log.info("resuming %s: %d of %d examples already done", folder.path, resumed, len(plan.examples))
+        notice(log, "resuming %s: %d of %d examples already done", folder.path, resumed, len(plan.examples))
     backend: Backend | None = None
     current: dict[str, Any] | None = None
     if unfinished:

@@ -24,6 +24,8 @@ of those tasks (`task_list`).
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -33,8 +35,11 @@ from typing import Any
 import yaml
 
 from kosmos_eval.config import RunConfig
+from kosmos_eval.core.progress import notice
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.runner.run import RunOutcome
+
+log = logging.getLogger(__name__)
 
 ENTRY_FIELDS = {"task", "shots", "seeds", "split", "limit", "ids", "ids_file", "options", "sampler", "data_dir"}
 
@@ -230,17 +235,52 @@ class SuiteFailure:
 def run_suite(planned: list[PlannedRun], progress: bool = True) -> tuple[list[RunOutcome], list[SuiteFailure]]:
     """Every planned run in order, one model load for the whole suite. A run that fails on its data (a hub copy
     not cached, an id not in the split) is reported and the suite goes on: hours of other runs are not lost to
-    one missing file. An interrupt or an unexpected error stops the suite (finished runs stay resumable)."""
+    one missing file. An interrupt or an unexpected error stops the suite (finished runs stay resumable).
+    Before each run one line says which it is, "run i of N", and the time left from the mean run so far."""
+    from kosmos_eval.runner.distributed import current_world
     from kosmos_eval.runner.sweep import SharedBackend, evaluate_sweep
 
     backend = SharedBackend()
     outcomes: list[RunOutcome] = []
     failures: list[SuiteFailure] = []
+    total = sum(len(item.shots) * len(item.seeds) for item in planned)
+    number, durations = 0, []
     for item in planned:
-        try:
-            runs, _ = evaluate_sweep(item.config, list(item.shots), list(item.seeds), progress, backend)
-        except UserError as exc:  # DataError included
-            failures.append(SuiteFailure(item.config.task, item.shots, str(exc)))
-            continue
+        runs: list[RunOutcome] = []
+        settings = [(k, seed) for k in item.shots for seed in item.seeds]
+        for done, (k, seed) in enumerate(settings):
+            number += 1
+            if current_world().is_main:
+                notice(log, "%s", run_line(number, total, item.config.task, k, seed, durations))
+            started = time.monotonic()
+            try:
+                found, _ = evaluate_sweep(item.config, [k], [seed], progress, backend)
+            except UserError as exc:  # DataError included: the entry's other settings are skipped too
+                failures.append(SuiteFailure(item.config.task, item.shots, str(exc)))
+                number += len(settings) - done - 1
+                runs = []
+                break
+            durations.append(time.monotonic() - started)
+            runs += found
         outcomes += runs
     return outcomes, failures
+
+
+def run_line(number: int, total: int, task: str, shots: int, seed: int, durations: Sequence[float]) -> str:
+    """`run 3 of 8: vqav2 4-shot seed 1234 (ETA 2 min 10 s)`: the ETA is the mean duration of the runs so far
+    times the runs left, this one included; the first run has none."""
+    line = f"run {number} of {total}: {task} {shots}-shot seed {seed}"
+    if durations:
+        line += f" (ETA {duration_text(sum(durations) / len(durations) * (total - number + 1))})"
+    return line
+
+
+def duration_text(seconds: float) -> str:
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"

@@ -10,7 +10,9 @@ the most common case is simply "offline and not cached".
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -20,9 +22,12 @@ from urllib.parse import urlparse
 
 from kosmos_eval.backends.hf.families import Family, family_for, processor_standin
 from kosmos_eval.backends.hf.files import checkpoint_files
+from kosmos_eval.core.progress import notice
 from kosmos_eval.errors import ModelUnavailableError, UserError
 
 DTYPES = ("float32", "bfloat16", "float16", "auto")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,45 @@ def damaged_weights(folder: Path) -> tuple[Path, str] | None:
     return None
 
 
+def looks_like_path(pretrained: str) -> bool:
+    """Whether `pretrained` is meant as a folder rather than a hub id (`owner/name`): it starts with /, ./,
+    ../ or ~, or holds a separator a hub id never has."""
+    if pretrained.startswith(("/", "./", "../", "~", ".\\")):
+        return True
+    return (os.sep != "/" and os.sep in pretrained) or pretrained.count("/") > 1
+
+
+def missing_folder(pretrained: str) -> ModelUnavailableError | None:
+    """One line for a model folder that does not exist (a mistyped path), naming close folder names in its
+    nearest existing parent; None when `pretrained` is not meant as a path or exists."""
+    if not looks_like_path(pretrained):
+        return None
+    folder = Path(pretrained).expanduser()
+    if folder.exists():
+        return None
+    parent = folder.parent
+    while not parent.is_dir() and parent != parent.parent:
+        parent = parent.parent
+    hint = ""
+    try:
+        names = [entry.name for entry in parent.iterdir() if entry.is_dir()] if parent.is_dir() else []
+    except OSError:
+        names = []
+    if parent == folder.parent:
+        close = difflib.get_close_matches(folder.name, names, n=3, cutoff=0.6)
+        if close:
+            hint = "; did you mean " + " or ".join(repr(str(parent / name)) for name in close) + "?"
+    else:
+        hint = f"; the nearest existing folder is {str(parent)!r}"
+    return ModelUnavailableError(
+        f"Cannot load model {pretrained!r}: the folder {str(folder.absolute())!r} does not exist{hint}"
+    )
+
+
 def _unavailable(pretrained: str, exc: Exception | None) -> ModelUnavailableError:
+    missing = missing_folder(pretrained)
+    if missing is not None:
+        return missing
     local = Path(pretrained)
     if local.is_dir():
         damaged = damaged_weights(local)
@@ -139,8 +182,20 @@ def load_model(
     one GPU; inputs then go to the device of the input embeddings."""
     from transformers import AutoConfig
 
+    missing = missing_folder(pretrained)
+    if missing is not None:
+        raise missing
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
+    source = f"folder {pretrained}" if Path(pretrained).is_dir() else f"{pretrained} (hub id)"
+    notice(
+        log,
+        "loading model %s, revision %s, dtype %s, on %s",
+        source,
+        revision or "default",
+        str(torch_dtype).replace("torch.", ""),
+        f"device_map={device_map}" if device_map else device,
+    )
     common: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
     extra: dict[str, Any] = {"dtype": torch_dtype}
     if attn_implementation:

@@ -1,0 +1,146 @@
+"""A newcomer's first hour (issue 30): `--version`, error messages that lead to an action that works, answers
+for lm-evaluation-harness option spellings, headers that name the model, and every model arg in `run --help`."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+
+from kosmos_eval import __version__
+from kosmos_eval.cli import main
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", ["kosmos-eval", *args])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    captured = capsys.readouterr()
+    return int(stop.value.code or 0), captured.out + captured.err
+
+
+def test_version_prints_the_package_version_and_exits_0(monkeypatch, capsys) -> None:
+    status, output = run_main(monkeypatch, capsys, "--version")
+    assert status == 0
+    lines = output.strip().splitlines()
+    assert len(lines) == 1, output
+    assert re.fullmatch(rf"kosmos-eval {re.escape(__version__)}( \(commit [0-9a-f]{{12}}(, local edits)?\))?", lines[0])
+
+
+def test_check_invariance_accepts_sample_as_its_missing_data_error_suggests(monkeypatch, capsys) -> None:
+    args = ("check-invariance", "winograd", "--model", "chance", "--sample", "--limit", "3", "--no-progress")
+    status, output = run_main(monkeypatch, capsys, *args)
+    assert status == 0, output
+    assert "invariant" in output
+    assert "bundled synthetic sample" in output
+
+
+def test_check_invariance_refuses_sample_with_data_dir(monkeypatch, capsys, tmp_path) -> None:
+    args = ("check-invariance", "winograd", "--model", "chance", "--sample", "--data-dir", str(tmp_path))
+    status, output = run_main(monkeypatch, capsys, *args)
+    assert status == 2
+    assert "--sample and --data-dir" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "answer"),
+    [
+        (("run", "raven", "--log_samples"), "--log_samples is not needed: every run writes samples.jsonl"),
+        (("run", "raven", "--log-samples"), "--log-samples is not needed: every run writes samples.jsonl"),
+        (("run", "raven", "--output_path", "out"), "--output_path is lm-evaluation-harness's spelling: use --output"),
+        (("run", "raven", "--batch_size", "8"), "--batch_size is lm-evaluation-harness's spelling: use --batch-size"),
+        (("run", "raven", "--model_args", "x=1"), "--model_args is lm-evaluation-harness's spelling: use --model-args"),
+        (
+            ("check-invariance", "raven", "--tasks", "raven"),
+            "--tasks is lm-evaluation-harness's spelling: give the task as the TASK argument",
+        ),
+        (
+            ("check-invariance", "raven", "--num_fewshot", "1"),
+            "--num_fewshot is lm-evaluation-harness's spelling: use --shots",
+        ),
+        (
+            ("check-invariance", "raven", "--log_samples"),
+            "--log_samples: this command writes no samples; `kosmos-eval run` writes",
+        ),
+    ],
+)
+def test_lm_eval_spellings_get_the_right_answer_in_one_line(monkeypatch, capsys, args, answer) -> None:
+    status, output = run_main(monkeypatch, capsys, *args)
+    assert status == 2
+    lines = output.strip().splitlines()
+    assert len(lines) == 1, output
+    assert lines[0].startswith(f"error: kosmos-eval {args[0]}: {answer}")
+    assert "Possible options" not in output  # click's guess (--sample for --log_samples) is not offered
+
+
+def test_lm_eval_spellings_that_are_the_same_here_run(monkeypatch, capsys, tmp_path) -> None:
+    args = ("run", "--tasks", "raven", "--num_fewshot", "0", "--device", "cpu", "--limit", "2", "--model", "chance")
+    status, output = run_main(monkeypatch, capsys, *args, "--sample", "--no-progress", "--output", str(tmp_path))
+    assert status == 0, output
+    assert list(tmp_path.rglob("samples.jsonl"))  # what --log_samples asks for, written by every run
+
+
+def test_run_and_suite_headers_name_the_hf_model(monkeypatch, capsys, tmp_path, tiny_kosmos2) -> None:
+    common = ("--model-args", f"pretrained={tiny_kosmos2},dtype=float32", "--device", "cpu", "--sample")
+    common += ("--limit", "1", "--no-progress", "--output", str(tmp_path))
+    name = f"{tiny_kosmos2.name} (hf)"
+    status, output = run_main(monkeypatch, capsys, "run", "raven", *common)
+    assert status == 0, output
+    assert f"raven | {name} | 0-shot" in output
+    status, output = run_main(monkeypatch, capsys, "run", "raven,winograd", *common)
+    assert status == 0, output
+    assert f"model: {name}" in output.splitlines()
+
+
+def test_chance_header_stays_the_backend(monkeypatch, capsys, tmp_path) -> None:
+    args = ("run", "raven", "--model", "chance", "--sample", "--limit", "1", "--no-progress", "--output", str(tmp_path))
+    status, output = run_main(monkeypatch, capsys, *args)
+    assert status == 0, output
+    assert "raven | chance | 0-shot" in output
+
+
+def _help_at_80_columns(*args: str) -> str:
+    import subprocess
+
+    env = {**__import__("os").environ, "COLUMNS": "80", "TERMINAL_WIDTH": "80"}
+    done = subprocess.run(
+        [sys.executable, "-c", "from kosmos_eval.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert max(len(line) for line in done.stdout.splitlines()) <= 80
+    return done.stdout
+
+
+def test_run_help_lists_every_model_arg_and_its_values_untruncated_at_80_columns() -> None:
+    from kosmos_eval.cli.model_args import allowed_values
+    from kosmos_eval.core.registry import BACKENDS
+
+    output = _help_at_80_columns("run", "--help")
+    block = output[output.index("--model chance --model-args") :]
+    assert "…" not in block
+    assert "…" not in output[output.index("--model-args") : output.index("--data-dir")]
+    words = " ".join(block.replace("│", " ").split())  # wrapped lines joined back
+    seen = 0
+    for name, info in BACKENDS.items():
+        assert f"--model {name} --model-args keys:" in words
+        for key, text in info.model_args.items():
+            values = allowed_values(text)
+            assert (f"{key} ({' | '.join(values)})" if values else key) in words
+            seen += 1
+    assert seen >= 26  # hf's 15 and openai's 11 at the time of writing
+    assert allowed_values(BACKENDS.get("openai").model_args["beam_search"]) == ["refuse", "greedy", "server"]
+
+
+def test_models_prints_every_key_with_its_full_help() -> None:
+    from kosmos_eval.core.registry import BACKENDS
+
+    words = " ".join(_help_at_80_columns("models").split())
+    for name, info in BACKENDS.items():
+        assert f"--model {name}:" in words
+        for key, text in info.model_args.items():
+            assert f"{key}= {' '.join(text.split())}" in words
