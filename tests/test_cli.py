@@ -12,6 +12,7 @@ from kosmos_eval.cli import app
 from kosmos_eval.core.types import RankRequest
 from kosmos_eval.tasks.raven import RavenTask
 from tests.conftest import shared
+from tests.test_data_status import _rows as list_rows
 
 runner = CliRunner()
 
@@ -71,7 +72,7 @@ def test_rerun_says_it_resumed(tmp_path):
 def test_list_shows_tasks_metrics_shots_and_data(tmp_path):
     result = run_cli("list")
     assert result.exit_code == 0
-    line = next(row for row in result.output.splitlines() if row.startswith("raven"))
+    line = list_rows(result.output)["raven"]
     assert "accuracy" in line and "found: bundled sample (iq50)" in line
     (tmp_path / "raven").mkdir()
     result = run_cli("list", "--data-dir", str(tmp_path))

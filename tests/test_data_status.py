@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 
 import pytest
@@ -26,7 +27,15 @@ def empty_cache(tmp_path, monkeypatch):
 
 
 def _rows(output: str) -> dict[str, str]:
-    return {line.split()[0]: line for line in output.splitlines()[1:] if line and not line.startswith(" ")}
+    """Each task's table row with its data note (below the table, `[N] ...`, wrapped) appended."""
+    notes = dict(re.findall(r"^\[(\d+)\] (.*(?:\n    .*)*)", output, flags=re.M))
+    rows = {}
+    for line in output.splitlines()[1:]:
+        if not line or line.startswith((" ", "[")):
+            continue
+        note = re.search(r"see \[(\d+)\]$", line)
+        rows[line.split()[0]] = line + (" " + " ".join(notes[note[1]].split()) if note else "")
+    return rows
 
 
 def test_empty_cache_offline_claims_no_hub_data(empty_cache):

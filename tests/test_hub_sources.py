@@ -340,7 +340,9 @@ def test_list_says_what_a_hub_copy_serves() -> None:
     from kosmos_eval.cli import app
 
     result = CliRunner().invoke(app, ["list"])
-    row = next(line for line in result.stdout.splitlines() if line.startswith("vizwiz "))
+    from tests.test_data_status import _rows
+
+    row = _rows(result.stdout)["vizwiz"]
     assert row.endswith("[hub copy serves val, test; zero-shot only]")
     assert "then the task's hub copy" in result.stdout
 

@@ -87,7 +87,7 @@ def leaderboard(
     elif output is None:
         compact = shown if wide else terminal_view(shown)
         compact = compact.astype(object).where(compact.notna(), "")
-        typer.echo(compact.to_string(index=False, na_rep="", formatters=_cell_formatters(compact)))
+        typer.echo(_fitted_table(compact))
     if output is not None:
         typer.echo(f"{len(runs)} runs, {len(shown)} rows -> {output}", err=True)
 
@@ -99,6 +99,29 @@ def _cell_formatters(frame: object) -> dict[str, object]:
         return f"{value:.1f}" if isinstance(value, float) else str(value)
 
     return {column: cell for column in frame.columns}  # type: ignore[attr-defined]
+
+
+def _fitted_table(frame: object) -> str:
+    """The table as text at most the console's width (100 columns): long cells and labels cut with an ellipsis."""
+    from kosmos_eval.cli.console import GAP, column_widths, console_width, truncate
+
+    cell = _cell_formatters(frame)[frame.columns[0]] if len(frame.columns) else str  # type: ignore[attr-defined]
+    rows = [[str(c) for c in frame.columns]]  # type: ignore[attr-defined]
+    rows += [[cell(v) for v in values] for values in frame.itertuples(index=False)]  # type: ignore[attr-defined]
+    widths = column_widths(rows, console_width())
+    numeric = [
+        all(r[i] == "" or r[i].lstrip("-").replace(".", "", 1).isdigit() for r in rows[1:]) for i in range(len(widths))
+    ]
+    lines = []
+    for row in rows:
+        parts = [
+            truncate(text, w).rjust(w) if numeric[i] else truncate(text, w).ljust(w)
+            for i, (text, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append(truncate(GAP.join(parts).rstrip(), console_width()))
+    if any(line.endswith("…") and len(line) == console_width() for line in lines[:1]):
+        typer.echo("columns past the console's width are cut: -o FILE or --markdown has them all", err=True)
+    return "\n".join(lines)
 
 
 @app.command()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kosmos_eval.cli.app import IncludePath, app, fail, parse_task_options, setup
+from kosmos_eval.cli.console import wrap_note, wrapped_table
 from kosmos_eval.cli.model_args import model_args_epilog
 from kosmos_eval.config import RunConfig, parse_batch_size, parse_gen_kwargs, parse_model_args
 from kosmos_eval.data.locate import SAMPLE_NOTE, is_sample_summary
@@ -355,22 +356,49 @@ def list_tasks(
         fail(exc)
         return
     header = ("task", "family", "metrics", "paper shots", "paper settings", "data")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    rows, notes = _short_data_cells(rows)
+    for line in wrapped_table([header, *rows], fixed=(0, len(header) - 1)):
+        typer.echo(line)
+    if notes:
+        typer.echo("")
+        for number, text in enumerate(notes, 1):
+            for line in wrap_note(f"[{number}] {text}"):
+                typer.echo(line)
     from kosmos_eval.runner.suite import builtin_suites
 
     typer.echo("")
-    typer.echo(
+    lines = [
         f"suites: {', '.join(sorted(builtin_suites()))} (kosmos-eval run kosmos1: every task and shot setting "
         "of the paper); your own with --suite FILE, see docs/results.md"
-    )
+    ]
     if not sample:
-        typer.echo("every task runs offline on its bundled synthetic sample: kosmos-eval run TASK --sample")
-        typer.echo(
+        lines.append("every task runs offline on its bundled synthetic sample: kosmos-eval run TASK --sample")
+        lines.append(
             "data is looked for in this order: --data-dir, $KOSMOS_EVAL_DATA/<task>/, then the task's hub copy "
             "(docs/data.md); kosmos-eval data fetch TASK downloads a hub copy ahead of a run"
         )
+    for text in lines:
+        for line in wrap_note(text):
+            typer.echo(line)
+
+
+# A data cell longer than this moves below the table as a numbered note, once per distinct text.
+DATA_CELL = 20
+
+
+def _short_data_cells(rows: list[tuple[str, ...]]) -> tuple[list[tuple[str, ...]], list[str]]:
+    """Rows whose long data cell is replaced by its status and a note number (`missing, see [2]`), and the
+    notes in full."""
+    notes: list[str] = []
+    short = []
+    for *cells, data in rows:
+        if len(data) > DATA_CELL:
+            if data not in notes:
+                notes.append(data)
+            status = data.split(":", 1)[0] if data.startswith(("found:", "missing:", "sample:")) else "see"
+            data = f"{status}, see [{notes.index(data) + 1}]" if status != "see" else f"see [{notes.index(data) + 1}]"
+        short.append((*cells, data))
+    return short, notes
 
 
 def _paper_settings(task: str) -> str:

@@ -126,11 +126,19 @@ def score_predictions_command(
     typer.echo(f"{result['task']} | split {result['split']} | n={result['n']}" + _missing_note(result))
     width = max((len(name) for name in result["metrics"]), default=0)
     for name, value in result["metrics"].items():
-        typer.echo(f"  {name:<{width}}  {value['value'] * 100:.2f}")
+        typer.echo(f"  {name:<{width}}  {_format_value(value)}")
     for group, rows in result["breakdowns"].items():
-        typer.echo(f"  by {group}: " + ", ".join(f"{k} {v['value'] * 100:.2f} (n={v['n']})" for k, v in rows.items()))
+        typer.echo(f"  by {group}: " + ", ".join(f"{k} {_format_value(v)}" for k, v in rows.items()))
     for note in result["notes"]:
         typer.echo(f"  note: {note}")
+
+
+def _format_value(value: dict[str, Any]) -> str:
+    """A metric dict (`MetricValue.to_dict`, or a breakdown's value and n) printed as `run` prints it:
+    `MetricValue.format`, one decimal and the 95% CI where there is one."""
+    from kosmos_eval.metrics.base import MetricValue
+
+    return MetricValue(value["value"], value.get("ci_low"), value.get("ci_high"), value["n"]).format()
 
 
 def _missing_note(result: dict[str, Any]) -> str:
