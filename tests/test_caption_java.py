@@ -12,6 +12,7 @@ from kosmos_eval.errors import UserError
 from kosmos_eval.metrics import meteor, ptb
 
 pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="java is not installed")
+pytestmark = [pytestmark, pytest.mark.slow]
 
 REFERENCES = {
     7: ["A man riding a horse on a beach.", "Someone rides a brown horse!", "a rider (on horseback) near the sea"],

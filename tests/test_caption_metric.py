@@ -14,6 +14,7 @@ from kosmos_eval.metrics.captioning import CaptionScores, score_captions
 from kosmos_eval.tasks.captioning import CocoCaptionTask, Flickr30kTask
 
 pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="the caption scorers need Java")
+pytestmark = [pytestmark, pytest.mark.slow]
 
 REFERENCES: dict[int | str, list[str]] = {
     11: ["A dog runs on the beach.", "a brown dog running near the sea", "Dog at the beach."],

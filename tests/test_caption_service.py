@@ -20,6 +20,7 @@ from kosmos_eval.runner.run import evaluate
 from tests.backends import ScriptedBackend
 
 pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="the caption scorers need Java")
+pytestmark = [pytestmark, pytest.mark.slow]
 
 WORDS = [
     "a", "man", "two", "dogs", "red", "bus", "riding", "horse", "on",

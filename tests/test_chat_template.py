@@ -14,6 +14,8 @@ from kosmos_eval.core.types import Context, GenerateRequest, ImageInput, RankReq
 from kosmos_eval.errors import UserError
 from tests.images import image_input
 
+pytestmark = pytest.mark.slow
+
 TOL = 1e-4
 # a template in the common instruct shape: its own BOS, role words, its own image marker per image part
 LLAVA_TEMPLATE = (
@@ -93,9 +95,12 @@ def test_the_template_is_part_of_the_fingerprint_and_the_option_of_identity(chat
     assert plain.identity("p", "test") != chat.identity("p", "test")
 
 
-def test_a_checkpoint_without_a_template_or_a_family_without_chat_refuses_in_one_line(tiny_llava, tiny_kosmos2):
+def test_a_checkpoint_without_a_template_or_a_family_without_chat_refuses_in_one_line(tmp_path, tiny_kosmos2):
+    from kosmos_eval.tiny import build_tiny_model
+
+    plain = build_tiny_model("gpt2", tmp_path / "gpt2")  # GPT-2 checkpoints ship no chat template
     with pytest.raises(UserError, match="has no chat template") as missing:
-        HFBackend(pretrained=str(tiny_llava), dtype="float32", device="cpu", chat_template="true")
+        HFBackend(pretrained=str(plain), dtype="float32", device="cpu", chat_template="true")
     assert "\n" not in str(missing.value)
     with pytest.raises(UserError, match="Kosmos-2 prompts are laid out by the harness"):
         HFBackend(pretrained=str(tiny_kosmos2), dtype="float32", device="cpu", chat_template="true")

@@ -32,6 +32,8 @@ from kosmos_eval.tiny import architectures, build_tiny_model
 from tests.conformance import GENERATE, NAIVE, reference
 from tests.images import image_input
 
+pytestmark = pytest.mark.slow
+
 TOL = 1e-4
 FAMILIES = families()
 NAMES = [name for name, family in FAMILIES.items() if not family.refuse]  # evaluated families

@@ -16,6 +16,8 @@ from kosmos_eval.core.types import Context, GenerateRequest, RankRequest
 from kosmos_eval.generators.pictures import make_image
 from tests.images import image_input
 
+pytestmark = pytest.mark.slow
+
 TOL = 1e-4
 
 

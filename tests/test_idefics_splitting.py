@@ -20,6 +20,8 @@ from kosmos_eval.core.types import Context, GenerateRequest, ImageInput, RankReq
 from kosmos_eval.generators.pictures import make_image
 from kosmos_eval.tiny import build_tiny_model
 
+pytestmark = pytest.mark.slow
+
 FAMILIES = ("idefics2", "idefics3", "smolvlm")
 TOL = 1e-4
 

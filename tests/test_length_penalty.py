@@ -20,6 +20,8 @@ from kosmos_eval.errors import UserError
 from tests.openai_server import ModelServer
 from tests.test_own_decoding import CONTEXTS
 
+pytestmark = pytest.mark.slow
+
 BEAMS, TOKENS = 3, 10
 
 

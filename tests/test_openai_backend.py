@@ -25,6 +25,8 @@ from kosmos_eval.runner.run import evaluate
 from tests.images import image_input
 from tests.openai_server import FaultProxy, ModelServer, serve_available, transformers_serve
 
+pytestmark = pytest.mark.slow
+
 CONTEXTS = [
     Context.of(image_input(1), "Question: what is this? Answer:"),
     Context.of("An image ", image_input(2), " and", " another ", image_input(3), " compared:"),

@@ -18,6 +18,8 @@ from kosmos_eval.runner.batcher import Batcher
 from tests.images import image_input
 from tests.test_hf_parity import naive_greedy_kosmos2
 
+pytestmark = pytest.mark.slow
+
 VOCAB, PAD = 16, 0  # a small vocabulary, so end-of-sequence comes up often and every ending rule is exercised
 PROMPTS = [[5, 9, 2], [11, 4, 4, 8, 13, 1, 6], [7], [3, 12, 10, 2, 9], [14, 14, 5, 1], [8, 2, 15, 11, 6, 3]]
 CONTEXTS = [

@@ -18,6 +18,8 @@ from kosmos_eval.runner.batcher import Batcher
 from tests.images import image_input
 from tests.test_hf_parity import naive_kosmos2, naive_llava
 
+pytestmark = pytest.mark.slow
+
 TOL = 1e-4
 
 

@@ -19,6 +19,8 @@ from kosmos_eval.core.types import Context, RankRequest
 from kosmos_eval.tiny import build_tiny_model
 from tests.images import image_input
 
+pytestmark = pytest.mark.slow
+
 PACKING = [
     name
     for name, family in families().items()

@@ -17,6 +17,8 @@ from kosmos_eval.reporting.sample_view import error_threshold, is_error
 from kosmos_eval.runner.run import evaluate
 from tests.runs import chance_run
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 SHARED_NOTE = "data: the bundled synthetic sample, a smoke test only"
 QUESTIONS = [

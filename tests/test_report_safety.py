@@ -25,6 +25,8 @@ from kosmos_eval.reporting.sample_browser import MIB, SAMPLE_BUDGET_MIB
 from kosmos_eval.reporting.sample_view import Thumbnails
 from tests.test_report import CHROMIUM_ARGS
 
+pytestmark = pytest.mark.slow
+
 PAYLOADS = [
     "<script>alert(1)</script>",
     '"><img src=x onerror=alert(1)>',

@@ -36,6 +36,8 @@ from kosmos_eval.runner.run import evaluate
 from kosmos_eval.tiny.causal_lm import build_text_model
 from tests.images import image_input
 
+pytestmark = pytest.mark.slow
+
 TOL = 1e-4
 SLIDING = {"mistral", "gemma2", "gemma3_text"}  # tiny builders give them an 8-token window
 

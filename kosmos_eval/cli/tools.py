@@ -13,7 +13,10 @@ from kosmos_eval.cli.app import app, fail, setup
 @app.command("tiny-model")
 def tiny_model(
     architecture: Annotated[
-        str, typer.Argument(help="A declared model family with a tiny builder (see the error for the list).")
+        str,
+        typer.Argument(
+            help="A declared model family (kosmos2) or one of its model types (kosmos-2); an unknown name lists them."
+        ),
     ],
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the model and processor to.")],
     seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,

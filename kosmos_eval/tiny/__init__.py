@@ -40,15 +40,58 @@ def architectures() -> list[str]:
     return [name for name, _ in BUILDERS.items()]
 
 
+def model_type_aliases() -> dict[str, str]:
+    """Model type (as a checkpoint's config.json writes it: "kosmos-2") -> the family whose builder makes it,
+    for the model types that are not themselves builder names."""
+    from kosmos_eval.backends.hf.families import BY_MODEL_TYPE
+
+    return {
+        model_type: family.name
+        for model_type, family in BY_MODEL_TYPE.items()
+        if model_type not in BUILDERS and family.name in BUILDERS
+    }
+
+
+def resolve_architecture(architecture: str) -> str:
+    """The builder name for a family name or a model type; a one-line UserError listing both otherwise."""
+    if architecture in BUILDERS:
+        return architecture
+    aliases = model_type_aliases()
+    if architecture in aliases:
+        return aliases[architecture]
+    from kosmos_eval.backends.hf.families import FAMILIES
+
+    names = architectures()
+    families = [name for name in names if name in FAMILIES]
+    model_types = [name for name in names if name not in FAMILIES] + list(aliases)
+    raise UserError(
+        f"tiny-model: unknown architecture {architecture!r}; families: {', '.join(families)}; "
+        f"model types: {', '.join(model_types)}"
+    )
+
+
 def build_tiny_model(architecture: str, out_dir: Path, seed: int = 0) -> Path:
-    build = BUILDERS.find(architecture)
-    if build is None:
-        known = ", ".join(architectures())
-        raise UserError(f"tiny-model: unknown architecture {architecture!r} (choose from {known})")
-    return build(Path(out_dir), seed)
+    """Build the tiny checkpoint of a family, named by family ("kosmos2") or by model type ("kosmos-2")."""
+    return BUILDERS.get(resolve_architecture(architecture))(Path(out_dir), seed)
 
 
-def save(out_dir: Path, model: object, processor: object) -> Path:
+def chat_template(image_marker: str) -> str:
+    """A minimal chat template in the common instruct shape, for the tiny checkpoints of families whose real
+    checkpoints ship one (so `--model-args chat_template=true` can be smoke-tested): the tokenizer's BOS if it
+    has one, "USER: " and the turn's content (a string, or text and image parts, each image written as the
+    family's own `image_marker`), then " ASSISTANT:" as the generation prompt."""
+    return (
+        "{% if bos_token %}{{ bos_token }}{% endif %}{% for message in messages %}USER: "
+        "{% if message.content is string %}{{ message.content }}{% else %}{% for part in message.content %}"
+        "{% if part.type == 'image' %}" + image_marker + "{% else %}{{ part.text }}{% endif %}{% endfor %}"
+        "{% endif %}{% endfor %}{% if add_generation_prompt %} ASSISTANT:{% endif %}"
+    )
+
+
+def save(out_dir: Path, model: object, processor: object, image_marker: str | None = None) -> Path:
+    """Save the model and processor (or tokenizer); with `image_marker`, with a chat template writing it."""
+    if image_marker is not None:
+        processor.chat_template = chat_template(image_marker)  # type: ignore[attr-defined]
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)  # type: ignore[attr-defined]
     processor.save_pretrained(out_dir)  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kosmos_eval.tiny import tiny_builder
+from kosmos_eval.tiny import chat_template, tiny_builder
 from kosmos_eval.tiny.tokenizer import byte_level_tokenizer, llama_style_tokenizer
 
 WINDOW = 8  # sliding window of the types that have one (tokens)
@@ -57,6 +57,8 @@ def build_text_model(model_type: str, out_dir: Path, seed: int = 0) -> Path:
     config = _config(model_type, tokenizer)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config).eval()
+    if model_type != "gpt2":  # instruct checkpoints of these types ship a chat template; GPT-2 has none
+        tokenizer.chat_template = chat_template("")
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)

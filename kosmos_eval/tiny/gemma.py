@@ -143,7 +143,7 @@ def build_gemma3(out_dir: Path, seed: int = 0) -> Path:
     model = Gemma3ForConditionalGeneration(config).eval()
     with torch.no_grad():  # initialised to zeros, which would make every image the same to the LM
         model.model.multi_modal_projector.mm_input_projection_weight.normal_(0.0, 0.2)
-    return save(out_dir, model, processor)
+    return save(out_dir, model, processor, image_marker="<start_of_image>")
 
 
 @tiny_builder("mllama")
@@ -199,7 +199,7 @@ def build_mllama(out_dir: Path, seed: int = 0) -> Path:
             if hasattr(layer, "cross_attn_attn_gate"):
                 layer.cross_attn_attn_gate.fill_(1.0)
                 layer.cross_attn_mlp_gate.fill_(1.0)
-    return save(out_dir, model, processor)
+    return save(out_dir, model, processor, image_marker="<|image|>")
 
 
 @tiny_builder("llama4")

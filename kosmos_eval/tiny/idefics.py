@@ -80,7 +80,7 @@ def build_idefics2(out_dir: Path, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = Idefics2ForConditionalGeneration(config).eval()
-    return save(out_dir, model, processor)
+    return save(out_dir, model, processor, image_marker="<image>")
 
 
 def _idefics3_like(out_dir: Path, seed: int, config_class: Any, model_class: Any, processor: Any) -> Path:
@@ -96,7 +96,7 @@ def _idefics3_like(out_dir: Path, seed: int, config_class: Any, model_class: Any
     )
     torch.manual_seed(seed)
     model = model_class(config).eval()
-    return save(out_dir, model, processor)
+    return save(out_dir, model, processor, image_marker="<image>")
 
 
 def _tiling_image_processor(image_processor_class: Any) -> Any:

@@ -50,4 +50,4 @@ def build_llava(out_dir: Path, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(config).eval()
-    return save(out_dir, model, processor)
+    return save(out_dir, model, processor, image_marker="<image>")

@@ -154,7 +154,14 @@ def _special(tokenizer: Any) -> dict[str, Any]:
     return {"eos_token_id": tokenizer.eos_token_id, "bos_token_id": None}
 
 
-def _finish(out_dir: Path, seed: int, model_class: type, config: Any, processor: Any) -> Path:
+def _finish(
+    out_dir: Path,
+    seed: int,
+    model_class: type,
+    config: Any,
+    processor: Any,
+    image_marker: str = "<|vision_start|><|image_pad|><|vision_end|>",
+) -> Path:
     import torch
 
     config.eos_token_id = processor.tokenizer.eos_token_id
@@ -164,7 +171,7 @@ def _finish(out_dir: Path, seed: int, model_class: type, config: Any, processor:
     model.generation_config.eos_token_id = processor.tokenizer.eos_token_id
     model.generation_config.pad_token_id = processor.tokenizer.pad_token_id
     model.generation_config.bos_token_id = None
-    return save(out_dir, model, processor)
+    return save(out_dir, model, processor, image_marker)
 
 
 @tiny_builder("qwen2_vl")
@@ -326,4 +333,6 @@ def build_glm4v(out_dir: Path, seed: int = 0) -> Path:
             video_end_token_id="<|end_of_video|>",
         ),
     )
-    return _finish(out_dir, seed, Glm4vForConditionalGeneration, config, processor)
+    return _finish(
+        out_dir, seed, Glm4vForConditionalGeneration, config, processor, "<|begin_of_image|><|image|><|end_of_image|>"
+    )
