@@ -9,15 +9,7 @@ import sys
 import pytest
 
 from kosmos_eval import __version__
-from kosmos_eval.cli import main
-
-
-def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["kosmos-eval", *args])
-    with pytest.raises(SystemExit) as stop:
-        main()
-    captured = capsys.readouterr()
-    return int(stop.value.code or 0), captured.out + captured.err
+from tests.test_cli_usage_errors import run_main
 
 
 def test_version_prints_the_package_version_and_exits_0(monkeypatch, capsys) -> None:

@@ -20,14 +20,12 @@ on the test split ("Rendered SST-2 test set").
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from kosmos_eval.core.types import ImageInput
+from kosmos_eval.data.hub_source import to_pil  # the image forms a datasets column holds
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.formats.common import DataFolder
 from kosmos_eval.formats.language_sources import _first_line
@@ -283,18 +281,4 @@ def _row_ids(dataset: Any, columns: list[str]) -> list[str]:
 
 
 def _lazy_image(key: str, images: Any, index: int, column: str, source: str) -> ImageInput:
-    return ImageInput(key=key, opener=lambda: _to_pil(images[index][column]), origin=f"{source} row {index}")
-
-
-def _to_pil(value: Any) -> Image.Image:
-    """A decoded image, or the raw forms an undecoded column holds ({'bytes', 'path'} or plain bytes)."""
-    if isinstance(value, Image.Image):
-        return value
-    if isinstance(value, dict):
-        if value.get("bytes"):
-            return Image.open(io.BytesIO(value["bytes"]))
-        if value.get("path"):
-            return Image.open(value["path"])
-    if isinstance(value, bytes):
-        return Image.open(io.BytesIO(value))
-    raise TypeError(f"the image column holds {type(value).__name__}, not an image")  # load() names the row
+    return ImageInput(key=key, opener=lambda: to_pil(images[index][column]), origin=f"{source} row {index}")
