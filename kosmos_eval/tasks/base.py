@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from kosmos_eval.core.options import OptionReader
-from kosmos_eval.core.types import Context, Example, RankResult, Request
+from kosmos_eval.core.types import Context, Example, GenerateRequest, RankResult, Request
 from kosmos_eval.errors import UserError
 from kosmos_eval.metrics import MetricValue
 from kosmos_eval.metrics.resample import ExampleMetric, mean_rows
@@ -40,6 +40,19 @@ class Scores:
     metrics: dict[str, MetricValue]
     breakdowns: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+def generate_request(context: Context, settings: Mapping[str, Any], **extra: Any) -> GenerateRequest:
+    """A generate request with a decoding block's settings (`Task.decoding`, --gen-kwargs laid over): one place
+    that maps the block's keys onto the request, so a new decoding setting reaches every generating task."""
+    return GenerateRequest(
+        context,
+        max_new_tokens=settings["max_new_tokens"],
+        num_beams=settings["num_beams"],
+        length_penalty=settings.get("length_penalty"),
+        stop=tuple(settings.get("stop") or ()),
+        **extra,
+    )
 
 
 class Task(ABC):

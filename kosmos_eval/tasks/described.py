@@ -20,14 +20,14 @@ from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
 from kosmos_eval.core.text import cut_at_stop
-from kosmos_eval.core.types import Example, GenerateRequest, RankResult, Request
+from kosmos_eval.core.types import Example, RankResult, Request
 from kosmos_eval.errors import UserError
 from kosmos_eval.formats.classification_hub import cub_hub_items
 from kosmos_eval.formats.cub_builder import default_pairs_file
 from kosmos_eval.formats.described_classes import DescribedItem, find_descriptions_file, read_described_classes
 from kosmos_eval.metrics import mean_metric
 from kosmos_eval.metrics.matching import match_candidate
-from kosmos_eval.tasks.base import Scores, Task
+from kosmos_eval.tasks.base import Scores, Task, generate_request
 from kosmos_eval.tasks.hub import HubData
 
 SETTINGS = {"with_descriptions": "candidate_with_description", "without_descriptions": "candidate_without_description"}
@@ -93,12 +93,9 @@ class DescribedClassesTask(HubData, Task):
     def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
         decoding = self.decoding()
         return [
-            GenerateRequest(
+            generate_request(
                 self.prompt.render("query", self.context_fields(example, setting), example.images),
-                max_new_tokens=decoding["max_new_tokens"],
-                num_beams=decoding["num_beams"],
-                length_penalty=decoding.get("length_penalty"),
-                stop=tuple(decoding.get("stop") or ()),
+                decoding,
                 candidates=tuple(example.fields["names"]),
             )
             for setting in self.settings

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from kosmos_eval.core.text import cut_at_stop
-from kosmos_eval.core.types import Example, GenerateRequest, RankResult, Request
-from kosmos_eval.tasks.base import Task
+from kosmos_eval.core.types import Example, RankResult, Request
+from kosmos_eval.tasks.base import Task, generate_request
 from kosmos_eval.tasks.capabilities import ExternalPredictions
 
 
@@ -29,15 +29,7 @@ class GenerationTask(ExternalPredictions, Task):
 
     def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
         settings = self.decoding()
-        return [
-            GenerateRequest(
-                context=self.render(example, demos, self.query_layout()),
-                max_new_tokens=settings["max_new_tokens"],
-                num_beams=settings["num_beams"],
-                length_penalty=settings.get("length_penalty"),
-                stop=tuple(settings.get("stop") or ()),
-            )
-        ]
+        return [generate_request(self.render(example, demos, self.query_layout()), settings)]
 
     def score(self, example: Example, outputs: Sequence[RankResult | str]) -> dict[str, Any]:
         (raw,) = outputs

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.types import Example, GenerateRequest, RankRequest, RankResult, Request
+from kosmos_eval.core.types import Example, RankRequest, RankResult, Request
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.formats.classification_hub import imagenet_hub_items
 from kosmos_eval.formats.imagenet import (
@@ -39,7 +39,7 @@ from kosmos_eval.formats.imagenet import (
     read_imagenet_val,
 )
 from kosmos_eval.metrics import mean_metrics
-from kosmos_eval.tasks.base import Scores, Task
+from kosmos_eval.tasks.base import Scores, Task, generate_request
 from kosmos_eval.tasks.capabilities import TieBreaking
 from kosmos_eval.tasks.hub import HubData
 
@@ -122,12 +122,9 @@ class ImageNetTask(HubData, TieBreaking, Task):
             return [RankRequest(context, names, end_of_sequence=self.name_end)]
         decoding = self.decoding()
         return [
-            GenerateRequest(
+            generate_request(
                 context,
-                max_new_tokens=decoding["max_new_tokens"],
-                num_beams=decoding["num_beams"],
-                length_penalty=decoding.get("length_penalty"),
-                stop=tuple(decoding.get("stop") or ()),
+                decoding,
                 candidates=names,
                 constrained=self.decoding_mode == "constrained_beam",
                 end_of_sequence=self.name_end and self.decoding_mode == "constrained_beam",

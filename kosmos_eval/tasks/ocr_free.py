@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kosmos_eval.core.registry import register_task
-from kosmos_eval.core.types import DataStatus, Example, GenerateRequest, RankRequest, RankResult, Request
+from kosmos_eval.core.types import DataStatus, Example, RankRequest, RankResult, Request
 from kosmos_eval.data.hub import hub_status
 from kosmos_eval.data.hub_load import chosen_copy, rows_table
 from kosmos_eval.errors import DataError, UserError
@@ -28,7 +28,7 @@ from kosmos_eval.formats.classification_hub import cached_release_file, fetch_re
 from kosmos_eval.metrics import mean_metric
 from kosmos_eval.metrics.classification import auc_metric, auc_or_nan, yes_probability
 from kosmos_eval.metrics.resample import ExampleMetric, custom_rows
-from kosmos_eval.tasks.base import Scores, Task
+from kosmos_eval.tasks.base import Scores, Task, generate_request
 from kosmos_eval.tasks.capabilities import LocatesData, TieBreaking, TwoStage
 from kosmos_eval.tasks.hub import HubData
 
@@ -108,27 +108,14 @@ class RenderedSst2Task(TwoStage, LocatesData, TieBreaking, Task):
             answers = self.prompt.data["answers"]
             return RankRequest(context, tuple(answers[label] for label in self.labels))
         decoding = self.decoding()
-        return GenerateRequest(
-            context,
-            max_new_tokens=decoding["max_new_tokens"],
-            num_beams=decoding["num_beams"],
-            length_penalty=decoding.get("length_penalty"),
-            candidates=self.labels,
-        )
+        return generate_request(context, decoding, candidates=self.labels)
 
     def build(self, example: Example, demos: Sequence[Example]) -> list[Request]:
         if not self.cot:
             return [self._answer_request(example, "query")]
         decoding = self.decoding("cot_decoding")
         context = self.prompt.render("cot_stage1", example.fields, example.images)
-        return [
-            GenerateRequest(
-                context,
-                max_new_tokens=decoding["max_new_tokens"],
-                num_beams=decoding["num_beams"],
-                length_penalty=decoding.get("length_penalty"),
-            )
-        ]
+        return [generate_request(context, decoding)]
 
     def _with_rationale(self, example: Example, rationale: str) -> Example:
         return Example(id=example.id, images=example.images, fields={**example.fields, "rationale": rationale})
