@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from kosmos_eval.cli import invariance, report, results, run, score, tools  # noqa: F401  (register their commands)
+from kosmos_eval.cli import invariance, listing, report, results, run, score, tools  # noqa: F401  (register their commands)
 from kosmos_eval.cli.app import app
 from kosmos_eval.cli.data import data_app
 from kosmos_eval.cli.prepare import prepare_app

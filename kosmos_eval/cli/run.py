@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kosmos_eval.cli.app import IncludePath, app, fail, parse_task_options, setup
-from kosmos_eval.cli.console import wrap_note, wrapped_table
 from kosmos_eval.cli.model_args import model_args_epilog
 from kosmos_eval.config import RunConfig, parse_batch_size, parse_gen_kwargs, parse_model_args
 from kosmos_eval.data.locate import SAMPLE_NOTE, is_sample_summary
@@ -17,7 +16,6 @@ from kosmos_eval.errors import UserError
 if TYPE_CHECKING:
     from kosmos_eval.runner.run import RunOutcome
     from kosmos_eval.runner.suite import Suite
-    from kosmos_eval.tasks.base import Task
 
 
 @app.command(epilog=model_args_epilog())
@@ -324,112 +322,3 @@ def _print_outcome(outcome: RunOutcome, model: str) -> None:
             f"  slice: these metrics cover the {summary['n']} examples asked for; the folder's summary.json covers "
             f"all {outcome.folder_records} of its records and was left as it is"
         )
-
-
-@app.command("list")
-def list_tasks(
-    data_dir: Annotated[
-        Path | None, typer.Option(help="A data root to look in (one folder per task), as for `run`.")
-    ] = None,
-    sample: Annotated[
-        bool,
-        typer.Option("--sample", help="Show the bundled samples (what `run TASK --sample` reads) instead."),
-    ] = False,
-    include_path: IncludePath = None,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
-) -> None:
-    """List every registered task with its metrics, shot settings and whether its data is found.
-
-    "found" means a run will find it: a local folder, or for the hub-backed tasks a copy in the `datasets`
-    cache or a reachable hub. Every task also ships a small synthetic sample (`--sample`)."""
-    setup(debug, include_path)
-    try:
-        from kosmos_eval.core.registry import TASKS
-
-        rows = []
-        for name in TASKS.names():
-            task = TASKS.get(name)()
-            data = _sample_status(task) if sample else _data_status(task, data_dir)
-            shots = ",".join(str(s) for s in task.shots)
-            rows.append((name, task.family, ", ".join(task.metrics), shots, _paper_settings(name), data))
-    except Exception as exc:
-        fail(exc)
-        return
-    header = ("task", "family", "metrics", "paper shots", "paper settings", "data")
-    rows, notes = _short_data_cells(rows)
-    for line in wrapped_table([header, *rows], fixed=(0, len(header) - 1)):
-        typer.echo(line)
-    if notes:
-        typer.echo("")
-        for number, text in enumerate(notes, 1):
-            for line in wrap_note(f"[{number}] {text}"):
-                typer.echo(line)
-    from kosmos_eval.runner.suite import builtin_suites
-
-    typer.echo("")
-    lines = [
-        f"suites: {', '.join(sorted(builtin_suites()))} (kosmos-eval run kosmos1: every task and shot setting "
-        "of the paper); your own with --suite FILE, see docs/results.md"
-    ]
-    if not sample:
-        lines.append("every task runs offline on its bundled synthetic sample: kosmos-eval run TASK --sample")
-        lines.append(
-            "data is looked for in this order: --data-dir, $KOSMOS_EVAL_DATA/<task>/, then the task's hub copy "
-            "(docs/data.md); kosmos-eval data fetch TASK downloads a hub copy ahead of a run"
-        )
-    for text in lines:
-        for line in wrap_note(text):
-            typer.echo(line)
-
-
-# A data cell longer than this moves below the table as a numbered note, once per distinct text.
-DATA_CELL = 20
-
-
-def _short_data_cells(rows: list[tuple[str, ...]]) -> tuple[list[tuple[str, ...]], list[str]]:
-    """Rows whose long data cell is replaced by its status and a note number (`missing, see [2]`), and the
-    notes in full."""
-    notes: list[str] = []
-    short = []
-    for *cells, data in rows:
-        if len(data) > DATA_CELL:
-            if data not in notes:
-                notes.append(data)
-            status = data.split(":", 1)[0] if data.startswith(("found:", "missing:", "sample:")) else "see"
-            data = f"{status}, see [{notes.index(data) + 1}]" if status != "see" else f"see [{notes.index(data) + 1}]"
-        short.append((*cells, data))
-    return short, notes
-
-
-def _paper_settings(task: str) -> str:
-    """The task options of the settings the paper reports ("default" = no option): ImageNet's default exact
-    ranking, for one, is not among them."""
-    from kosmos_eval.reporting.paper import paper_numbers
-
-    paper = paper_numbers()
-    variants = dict.fromkeys(paper.loc[paper["task"] == task, "variant"])
-    return ", ".join(variant or "default" for variant in variants) or "-"
-
-
-def _data_status(task: Task, data_dir: Path | None) -> str:
-    from kosmos_eval.data.locate import resolve_data_dir
-    from kosmos_eval.tasks.capabilities import data_status, falls_back_to_sample
-
-    root = data_dir if data_dir and (data_dir / task.name).is_dir() else None
-    folder, _ = resolve_data_dir(task.name, root, fallback_to_sample=falls_back_to_sample(task))
-    status = data_status(task, folder)
-    return ("found: " if status.found else "") + status.where
-
-
-def _sample_status(task: Task) -> str:
-    """What the bundled sample holds: examples of the default split, the demo pool, size on disk."""
-    from kosmos_eval.data.locate import bundled_sample
-
-    folder = bundled_sample(task.name)
-    if folder is None:
-        return "no bundled sample in this installation"
-    parts = [f"{len(task.load(task.default_split, folder))} {task.default_split}"]
-    if task.demo_split and task.demo_split != task.default_split and max(task.shots) > 0:
-        parts.append(f"{len(task.load_demos(folder))} {task.demo_split} (demos)")
-    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-    return f"sample: {' + '.join(parts)} examples, {size / 1024:.1f} KB ({folder})"
