@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from kosmos_eval import __version__
+from kosmos_eval.cli import app
 from tests.test_cli_usage_errors import run_main
 
 
@@ -136,3 +137,42 @@ def test_models_prints_every_key_with_its_full_help() -> None:
         assert f"--model {name}:" in words
         for key, text in info.model_args.items():
             assert f"{key}= {' '.join(text.split())}" in words
+
+
+def _every_command() -> list[tuple[list[str], object]]:
+    """(argv prefix, click command) for the root, every command and every sub-command."""
+    import click
+    import typer
+
+    found = []
+
+    def walk(prefix: list[str], command: click.Command) -> None:
+        found.append((prefix, command))
+        if isinstance(command, click.Group):
+            for name, child in command.commands.items():
+                walk([*prefix, name], child)
+
+    walk([], typer.main.get_command(app))
+    return found
+
+
+@pytest.mark.parametrize("prefix, command", _every_command(), ids=lambda x: " ".join(x) if isinstance(x, list) else "")
+def test_every_help_is_whole_at_80_columns(prefix, command) -> None:
+    """Click wraps; nothing is cut with an ellipsis, every option is named in full with all of its help, and
+    every sub-command's one-line summary is whole (click shortens one that does not fit with '...')."""
+    import click
+    from typer.testing import CliRunner
+
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, [*prefix, "--help"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80, prefix
+    summaries = [line for line in lines if not line.startswith("Usage:")]
+    assert "…" not in result.output and not any(line.rstrip().endswith("...") for line in summaries), prefix
+    words = " ".join(result.output.split())
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.hidden:
+            for name in [*param.opts, *param.secondary_opts]:
+                assert name in words, (prefix, name)
+            assert " ".join((param.help or "").split()) in words.replace("- ", "-"), (prefix, param.name)
+    assert "<list[" not in result.output  # repeatable options say what they take (KEY=VALUE, FOLDER)

@@ -16,18 +16,33 @@ from kosmos_eval.config import DEFAULT_MODEL_ID
 from kosmos_eval.core.progress import NOTICE, ConsoleFormatter
 from kosmos_eval.errors import UserError
 
+
+def examples(*commands: str) -> str:
+    """An "Examples:" block printed as written: click rewraps help paragraphs to the terminal, which would
+    break a command line in the middle; a paragraph opened by \\b is left alone. Each line must fit 80
+    columns (tests/test_console_width.py holds every --help to that)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {command}" for command in commands)
+
+
+# rich_markup_mode=None: click's plain help, which wraps every option's name and help to the terminal; the rich
+# boxes cut option names and values with an ellipsis at 80 columns.
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,
     no_args_is_help=True,
     help=(
         "Reproduce the KOSMOS-1 paper's evaluation protocol on any multimodal checkpoint.\n\n"
-        "Examples:\n\n"
-        "  kosmos-eval list\n\n"
-        "  kosmos-eval run raven --model chance          (the paper's random baseline, runs anywhere)\n\n"
-        f"  kosmos-eval run raven --model hf --model-args pretrained={DEFAULT_MODEL_ID},dtype=bfloat16\n\n"
-        "  kosmos-eval run coco_caption --shots 0,2,4,8 --seeds 1,2,3 --data-dir /data/coco\n\n"
-        "  kosmos-eval score-predictions vqav2 --predictions preds.json --data-dir /data/vqav2 --split val\n\n"
-        "  kosmos-eval tiny-model kosmos2 /tmp/tiny      (a tiny random model for smoke tests)"
+        + examples(
+            "kosmos-eval list",
+            "kosmos-eval run raven --model chance    # the random baseline, offline",
+            "kosmos-eval run raven --model hf \\",
+            f"    --model-args pretrained={DEFAULT_MODEL_ID},dtype=bfloat16",
+            "kosmos-eval run coco_caption --shots 0,2,4,8 --seeds 1,2,3 \\",
+            "    --data-dir /data/coco",
+            "kosmos-eval score-predictions vqav2 --predictions preds.json \\",
+            "    --data-dir /data/vqav2 --split val",
+            "kosmos-eval tiny-model kosmos2 /tmp/tiny    # a tiny random model",
+        )
     ),
 )
 
@@ -87,6 +102,7 @@ IncludePath = Annotated[
     list[Path] | None,
     typer.Option(
         "--include-path",
+        metavar="FOLDER",
         help="A folder (or YAML file) of your own tasks, searched recursively (docs/tasks/custom.md); repeatable, "
         "added to $KOSMOS_EVAL_TASKS.",
     ),

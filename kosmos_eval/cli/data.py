@@ -8,16 +8,18 @@ from typing import Annotated
 
 import typer
 
-from kosmos_eval.cli.app import IncludePath, fail, parse_task_options, setup
+from kosmos_eval.cli.app import IncludePath, examples, fail, parse_task_options, setup
 from kosmos_eval.errors import UserError
 
 data_app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,
     no_args_is_help=True,
-    help=(
-        "Fetch and check task data.\n\nExamples:\n\n  kosmos-eval data fetch vizwiz            (the hub copy, "
-        "into the datasets cache)\n\n  kosmos-eval data fetch kosmos1           (every task of the suite that has "
-        "one)\n\n  kosmos-eval data verify vqav2 --data-dir /data/vqav2 --split val"
+    help="Fetch and check task data.\n\n"
+    + examples(
+        "kosmos-eval data fetch vizwiz     # the hub copy, into the datasets cache",
+        "kosmos-eval data fetch kosmos1    # every task of the suite that has one",
+        "kosmos-eval data verify vqav2 --data-dir /data/vqav2 --split val",
     ),
 )
 
@@ -27,7 +29,7 @@ def data() -> None:
     """Check task data (see each command's --help)."""
 
 
-@data_app.command("verify")
+@data_app.command("verify", short_help="Read every record and image a run would read.")
 def verify_command(
     task: Annotated[str, typer.Argument(help="The task whose data to check (see `kosmos-eval list`).")],
     data_dir: Annotated[
@@ -35,7 +37,9 @@ def verify_command(
     ] = None,
     sample: Annotated[bool, typer.Option("--sample", help="Check the bundled sample instead.")] = False,
     split: Annotated[str | None, typer.Option(help="Split to check (default: the paper's).")] = None,
-    task_option: Annotated[list[str] | None, typer.Option(help="Task option k=v, as for `run`.")] = None,
+    task_option: Annotated[
+        list[str] | None, typer.Option(metavar="KEY=VALUE", help="Task option, as for `run` (repeatable).")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     include_path: IncludePath = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
@@ -70,7 +74,7 @@ def verify_command(
         raise typer.Exit(1)
 
 
-@data_app.command("fetch")
+@data_app.command("fetch", short_help="Download a task's (or suite's) hub copy.")
 def fetch_command(
     target: Annotated[str, typer.Argument(help="A task, or a suite (kosmos1, or a suite file) for all its tasks.")],
     split: Annotated[
@@ -80,7 +84,8 @@ def fetch_command(
         Path | None, typer.Option(help="A downloaded copy of the hub repo to check instead of the hub.")
     ] = None,
     task_option: Annotated[
-        list[str] | None, typer.Option(help="Task option k=v, as for `run` (hub_id=..., hub_revision=...).")
+        list[str] | None,
+        typer.Option(metavar="KEY=VALUE", help="Task option, as for `run` (hub_id=..., hub_revision=...)."),
     ] = None,
     include_path: IncludePath = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,

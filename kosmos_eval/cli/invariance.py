@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 SHOWN_CHANGES = 5  # examples named per line of the table; --json holds them all
 
 
-@app.command("check-invariance")
+@app.command("check-invariance", short_help="Check scores do not depend on batching.")
 def check_invariance_command(
     task: Annotated[str, typer.Argument(help="Task whose slice is re-scored (see `kosmos-eval list`).")],
     model: Annotated[
@@ -50,7 +50,11 @@ def check_invariance_command(
     seed: Annotated[int, typer.Option(help="Seed for candidate order, tie-breaks and demos, as for `run`.")] = 1234,
     sampler: Annotated[str, typer.Option(help="Demo sampler: random, fixed, rices or balanced (as `run`).")] = "random",
     task_option: Annotated[
-        list[str] | None, typer.Option(help="Task-specific option k=v (repeatable); see `kosmos-eval list`.")
+        list[str] | None,
+        typer.Option(
+            metavar="KEY=VALUE",
+            help="Task-specific option (repeatable); `kosmos-eval list TASK` shows each option's values and default.",
+        ),
     ] = None,
     limit: Annotated[int, typer.Option(help="Size of the slice: the first N examples (stable order).")] = 32,
     batch_size: Annotated[

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from kosmos_eval.tasks.base import Task
 
 
-@app.command("list")
+@app.command("list", short_help="Every task, or one task's options and defaults.")
 def list_tasks(
     data_dir: Annotated[
         Path | None, typer.Option(help="A data root to look in (one folder per task), as for `run`.")

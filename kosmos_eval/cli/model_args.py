@@ -39,7 +39,7 @@ def model_args_epilog() -> str:
     return "\n\n".join(paragraphs)
 
 
-@app.command("models")
+@app.command("models", short_help="Every backend and its --model-args in full.")
 def models_command() -> None:
     """Print every backend (--model) with every model arg it takes (--model-args key=value,...) in full."""
     width = max(40, min(shutil.get_terminal_size().columns, 100))

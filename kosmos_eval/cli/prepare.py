@@ -11,15 +11,18 @@ from typing import Annotated
 
 import typer
 
-from kosmos_eval.cli.app import fail, setup
+from kosmos_eval.cli.app import examples, fail, setup
 
 prepare_app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,
     no_args_is_help=True,
     help=(
         "Build task data folders from downloaded datasets.\n\n"
-        "Example:\n\n"
-        "  kosmos-eval prepare cub-descriptions --cub /data/CUB_200_2011 --output /data/cub_descriptions"
+        + examples(
+            "kosmos-eval prepare cub-descriptions --cub /data/CUB_200_2011 \\",
+            "    --output /data/cub_descriptions",
+        )
     ),
 )
 
@@ -30,7 +33,7 @@ def prepare() -> None:
     # A callback keeps `prepare` a command group even while it has a single command.
 
 
-@prepare_app.command("cub-descriptions")
+@prepare_app.command("cub-descriptions", short_help="Build the CUB classification-with-descriptions set.")
 def cub_descriptions(
     cub: Annotated[
         Path,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from kosmos_eval.cli.app import app, fail, setup
+from kosmos_eval.cli.app import app, examples, fail, setup
 
 # reporting/sample_browser.py's SAMPLE_BUDGET_MIB, written out: the reporting modules load only when the command
 # runs, so that every other command starts without them (tests/test_report_safety.py keeps the two equal)
@@ -24,17 +24,20 @@ HELP = (
     "Safe on runs from someone else: every value from a run is shown as text, never markup; files are read only "
     "inside the folders given and the data folders the runs name (a path leading elsewhere is skipped with a "
     "warning); the sample browser keeps to --max-samples rows a run and --max-samples-mib in all.\n\n"
-    "Examples:\n\n"
-    "  kosmos-eval report runs/ -o report.html\n\n"
-    "  kosmos-eval report runs/vqav2_* runs/raven_* -o vqa.html --max-samples 50 --title 'VQA sweep'"
+    + examples(
+        "kosmos-eval report runs/ -o report.html",
+        "kosmos-eval report runs/vqav2_* runs/raven_* -o vqa.html \\",
+        "    --max-samples 50 --title 'VQA sweep'",
+    )
 )
 
 
-@app.command("report", help=HELP)
+@app.command("report", help=HELP, short_help="One self-contained HTML report of finished runs.")
 def report_command(
     run_dirs: Annotated[
         list[Path],
         typer.Argument(
+            metavar="PATH...",
             help="Run folders, or results roots searched recursively for finished runs (folders with summary.json).",
             show_default=False,
         ),

@@ -16,11 +16,15 @@ GATE_FAILED = 1
 UNUSABLE_INPUT = 2
 
 
-@app.command()
+@app.command(short_help="Every run's metrics in one table, beside the paper's.")
 def leaderboard(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Run folders or results roots (searched recursively). Default: runs/."),
+        typer.Argument(
+            metavar="[PATH]...",
+            help="Run folders or results roots (searched recursively). Default: runs/.",
+            show_default=False,
+        ),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the table as CSV here (default: print only).")
@@ -124,15 +128,16 @@ def _fitted_table(frame: object) -> str:
     return "\n".join(lines)
 
 
-@app.command()
+@app.command(short_help="The CI gate: paired-bootstrap deltas against a baseline.")
 def compare(
     baseline: Annotated[Path, typer.Argument(help="Baseline run folder, or a results root of several runs.")],
     candidate: Annotated[Path, typer.Argument(help="Candidate run folder or results root, paired with the baseline.")],
     max_drop: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="[METRIC=]POINTS",
             help="Allowed drop in points (metric x 100) before the gate fails: POINTS for every metric, or "
-            "METRIC=POINTS / TASK/METRIC=POINTS (repeatable; the most specific wins). Default 0."
+            "METRIC=POINTS / TASK/METRIC=POINTS (repeatable; the most specific wins). Default 0.",
         ),
     ] = None,
     alpha: Annotated[
@@ -194,12 +199,14 @@ def compare(
     raise SystemExit(GATE_FAILED if result.failed else 0)
 
 
-@app.command()
+@app.command(short_help="Re-score a finished run with the current metric code.")
 def score(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (holds samples.jsonl and summary.json).")],
     task_option: Annotated[
         list[str] | None,
-        typer.Option(help="A scoring option k=v to change (e.g. raw_answers=true for vqav2); repeatable."),
+        typer.Option(
+            metavar="KEY=VALUE", help="A scoring option k=v to change (e.g. raw_answers=true for vqav2); repeatable."
+        ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the bootstrap CIs (default: the run's).")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="The task's data folder, where it moved since the run.")] = None,

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from kosmos_eval.runner.suite import Suite
 
 
-@app.command(epilog=model_args_epilog())
+@app.command(epilog=model_args_epilog(), short_help="Evaluate a model on a task, a task list or a suite.")
 def run(
     task: Annotated[
         str | None,
@@ -110,7 +110,11 @@ def run(
     ] = "auto",
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N or auto (default auto).")] = None,
     task_option: Annotated[
-        list[str] | None, typer.Option(help="Task-specific option k=v (repeatable); see `kosmos-eval list`.")
+        list[str] | None,
+        typer.Option(
+            metavar="KEY=VALUE",
+            help="Task-specific option (repeatable); `kosmos-eval list TASK` shows each option's values and default.",
+        ),
     ] = None,
     suite: Annotated[
         Path | None,

@@ -10,7 +10,7 @@ import typer
 from kosmos_eval.cli.app import app, fail, setup
 
 
-@app.command("tiny-model")
+@app.command("tiny-model", short_help="Write a tiny random model for smoke tests.")
 def tiny_model(
     architecture: Annotated[
         str,
