@@ -162,7 +162,8 @@ def test_a_task_list_runs_every_task_and_prints_each_result(tmp_path):
     assert lines[0] == "suite raven,vqav2: 2 runs"
     rows = {line.split()[0]: line for line in lines if line.startswith(("raven ", "vqav2 "))}
     assert set(rows) == {"raven", "vqav2"}
-    assert str(only_folder(tmp_path, "raven")) in rows["raven"] and str(only_folder(tmp_path, "vqav2")) in rows["vqav2"]
+    assert only_folder(tmp_path, "raven").name in rows["raven"] and only_folder(tmp_path, "vqav2").name in rows["vqav2"]
+    assert f"run folders: under {tmp_path}/" in lines
     assert summary(only_folder(tmp_path, "raven"))["n"] == 50 and summary(only_folder(tmp_path, "vqav2"))["n"] == 9
 
 

@@ -83,7 +83,7 @@ def test_run_and_suite_headers_name_the_hf_model(monkeypatch, capsys, tmp_path, 
     assert f"raven | {name} | 0-shot" in output
     status, output = run_main(monkeypatch, capsys, "run", "raven,winograd", *common)
     assert status == 0, output
-    assert f"model: {name}" in output.splitlines()
+    assert f"model: {name} | seed 1234" in output.splitlines()
 
 
 def test_chance_header_stays_the_backend(monkeypatch, capsys, tmp_path) -> None:

@@ -32,7 +32,7 @@ def test_sample_run_is_marked_in_summary_and_printout(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "split test (bundled sample, not a benchmark) | n=5" in result.output
-    assert f"note: {SAMPLE_NOTE}" in result.output
+    assert f"note: {SAMPLE_NOTE}" in " ".join(result.output.split())  # wrapped at the console's width
     (run_dir,) = tmp_path.iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["data"] == {"dir": str(bundled_sample("raven")), "origin": "bundled sample", "sample": True}

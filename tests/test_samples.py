@@ -4,6 +4,7 @@ runs on offline: with the chance baseline and with a tiny Kosmos-2 checkpoint.""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -86,16 +87,23 @@ def _expected_runs() -> int:
     return sum(len(p.shots) * len(p.seeds) for p in plan(load_suite("kosmos1"), RunConfig(task="", sample=True)))
 
 
-def _check_suite_output(result, tmp_path) -> list:
+def _check_suite_output(result, tmp_path, intervals: bool = True) -> list:
+    """`intervals`: every row shows a 95% interval (not where --limit 2 leaves too few examples to resample)."""
     assert result.exit_code == 0, result.output
     runs = find_runs([tmp_path / "runs"])
     assert len(runs) == _expected_runs() == 52
     assert {run.task for run in runs} == set(TASK_NAMES)
     assert all(run.sample and run.summary["data"]["origin"] == "bundled sample" for run in runs)
-    header, *table = result.output[result.output.index("model: ") :].splitlines()[1:54]
-    assert header.split()[:7] == ["task", "variant", "shots", "seed", "metric", "value", "paper"]
-    paper = slice(header.index("paper"), header.index("paper") + len("paper"))
-    assert len(table) == 52 and all(row[paper].strip() == "" for row in table)  # no paper number beside a sample
+    model, header, *table = result.output[result.output.index("model: ") :].splitlines()[:54]
+    assert model.endswith(" | seed 1234")  # one seed for every row: said once
+    # no paper column: a sample run is never set beside the paper's numbers
+    assert header.split() == ["task", "variant", "shot", "metric", "value", "95%", "CI", "n"]
+    assert len(table) == 52 and max(len(line) for line in [model, header, *table]) <= 100
+    # every task on its sample, default split and options, shows its metric (and a 95% interval)
+    pattern = r" (\d+\.\d) +(\d+\.\d)-(\d+\.\d) +\d+$" if intervals else r" (\d+\.\d) +(\d+\.\d-\d+\.\d +)?\d+$"
+    shown = [re.search(pattern, row) for row in table]
+    assert all(shown) and "n/a" not in "\n".join(table), "\n".join(table)
+    assert not intervals or all(float(m[2]) <= float(m[1]) <= float(m[3]) for m in shown if m)
     return runs
 
 
@@ -113,6 +121,6 @@ def test_kosmos1_suite_runs_every_task_and_setting_on_the_samples_with_chance(tm
 def test_kosmos1_suite_runs_on_the_samples_with_a_tiny_kosmos2(tmp_path, tiny_kosmos2):
     model = ["--model", "hf", "--model-args", f"pretrained={tiny_kosmos2},dtype=float32", "--device", "cpu"]
     result = runner.invoke(app, [*_suite_command(tmp_path, *model), "--limit", "2"])
-    runs = _check_suite_output(result, tmp_path)
+    runs = _check_suite_output(result, tmp_path, intervals=False)
     assert all(run.summary["n"] == 2 for run in runs)
     assert {run.summary["fingerprint"]["model_type"] for run in runs} == {"kosmos-2"}

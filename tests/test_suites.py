@@ -75,8 +75,9 @@ def test_suite_file_runs_fixed_slices_and_prints_one_table(tmp_path):
     assert result.exit_code == 0, result.output
     assert "suite ci: 3 runs" in result.output
     table = result.output[result.output.index("model: chance") :].splitlines()
-    assert table[1].split()[:6] == ["task", "variant", "shots", "seed", "metric", "value"]
-    assert [line.split()[0] for line in table[2:]] == ["raven", "raven", "vqav2"]
+    assert table[1].split()[:7] == ["task", "shot", "seed", "metric", "value", "95%", "CI"]  # no variant given
+    assert [line.split()[0] for line in table[2:5]] == ["raven", "raven", "vqav2"]
+    assert table[5] == f"run folders: under {tmp_path / 'runs'}/"
     assert "22.0" in table[2]  # the paper's KOSMOS-1 Raven accuracy beside ours
     assert "(test-dev only)" in table[4]  # VQAv2 on val: the paper's 51.0 is a test-dev number
     runs = {(r.task, r.seed): r for r in find_runs([tmp_path / "runs"])}

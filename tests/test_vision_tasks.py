@@ -63,7 +63,9 @@ def test_imagenet_rank_top1_and_top5_by_hand(tmp_path) -> None:
         c, index = true_class(request), NAMES.index(option.strip())
         return 0.0 if index == (c + 1) % 6 else -1.0 if index == c else -2.0 - index
 
-    outcome = run("imagenet", ScriptedRanker(logprob), write_imagenet(tmp_path / "data"), tmp_path / "out")
+    outcome = run(
+        "imagenet", ScriptedRanker(logprob), write_imagenet(tmp_path / "data"), tmp_path / "out", decoding="rank"
+    )
     assert outcome.metrics["accuracy"].value == 0.0 and outcome.metrics["top5_accuracy"].value == 1.0
     first = records_of(outcome)[0]
     assert first["prompt"] == "<image1>The photo of the"
@@ -85,14 +87,14 @@ def test_imagenet_free_generation_is_exact_match_after_normalisation(tmp_path) -
 
 def test_imagenet_constrained_beam_on_the_tiny_model_only_emits_class_names(tmp_path, kosmos2_backend) -> None:
     data = write_imagenet(tmp_path / "data", per_class=1)
-    config = RunConfig(task="imagenet", backend="hf", data_dir=str(data), output_dir=str(tmp_path / "beam"),
-                       task_options={"decoding": "constrained_beam"})  # fmt: skip
+    config = RunConfig(task="imagenet", backend="hf", data_dir=str(data), output_dir=str(tmp_path / "beam"))
     beam = {r["id"]: r for r in records_of(evaluate(config, backend=kosmos2_backend, progress=False))}
     assert all(record["generated"] in NAMES and record["prediction"] is not None for record in beam.values())
-    config = RunConfig(task="imagenet", backend="hf", data_dir=str(data), output_dir=str(tmp_path / "rank"))
+    config = RunConfig(task="imagenet", backend="hf", data_dir=str(data), output_dir=str(tmp_path / "rank"),
+                       task_options={"decoding": "rank"})  # fmt: skip
     ranked = records_of(evaluate(config, backend=kosmos2_backend, progress=False))
     # the recorded ranking is the backend's own scores for that image's request
-    task = ImageNetTask()
+    task = ImageNetTask(options={"decoding": "rank"})
     example = task.load("validation", data)[0]
     (direct,) = kosmos2_backend.rank(task.build(example, []))
     assert ranked[0]["top5_logprobs"] == pytest.approx(sorted(direct.logprobs, reverse=True)[:5], abs=1e-4)
@@ -100,7 +102,7 @@ def test_imagenet_constrained_beam_on_the_tiny_model_only_emits_class_names(tmp_
 
 def test_imagenet_chance_is_one_in_six(tmp_path) -> None:
     config = RunConfig(task="imagenet", backend="chance", data_dir=str(write_imagenet(tmp_path / "d", per_class=20)),
-                       output_dir=str(tmp_path / "o"))  # fmt: skip
+                       output_dir=str(tmp_path / "o"), task_options={"decoding": "rank"})  # fmt: skip
     metrics = evaluate(config, progress=False).metrics
     assert metrics["accuracy"].ci_low <= 1 / 6 <= metrics["accuracy"].ci_high
     assert metrics["top5_accuracy"].ci_low <= 5 / 6 <= metrics["top5_accuracy"].ci_high
@@ -110,7 +112,7 @@ def test_imagenet_duplicate_names_are_reported(tmp_path) -> None:
     data = write_imagenet(tmp_path / "data", per_class=1)
     (data / "names.txt").write_text("tench\ncrane\ncrane\ntiger shark\nhammerhead\nelectric ray\n")
     outcome = run("imagenet", ScriptedRanker(lambda r, o: -1.0), data, tmp_path / "out",
-                  class_names=str(data / "names.txt"))  # fmt: skip
+                  class_names=str(data / "names.txt"), decoding="rank")  # fmt: skip
     assert "1 class names are shared by several classes ('crane': n01443537, n01484850)" in outcome.scores.notes[0]
 
 
@@ -203,16 +205,33 @@ def test_descriptions_chance_picks_a_candidate_at_random(tmp_path) -> None:
 
 def test_imagenet_names_end_where_they_end_and_rank_is_marked_as_no_paper_setting(tmp_path) -> None:
     data = write_imagenet(tmp_path / "data", per_class=1)
-    task = ImageNetTask()
+    task = ImageNetTask(options={"decoding": "rank"})
     example = task.load("validation", data)[0]
     (ranked,) = task.build(example, [])
     assert ranked.end_of_sequence  # "tiger shark" is not "tiger" plus whatever: the name's end is scored
-    constrained = ImageNetTask(options={"decoding": "constrained_beam"})
+    constrained = ImageNetTask()  # the default: the paper's "with constraints"
     constrained.load("validation", data)
     (beam,) = constrained.build(example, [])
-    assert beam.constrained and beam.end_of_sequence
-    bare = ImageNetTask(options={"name_end": "none"})
+    assert beam.constrained and beam.end_of_sequence and constrained.variant == ""
+    bare = ImageNetTask(options={"name_end": "none", "decoding": "rank"})
     bare.load("validation", data)
     assert not bare.build(example, [])[0].end_of_sequence
-    outcome = run("imagenet", ScriptedRanker(lambda r, o: -1.0), data, tmp_path / "out")
+    outcome = run("imagenet", ScriptedRanker(lambda r, o: -1.0), data, tmp_path / "out", decoding="rank")
     assert any("not one of the paper's two settings" in note for note in outcome.scores.notes)
+
+
+def test_imagenet_defaults_to_the_papers_constrained_setting_in_the_folder_an_explicit_option_names(tmp_path) -> None:
+    """The default decoding changed from rank to constrained_beam: a plain run and one naming the default share
+    a folder, and neither resumes a folder made by rank (which named no option when rank was the default)."""
+    data = write_imagenet(tmp_path / "data", per_class=1)
+
+    def folder(**options: str) -> Path:
+        config = RunConfig(task="imagenet", backend="chance", data_dir=str(data), output_dir=str(tmp_path / "o"),
+                           task_options=options)  # fmt: skip
+        return evaluate(config, progress=False).run_dir
+
+    plain, named, ranked = folder(), folder(decoding="constrained_beam"), folder(decoding="rank")
+    assert plain == named != ranked
+    summary = json.loads((plain / "summary.json").read_text())
+    assert summary["variant"] == "" and summary["identity"]["task_options"] == {"decoding": "constrained_beam"}
+    assert not any("not one of the paper's two settings" in note for note in summary["notes"])

@@ -83,6 +83,49 @@ def test_vqav2_test_dev_writes_the_server_submission(vqav2_dir, tmp_path) -> Non
     ]
 
 
+@pytest.mark.parametrize(("task", "split", "questions"), [("vqav2", "test-dev", 9), ("vizwiz", "test", 8)])
+def test_the_sample_scores_its_default_split_with_answers_of_its_own_and_says_so(task, split, questions, tmp_path):
+    """The real test-dev/test answers are withheld; the bundled sample carries its own, named in its marker, so
+    the README's first VQA command shows a score. The note says whose answers they are, the submission file is
+    still written, and answer-less real data still gets only the server's note (test above)."""
+    from kosmos_eval.data.locate import WITHHELD_NOTE
+
+    outcome = evaluate(RunConfig(task=task, backend="chance", sample=True, output_dir=str(tmp_path)), progress=False)
+    assert (outcome.summary["split"], outcome.summary["n"]) == (split, questions)
+    accuracy = outcome.metrics["accuracy"]
+    assert accuracy.ci_low is not None and accuracy.ci_low <= accuracy.value <= accuracy.ci_high
+    assert WITHHELD_NOTE.format(split=split) in outcome.summary["notes"]
+    assert not any("no public answers" in note for note in outcome.summary["notes"])
+    (path,) = outcome.summary["exports"].values()
+    assert len(json.loads(Path(path).read_text())) == questions
+    # scored against ten human-style answers per question, as the official files give them
+    records = [json.loads(line) for line in (outcome.run_dir / "samples.jsonl").read_text().splitlines()]
+    assert all(len(record["answers"]) == TEN for record in records)
+
+
+def test_a_changed_sample_is_a_new_run_never_resumed_from_the_old_records(tmp_path) -> None:
+    """A run on a sample keeps the sample's digest in its identity: an upgrade that changes the sample (as adding
+    test-dev answers did) starts a new folder instead of resuming records scored against the old one."""
+    import shutil
+
+    from kosmos_eval.data.locate import bundled_sample
+
+    copy = tmp_path / "vqav2"
+    shutil.copytree(bundled_sample("vqav2"), copy)  # a copy of the sample is still the sample (its marker)
+
+    def folder() -> Path:
+        config = RunConfig(task="vqav2", backend="chance", data_dir=str(copy), output_dir=str(tmp_path / "runs"))
+        outcome = evaluate(config, progress=False)
+        assert outcome.summary["data"]["origin"] == "bundled sample"
+        return outcome.run_dir
+
+    first = folder()
+    assert folder() == first  # unchanged: resumed
+    annotations = copy / "v2_mscoco_test-dev2015_annotations.json"
+    annotations.write_text(annotations.read_text().replace('"answer": "', '"answer": "x', 1))
+    assert folder() != first
+
+
 def test_few_shot_demos_come_from_train_and_render_as_the_snapshot(vqav2_dir, tmp_path) -> None:
     backend = ScriptedBackend(lambda r: "yes")
     outcome = run("vqav2", vqav2_dir, tmp_path / "runs", backend, split="val", shots=2)

@@ -1,4 +1,4 @@
-"""`kosmos-eval run` (one task, one or more shot settings and seeds) and `kosmos-eval list`."""
+"""`kosmos-eval run`: one task (one or more shot settings and seeds), a task list or a suite."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kosmos_eval.cli.app import IncludePath, app, fail, parse_task_options, setup
+from kosmos_eval.cli.console import wrap_note
 from kosmos_eval.cli.model_args import model_args_epilog
+from kosmos_eval.cli.run_output import percent, print_outcome, print_suite_table
 from kosmos_eval.config import RunConfig, parse_batch_size, parse_gen_kwargs, parse_model_args
-from kosmos_eval.data.locate import SAMPLE_NOTE, is_sample_summary
+from kosmos_eval.data.locate import SAMPLE_NOTE
 from kosmos_eval.errors import UserError
 
 if TYPE_CHECKING:
-    from kosmos_eval.runner.run import RunOutcome
     from kosmos_eval.runner.suite import Suite
 
 
@@ -198,12 +199,12 @@ def run(
     if not main_process:
         return
     for outcome in outcomes:
-        _print_outcome(outcome, model)
+        print_outcome(outcome, model)
     for summary in seed_summaries:
         typer.echo(f"{task} | {summary.shots}-shot | seeds {','.join(map(str, summary.seeds))}: mean ± std")
         width = max((len(name) for name in summary.metrics), default=0)
         for name, stats in summary.metrics.items():
-            typer.echo(f"  {name:<{width}}  {_percent(stats['mean'])} ± {_percent(stats['std'])}")
+            typer.echo(f"  {name:<{width}}  {percent(stats['mean'])} ± {percent(stats['std'])}")
         typer.echo(f"seed summary: {summary.path}")
 
 
@@ -236,93 +237,16 @@ def _run_suite(
     total = sum(len(item.shots) * len(item.seeds) for item in planned)
     typer.echo(f"suite {suite.name}: {total} runs" + (f" ({len(skipped)} tasks skipped: no data)" if skipped else ""))
     if config.sample:
-        typer.echo(f"suite {suite.name}: {SAMPLE_NOTE}")
+        for line in wrap_note(f"suite {suite.name}: {SAMPLE_NOTE}"):
+            typer.echo(line)
     ranking = sorted({item.config.task for item in planned if config.gen_kwargs and not item.config.gen_kwargs})
     if ranking:
         typer.echo(f"suite {suite.name}: --gen-kwargs left out for {', '.join(ranking)} (they rank, not generate)")
     outcomes, failures = run_suite(planned, progress=progress)
-    _print_suite_table(outcomes, model)
+    print_suite_table(outcomes, model, config.output_dir)
     for failure in failures:
         shots = ",".join(map(str, failure.shots))
         typer.secho(f"failed: {failure.task} ({shots}-shot): {failure.message}", err=True, fg=typer.colors.RED)
     if failures:
         typer.echo(f"{len(failures)} of {len(planned)} suite entries failed; rerun the same command to retry them")
         raise SystemExit(1)
-
-
-def _print_suite_table(outcomes: list[RunOutcome], model: str) -> None:
-    from kosmos_eval.reporting.paper import paper_split, reference
-
-    header = ("task", "variant", "shots", "seed", "metric", "value", "paper", "n", "run folder")
-    rows = []
-    for outcome in outcomes:
-        summary = outcome.summary
-        task, shots, variant = summary["task"], summary["shots"], summary.get("variant", "")
-        # the metric the paper reports for this setting (RelativeSize: the paper-order accuracy), else the headline
-        metric = next(
-            (name for name in outcome.metrics if reference(task, name, shots, variant) is not None),
-            summary["headline"],
-        )
-        value = outcome.metrics.get(metric)
-        paper_text = ""
-        if summary.get("paper_setting") is False:  # shots or decoding the paper does not report: not comparable
-            paper_text = "(other setting)"
-        elif not is_sample_summary(summary):  # a sample run is a smoke test: never beside the paper's numbers
-            paper = reference(task, metric, shots, variant, split=summary["split"])
-            if paper is not None:
-                paper_text = f"{paper:.1f}"
-            elif reference(task, metric, shots, variant) is not None:
-                paper_text = f"({paper_split(task)} only)"  # the paper's number is for another split
-        rows.append(
-            (
-                task,
-                variant,
-                str(shots),
-                str(summary["seed"]),
-                metric,
-                _percent(value.value) if value else "n/a",
-                paper_text,
-                f"{summary['n']} (slice of {outcome.folder_records})" if outcome.is_slice else str(summary["n"]),
-                str(outcome.run_dir),
-            )
-        )
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    names = list(dict.fromkeys(model_label(outcome.summary, model) for outcome in outcomes))
-    typer.echo(f"model: {', '.join(names) or model}")
-    for row in [header, *rows]:
-        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _percent(value: float) -> str:
-    """Every metric is printed on the paper's scale: accuracy, VQA accuracy, CIDEr, BLEU... x 100."""
-    return f"{value * 100:.1f}"
-
-
-def model_label(summary: dict, backend: str) -> str:
-    """How a header names the model: the checkpoint (a local folder by its name) with its backend, e.g.
-    `kosmos-2-patch14-224 (hf)`, rather than the backend alone; the backend where it is the model (chance)."""
-    name = summary.get("model")
-    return f"{name} ({backend})" if name and name != backend else backend
-
-
-def _print_outcome(outcome: RunOutcome, model: str) -> None:
-    summary = outcome.summary
-    data = " (bundled sample, not a benchmark)" if is_sample_summary(summary) else ""
-    part = f" (slice: the folder holds {outcome.folder_records} records)" if outcome.is_slice else ""
-    typer.echo(
-        f"{summary['task']} | {model_label(summary, model)} | {summary['shots']}-shot | seed {summary['seed']} | "
-        f"split {summary['split']}{data} | n={summary['n']}{part}"
-    )
-    width = max((len(name) for name in outcome.metrics), default=0)
-    for name, value in outcome.metrics.items():
-        typer.echo(f"  {name:<{width}}  {value.format()}")
-    for note in summary.get("notes", []):
-        typer.echo(f"  note: {note}")
-    for what, path in summary.get("exports", {}).items():
-        typer.echo(f"  {what}: {path}")
-    typer.echo(f"run folder: {outcome.run_dir}" + (f" (resumed {outcome.resumed} done)" if outcome.resumed else ""))
-    if outcome.is_slice:
-        typer.echo(
-            f"  slice: these metrics cover the {summary['n']} examples asked for; the folder's summary.json covers "
-            f"all {outcome.folder_records} of its records and was left as it is"
-        )

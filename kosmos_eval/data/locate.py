@@ -11,6 +11,8 @@ one is marked as such (`SAMPLE_ORIGIN`) and kept apart from real runs and from t
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from importlib import resources
 from pathlib import Path
@@ -25,6 +27,36 @@ SAMPLE_ORIGIN = "bundled sample"
 # is recognised as one however its folder was given: --sample, --data-dir at the package or at a copy
 SAMPLE_MARKER = "kosmos-eval-sample.json"
 SAMPLE_NOTE = "data: the bundled synthetic sample (a smoke test of the pipeline, not a benchmark; no paper comparison)"
+# the marker's list of splits whose real answers are withheld (scored by a server) but which the sample answers
+WITHHELD_ANSWERS = "answers_for_withheld_splits"
+WITHHELD_NOTE = (
+    "answers: the sample's own; the real {split} answers are withheld (a run on the real data writes the "
+    "evaluation server's submission file instead)"
+)
+
+
+def sample_digest(folder: Path) -> str:
+    """A short hash of a bundled sample's files (names and bytes). A run on a sample keeps it in its identity,
+    so a sample changed by an upgrade (answers added, pictures redrawn) is a new run, never resumed from records
+    scored against the old one."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+def sample_answer_notes(folder: Path | None, split: str) -> list[str]:
+    """The note a run on a bundled sample carries when the split's answers exist only in the sample: the real
+    split is scored by an evaluation server, so the score shown proves the scoring code runs, nothing more."""
+    if folder is None or not (folder / SAMPLE_MARKER).is_file():
+        return []
+    try:
+        marker = json.loads((folder / SAMPLE_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    withheld = marker.get(WITHHELD_ANSWERS) if isinstance(marker, dict) else None
+    return [WITHHELD_NOTE.format(split=split)] if isinstance(withheld, list) and split in withheld else []
 
 
 def bundled_sample(task: str) -> Path | None:

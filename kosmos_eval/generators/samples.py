@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -23,8 +24,9 @@ from PIL import Image
 from kosmos_eval.core.registry import Registry
 from kosmos_eval.data.locate import SAMPLE_MARKER
 
-# a writer puts one task's sample into an empty folder; one writer may serve several tasks (COCO and Flickr30k)
-SampleWriter = Callable[[str, Path], None]
+# a writer puts one task's sample into an empty folder; one writer may serve several tasks (COCO and Flickr30k).
+# It may return fields for the sample's marker file (e.g. WITHHELD_ANSWERS), or None.
+SampleWriter = Callable[[str, Path], Mapping[str, Any] | None]
 
 # the modules that register writers (imported on first lookup, so `import kosmos_eval` stays light)
 WRITER_MODULES = (
@@ -66,11 +68,12 @@ def write_sample(task: str, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     if any(folder.iterdir()):
         raise FileExistsError(f"{folder} is not empty")
-    table[task](task, folder)
+    extra = table[task](task, folder) or {}
     marker = {
         "task": task,
         "generator": table[task].__module__,
         "what": "a synthetic sample made by kosmos-eval's seeded generator: proves a pipeline runs, measures nothing",
+        **extra,
     }
     (folder / SAMPLE_MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
     return folder

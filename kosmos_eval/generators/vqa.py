@@ -7,8 +7,9 @@ Questions are asked about synthetic scenes (pictures.py) and answered from the s
 of the pictures; the ten "human" answers mostly agree, with a few near misses ("gray" for grey, "two" for 2)
 as real annotators give, so the official accuracy's partial credit and normalisation are exercised.
 
-Splits: the paper's (VQAv2 test-dev, VizWiz test: questions only, scored by the servers), val with answers
-(a locally scored run) and train (the few-shot demo pool).
+Splits: the paper's (VQAv2 test-dev, VizWiz test; the real ones hold questions only and are scored by the
+servers, the sample's carry answers of their own, named in its marker file, so that a run on the default split
+shows a score), val with answers (a locally scored run) and train (the few-shot demo pool).
 
 Each layout is written in one place (`write_vqav2_files`, `write_vizwiz_files`) for every caller: the samples,
 and `write_vqav2` / `write_vizwiz`, which lay out questions chosen by a test or a benchmark (scaled.py).
@@ -35,6 +36,7 @@ from kosmos_eval.generators.pictures import (
     save_jpeg,
     text_card,
 )
+from kosmos_eval.data.locate import WITHHELD_ANSWERS
 from kosmos_eval.generators.samples import sample_writer
 
 ANSWERS_PER_QUESTION = 10
@@ -143,10 +145,16 @@ class Asked(NamedTuple):
 
 
 def write_vqav2_files(
-    folder: Path, split: str, pictures: Iterable[tuple[int, Image.Image]], asked: list[Asked]
+    folder: Path,
+    split: str,
+    pictures: Iterable[tuple[int, Image.Image]],
+    asked: list[Asked],
+    withheld_answers: bool = False,
 ) -> None:
     """One VQAv2 split: its COCO images (image id, picture), its questions file and, unless test-dev, its
-    annotations file. Every writer of VQAv2 data goes through here, so the layout lives in one place."""
+    annotations file. Every writer of VQAv2 data goes through here, so the layout lives in one place.
+    `withheld_answers`: write test-dev's annotations too, which the real release never has (the bundled sample
+    does, so that its default split shows a score; its marker file says so)."""
     file_subtype, image_subtype, _, _ = VQAV2_SAMPLE[split]
     for image_id, picture in pictures:
         save_jpeg(picture, folder / image_subtype / f"COCO_{image_subtype}_{image_id:012d}.jpg")
@@ -176,7 +184,7 @@ def write_vqav2_files(
             "questions": questions,
         },
     )
-    if split != "test-dev":  # test-dev's answers are on the evaluation server only
+    if split != "test-dev" or withheld_answers:  # test-dev's real answers are on the evaluation server only
         write_json(
             folder / f"v2_mscoco_{file_subtype}_annotations.json",
             {
@@ -189,7 +197,9 @@ def write_vqav2_files(
         )
 
 
-def write_vqav2_split(folder: Path, split: str, image_ids: list[int], rng: random.Random) -> None:
+def write_vqav2_split(
+    folder: Path, split: str, image_ids: list[int], rng: random.Random, withheld_answers: bool = False
+) -> None:
     """One split of the sample: scenes, questions true of them, ten human-like answers each."""
     per_image = VQAV2_SAMPLE[split][3]
     pictures, asked = [], []
@@ -199,16 +209,17 @@ def write_vqav2_split(folder: Path, split: str, image_ids: list[int], rng: rando
             question_id = image_id * 1000 + k  # VQAv2 numbers an image's questions like this
             fields = (question.text, question.question_type, question.answer_type, question.answer)
             asked.append(Asked(image_id, question_id, *fields, human_answers(question, rng)))
-    write_vqav2_files(folder, split, pictures, asked)
+    write_vqav2_files(folder, split, pictures, asked, withheld_answers)
 
 
 def write_vqav2_sample(folder: Path) -> None:
-    """All three VQAv2 splits from one seeded stream, so that no image id repeats across the splits."""
+    """All three VQAv2 splits from one seeded stream, so that no image id repeats across the splits. Test-dev
+    carries the sample's own answers (the real ones are withheld), so the default split shows a score."""
     rng = random.Random("sample-vqav2")
     count = sum(images for _, _, images, _ in VQAV2_SAMPLE.values())
     image_ids = iter(rng.sample(range(1, 581930), count))  # distinct COCO-range ids across all splits
     for split, (_, _, images, _) in VQAV2_SAMPLE.items():
-        write_vqav2_split(folder, split, [next(image_ids) for _ in range(images)], rng)
+        write_vqav2_split(folder, split, [next(image_ids) for _ in range(images)], rng, split == "test-dev")
 
 
 def write_vqav2(root: Path, split: str, questions: list[tuple[str, list[str], str]], first_image: int = 1) -> None:
@@ -279,14 +290,17 @@ class VizWizItem(NamedTuple):
     answer_type: str  # other | yes/no | number | unanswerable
 
 
-def write_vizwiz_files(folder: Path, split: str, items: Iterable[VizWizItem]) -> None:
-    """`<split>.json` and `<split>/VizWiz_<split>_<index>.jpg`, the test split without answers, as released."""
+def write_vizwiz_files(
+    folder: Path, split: str, items: Iterable[VizWizItem], withheld_answers: bool = False
+) -> None:
+    """`<split>.json` and `<split>/VizWiz_<split>_<index>.jpg`, the test split without answers, as released
+    (`withheld_answers`: with them, as only the bundled sample has them)."""
     entries: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         name = f"VizWiz_{split}_{index:08d}.jpg"
         save_jpeg(item.picture, folder / split / name)
         entry: dict[str, Any] = {"image": name, "question": item.question}
-        if split != "test":  # the test answers are on the evaluation server only
+        if split != "test" or withheld_answers:  # the real test answers are on the evaluation server only
             entry["answers"] = [{"answer": a, "answer_confidence": c} for a, c in item.answers]
             entry["answer_type"] = item.answer_type
             entry["answerable"] = 0 if item.answer_type == "unanswerable" else 1
@@ -295,15 +309,15 @@ def write_vizwiz_files(folder: Path, split: str, items: Iterable[VizWizItem]) ->
 
 
 def write_vizwiz_sample(folder: Path) -> None:
-    """The three VizWiz splits, each from its own seed (images are numbered per split, as in VizWiz)."""
+    """The three VizWiz splits, each from its own seed (images are numbered per split, as in VizWiz); test
+    carries the sample's own answers (the real ones are withheld), so the default split shows a score."""
     for split, count in VIZWIZ_SAMPLE.items():
         rng = random.Random(f"sample-vizwiz-{split}")
         items = []
         for kind in _vizwiz_kinds(count, rng):
             image, question = vizwiz_item(kind, rng)
-            answers = human_answers(question, rng) if split != "test" else []
-            items.append(VizWizItem(image, question.text, answers, question.answer_type))
-        write_vizwiz_files(folder, split, items)
+            items.append(VizWizItem(image, question.text, human_answers(question, rng), question.answer_type))
+        write_vizwiz_files(folder, split, items, withheld_answers=split == "test")
 
 
 def write_vizwiz(root: Path, split: str, questions: list[tuple[str, list[str], int]]) -> None:
@@ -316,9 +330,11 @@ def write_vizwiz(root: Path, split: str, questions: list[tuple[str, list[str], i
 
 
 @sample_writer("vqav2", "vizwiz")
-def write_vqa_sample(task: str, folder: Path) -> None:
-    """The bundled VQA sample of `task` (vqav2 or vizwiz)."""
+def write_vqa_sample(task: str, folder: Path) -> dict[str, Any]:
+    """The bundled VQA sample of `task` (vqav2 or vizwiz); its marker names the split whose answers are the
+    sample's own."""
     if task == "vqav2":
         write_vqav2_sample(folder)
-    else:
-        write_vizwiz_sample(folder)
+        return {WITHHELD_ANSWERS: ["test-dev"]}
+    write_vizwiz_sample(folder)
+    return {WITHHELD_ANSWERS: ["test"]}

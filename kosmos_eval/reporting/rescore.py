@@ -57,7 +57,7 @@ def rescore(
     stamp = now.strftime("%Y%m%dT%H%M%S%f")
     summary: dict[str, Any] = {
         **base,
-        **scores_summary(task, scores, records, [SAMPLE_NOTE] if is_sample_summary(base) else []),
+        **scores_summary(task, scores, records, _data_notes(base)),
         "versions": package_versions(),
         "harness": harness_commit(),
         "created": now.isoformat(timespec="seconds"),
@@ -97,3 +97,11 @@ def rescore_records(task: Task, run: Run, data_dir: Path | None) -> tuple[list[d
         fresh = task.score(examples[record["id"]], restore_outputs(record["outputs"]))
         records[index] = {**kept, **fresh, "outputs": record["outputs"]}
     return records, "recomputed"
+
+
+def _data_notes(summary: dict[str, Any]) -> list[str]:
+    """The data notes a re-scored summary keeps: the sample's, and its note on answers of its own."""
+    if not is_sample_summary(summary):
+        return []
+    kept = [note for note in summary.get("notes") or [] if isinstance(note, str) and note.startswith("answers: ")]
+    return [SAMPLE_NOTE, *kept]

@@ -24,7 +24,14 @@ from typing import Any
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.types import Example
-from kosmos_eval.data.locate import SAMPLE_NOTE, SAMPLE_ORIGIN, bundled_sample, resolve_data_dir
+from kosmos_eval.data.locate import (
+    SAMPLE_NOTE,
+    SAMPLE_ORIGIN,
+    bundled_sample,
+    resolve_data_dir,
+    sample_answer_notes,
+    sample_digest,
+)
 from kosmos_eval.data.presence import check_image_files
 from kosmos_eval.errors import DataError, UserError
 from kosmos_eval.fewshot import DemoSampler, make_sampler
@@ -136,6 +143,11 @@ class RunPlan:
             origin = f"hub {hub['id']}" + (f" (local copy {hub['local_copy']})" if hub["local_copy"] else "")
             data_dir = Path(hub["local_copy"]) if hub["local_copy"] else None
         identity = config.identity(task.prompt.sha256, split, origin == SAMPLE_ORIGIN)
+        pinned = {key: task.option_reader.defaults[key] for key in task.identity_options}
+        if pinned:  # given or not, these options name the folder (Task.identity_options)
+            identity["task_options"] = dict(sorted({**pinned, **identity["task_options"]}.items()))
+        if origin == SAMPLE_ORIGIN and data_dir is not None:  # another version of the sample is another run
+            identity["sample_sha256"] = sample_digest(data_dir)
         if hub is not None:  # another copy (or revision) of the data is another run
             identity["hub"] = f"{hub['id']}@{hub['revision'] or 'default'}"
         return cls(config, task, split, data_dir, origin, examples, universe, demos, hub, identity, backend)
@@ -147,7 +159,7 @@ class RunPlan:
     def data_notes(self) -> list[str]:
         """What a summary says about its data: the bundled sample, or a hub copy that is not the paper's split."""
         if self.on_sample:
-            return [SAMPLE_NOTE]
+            return [SAMPLE_NOTE, *sample_answer_notes(self.data_dir, self.split)]
         if self.hub is not None and not self.hub["paper_split"]:
             why = "; ".join(self.hub["why_not_paper"])
             return [

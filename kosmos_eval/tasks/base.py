@@ -70,6 +70,9 @@ class Task(ABC):
     default_split: ClassVar[str] = "test"
     options: ClassVar[dict[str, str]] = {}  # task option -> help text (set with --task-option k=v)
     scoring_options: ClassVar[tuple[str, ...]] = ()  # options that change scoring only (`kosmos-eval score` may)
+    # options whose value enters the run identity even when not given, because their default changed once: a run
+    # folder made under the old default (which named no option) is then never resumed under the new one
+    identity_options: ClassVar[tuple[str, ...]] = ()
     demo_split: ClassVar[str | None] = None  # where few-shot demonstrations come from (the training split)
     label_field: ClassVar[str | None] = None  # classification tasks: the field `--sampler balanced` balances
 
