@@ -205,7 +205,8 @@ def build_mllama(out_dir: Path, seed: int = 0) -> Path:
 @tiny_builder("llama4")
 def build_llama4(out_dir: Path, seed: int = 0) -> Path:
     """Model and tokenizer only: Llama 4's image processor exists only for torchvision, so no processor can be
-    made here; the family refuses at load (its own forward fails in this transformers), before any is read."""
+    made here; the family refuses at load (its own forward fails in this transformers), before any is read. No
+    chat template either (real checkpoints have one): no run could get as far as reading it."""
     import torch
     from transformers import Llama4Config, Llama4ForConditionalGeneration, Llama4TextConfig, Llama4VisionConfig
 
@@ -335,4 +336,5 @@ def build_gemma4(out_dir: Path, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = Gemma4ForConditionalGeneration(config).eval()
-    return save(out_dir, model, processor)
+    # the template writes each image as <|image|>, which the processor expands to <|image> <|image|>*n <image|>
+    return save(out_dir, model, processor, image_marker="<|image|>")

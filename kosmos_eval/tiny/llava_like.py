@@ -6,7 +6,10 @@ and the smallest image grid its processor allows: 32-pixel images with one 32x32
 the base view (LLaVA-NeXT, LLaVA-OneVision) or one tile only (Aya Vision, InternVL); Mistral 3 keeps the test
 images' own 48x40 size in 4-pixel patches, so its image_sizes are not square.
 LFM2-VL's only image processor needs torchvision, so its checkpoint has the model and tokenizer only (the
-family refuses before a processor is needed).
+family refuses before a processor is needed), and no chat template: no run could read one.
+The others ship a chat template (tiny.chat_template) writing each image as the marker their processor expands,
+as their real templates write it: '<image>\\n' (LLaVA-NeXT, LLaVA-OneVision), '<image>' (Aya Vision), '[IMG]'
+(Mistral 3) and '<IMG_CONTEXT>\\n' (InternVL).
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ def build_llava_next(out_dir: Path, seed: int = 0) -> Path:
         vision_feature_select_strategy="default",
         vision_feature_layer=-1,
     )
-    return save(out_dir, _model(LlavaNextForConditionalGeneration, config, seed), processor)
+    return save(out_dir, _model(LlavaNextForConditionalGeneration, config, seed), processor, image_marker="<image>\n")
 
 
 @tiny_builder("llava_onevision")
@@ -123,7 +126,9 @@ def build_llava_onevision(out_dir: Path, seed: int = 0) -> Path:
         vision_feature_layer=-1,
         vision_aspect_ratio="anyres_max_9",
     )
-    return save(out_dir, _model(LlavaOnevisionForConditionalGeneration, config, seed), processor)
+    return save(
+        out_dir, _model(LlavaOnevisionForConditionalGeneration, config, seed), processor, image_marker="<image>\n"
+    )
 
 
 AYA_TOKENS = ["<image>", "<|START_OF_IMG|>", "<|END_OF_IMG|>", "<|IMG_PATCH|>", "<|IMG_LINE_BREAK|>"]
@@ -156,7 +161,7 @@ def build_aya_vision(out_dir: Path, seed: int = 0) -> Path:
         vision_feature_select_strategy="full",
         vision_feature_layer=-1,
     )
-    return save(out_dir, _model(AyaVisionForConditionalGeneration, config, seed), processor)
+    return save(out_dir, _model(AyaVisionForConditionalGeneration, config, seed), processor, image_marker="<image>")
 
 
 @tiny_builder("mistral3")
@@ -194,7 +199,7 @@ def build_mistral3(out_dir: Path, seed: int = 0) -> Path:
         spatial_merge_size=2,
         vision_feature_layer=-1,
     )
-    return save(out_dir, _model(Mistral3ForConditionalGeneration, config, seed), processor)
+    return save(out_dir, _model(Mistral3ForConditionalGeneration, config, seed), processor, image_marker="[IMG]")
 
 
 @tiny_builder("internvl")
@@ -251,7 +256,9 @@ def build_internvl(out_dir: Path, seed: int = 0) -> Path:
         vision_feature_layer=-1,
         vision_feature_select_strategy="default",
     )
-    return save(out_dir, _model(InternVLForConditionalGeneration, config, seed), processor)
+    return save(
+        out_dir, _model(InternVLForConditionalGeneration, config, seed), processor, image_marker="<IMG_CONTEXT>\n"
+    )
 
 
 @tiny_builder("lfm2_vl")
