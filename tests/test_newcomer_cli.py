@@ -176,3 +176,62 @@ def test_every_help_is_whole_at_80_columns(prefix, command) -> None:
                 assert name in words, (prefix, name)
             assert " ".join((param.help or "").split()) in words.replace("- ", "-"), (prefix, param.name)
     assert "<list[" not in result.output  # repeatable options say what they take (KEY=VALUE, FOLDER)
+
+
+def test_list_task_shows_every_option_with_its_values_and_default() -> None:
+    from typer.testing import CliRunner
+
+    from kosmos_eval.tasks.imagenet import ImageNetTask
+
+    result = CliRunner().invoke(app, ["list", "imagenet"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert "  decoding: constrained_beam | free | rank (default constrained_beam)" in lines
+    assert "  complete: true | false (default true)" in lines
+    assert "  max_new_tokens: N (default 10)" in lines
+    assert "  class_names: TEXT" in lines  # read only when given: no default
+    assert "paper settings: default, decoding=free" in result.output
+    for key in ImageNetTask.all_options():
+        assert any(line.startswith(f"  {key}: ") for line in lines), key
+    unknown = CliRunner().invoke(app, ["list", "imagnet"])
+    assert unknown.exit_code == 2 and "imagenet" in unknown.output and len(unknown.output.splitlines()) == 1
+
+
+def test_list_shows_each_tasks_options_with_values_and_defaults() -> None:
+    from typer.testing import CliRunner
+
+    from kosmos_eval.core.registry import TASKS
+
+    result = CliRunner().invoke(app, ["list"])
+    assert result.exit_code == 0, result.output
+    section = result.output[result.output.index("task options (--task-option KEY=VALUE") :]
+    section = section[: section.index("\n\n")]
+    joined = " ".join(section.split())
+    for expected in (
+        "imagenet: max_new_tokens: N (default 10); decoding: constrained_beam | free | rank (default constrained_beam)",
+        "websrc: max_new_tokens: N (default 20); setting: with_text | without_text | text_only (default with_text)",
+        "vqav2: max_new_tokens: N (default 10); raw_answers: true | false (default false)",
+        "rendered_sst2: max_new_tokens: N (default 5); cot_max_new_tokens: N (default 64); mode: rank | generate "
+        "(default rank); cot: true | false (default false)",
+    ):
+        assert expected in joined
+    for name in TASKS.names():
+        options = TASKS.get(name).all_options()
+        if options:
+            entry = joined[joined.index(f" {name}: ") :]
+            assert all(f"{key}: " in entry for key in options), name
+
+
+def test_every_tasks_default_setting_is_one_the_paper_reports() -> None:
+    """The defaults are the paper's: a plain `run TASK` is a setting with a paper number (variant "")."""
+    from kosmos_eval.core.registry import TASKS
+    from kosmos_eval.reporting.paper import paper_numbers
+    from kosmos_eval.tasks.user_tasks import is_user_task
+
+    paper = paper_numbers()
+    builtin = [name for name in TASKS.names() if not is_user_task(name)]  # other tests may register their own
+    assert len(builtin) == 21
+    for name in builtin:
+        assert TASKS.get(name)().variant == ""
+        assert ((paper["task"] == name) & (paper["variant"] == "")).any(), name

@@ -1,4 +1,5 @@
-"""`kosmos-eval list`: every task with its metrics, shot settings and where its data is found (or what to do)."""
+"""`kosmos-eval list`: every task with its metrics, shot settings, options and where its data is found (or what
+to do); `kosmos-eval list TASK`: one task in full, each option with its values, default and meaning."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
 
 @app.command("list", short_help="Every task, or one task's options and defaults.")
 def list_tasks(
+    task_name: Annotated[
+        str | None,
+        typer.Argument(metavar="[TASK]", help="One task to show in full: splits, data, every option and its default."),
+    ] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="A data root to look in (one folder per task), as for `run`.")
     ] = None,
@@ -26,11 +31,15 @@ def list_tasks(
     include_path: IncludePath = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """List every registered task with its metrics, shot settings and whether its data is found.
+    """List every registered task with its metrics, shot settings, options and whether its data is found.
 
     "found" means a run will find it: a local folder, or for the hub-backed tasks a copy in the `datasets`
-    cache or a reachable hub. Every task also ships a small synthetic sample (`--sample`)."""
+    cache or a reachable hub. Every task also ships a small synthetic sample (`--sample`). With TASK, that
+    task in full: its splits, data, and every --task-option with its values, default and meaning."""
     setup(debug, include_path)
+    if task_name is not None:
+        _show_task(task_name, data_dir)
+        return
     try:
         from kosmos_eval.core.registry import TASKS
 
@@ -52,6 +61,7 @@ def list_tasks(
         for number, text in enumerate(notes, 1):
             for line in wrap_note(f"[{number}] {text}"):
                 typer.echo(line)
+    _print_options()
     from kosmos_eval.runner.suite import builtin_suites
 
     typer.echo("")
@@ -90,12 +100,11 @@ def _short_data_cells(rows: list[tuple[str, ...]]) -> tuple[list[tuple[str, ...]
 
 
 def _paper_settings(task: str) -> str:
-    """The task options of the settings the paper reports ("default" = no option): ImageNet's default exact
-    ranking, for one, is not among them."""
+    """The task options of the settings the paper reports ("default" = no option), the default first."""
     from kosmos_eval.reporting.paper import paper_numbers
 
     paper = paper_numbers()
-    variants = dict.fromkeys(paper.loc[paper["task"] == task, "variant"])
+    variants = sorted(dict.fromkeys(paper.loc[paper["task"] == task, "variant"]), key=bool)  # the default first
     return ", ".join(variant or "default" for variant in variants) or "-"
 
 
@@ -121,3 +130,54 @@ def _sample_status(task: Task) -> str:
         parts.append(f"{len(task.load_demos(folder))} {task.demo_split} (demos)")
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     return f"sample: {' + '.join(parts)} examples, {size / 1024:.1f} KB ({folder})"
+
+
+def _print_options() -> None:
+    """Each task's --task-option keys with their values and defaults (the first line of `list TASK`'s detail)."""
+    from kosmos_eval.core.registry import TASKS
+    from kosmos_eval.tasks.option_info import option_infos
+
+    typer.echo("")
+    typer.echo("task options (--task-option KEY=VALUE; kosmos-eval list TASK explains each):")
+    for name in TASKS.names():
+        infos = option_infos(TASKS.get(name)())
+        if infos:
+            for line in wrap_note(f"  {name}: " + "; ".join(info.short() for info in infos), indent="      "):
+                typer.echo(line)
+
+
+def _show_task(name: str, data_dir: Path | None) -> None:
+    """One task in full: what it is, its splits and shots, where its data is, and every option."""
+    try:
+        from kosmos_eval.core.registry import TASKS
+        from kosmos_eval.tasks.option_info import option_infos
+
+        task = TASKS.get(name)()
+        infos = option_infos(task)
+        facts = [
+            ("task", f"{name}: {task.description}"),
+            ("family", task.family),
+            ("metrics", ", ".join(task.metrics) + " (the first is the headline)"),
+            ("splits", ", ".join(task.splits) + f" (default {task.default_split}, the paper's)"),
+            ("paper shots", ", ".join(str(s) for s in task.shots)),
+            ("paper settings", _paper_settings(name)),
+            ("demos from", task.demo_split or "none (zero-shot only)"),
+            ("data", _data_status(task, data_dir)),
+            ("sample", _sample_status(task).removeprefix("sample: ")),
+        ]
+    except Exception as exc:
+        fail(exc)
+        return
+    width = max(len(label) for label, _ in facts)
+    for label, text in facts:
+        for line in wrap_note(f"{label + ':':<{width + 1}} {text}", indent=" " * (width + 2)):
+            typer.echo(line)
+    typer.echo("")
+    if not infos:
+        typer.echo("options: none")
+        return
+    typer.echo("options (--task-option KEY=VALUE, repeatable):")
+    for info in infos:
+        typer.echo(f"  {info.short()}")
+        for line in wrap_note(f"      {info.help}", indent="      "):
+            typer.echo(line)

@@ -9,15 +9,7 @@ import textwrap
 import typer
 
 from kosmos_eval.cli.app import app
-
-
-def allowed_values(help_text: str) -> list[str]:
-    """The values a key's help lists as `a | b | c` (each may carry its own note: `protocol (default...) |
-    checkpoint (...)`), or [] where the help lists none."""
-    if " | " not in help_text:
-        return []
-    parts = help_text.split(" | ")
-    return [part.split()[0].rstrip(":;,") for part in parts if part.split()]
+from kosmos_eval.core.options import allowed_values
 
 
 def _backends() -> list[tuple[str, object]]:

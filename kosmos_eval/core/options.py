@@ -29,6 +29,8 @@ class OptionReader:
         self.flag = flag
         self.defaults: dict[str, str] = {}
         self.canonical: dict[str, str] = {}
+        # what each key read so far takes: its allowed words, or a placeholder (N, X) for a number
+        self.allowed: dict[str, tuple[str, ...]] = {}
 
     def _fail(self, key: str, value: str, expected: str) -> NoReturn:
         raise UserError(f"{self.flag} {key}={value!r}: expected {expected}")
@@ -42,6 +44,7 @@ class OptionReader:
     def flag_value(self, key: str, default: bool) -> bool:
         """true/false, also spelt 1/0 and yes/no, in any case."""
         self.defaults[key] = str(default).lower()
+        self.allowed[key] = ("true", "false")
         value = self.values.get(key)
         if value is None:
             return default
@@ -56,6 +59,7 @@ class OptionReader:
         first allowed value."""
         chosen = allowed[0] if default is None else default
         self.defaults[key] = chosen
+        self.allowed[key] = tuple(allowed)
         value = self.values.get(key, chosen)
         if value not in allowed:
             self._fail(key, value, f"one of {', '.join(allowed)}")
@@ -69,6 +73,7 @@ class OptionReader:
 
     def optional_integer(self, key: str, minimum: int = 1) -> int | None:
         """As `integer`, for a setting that has no default (None when absent)."""
+        self.allowed[key] = ("N",)
         value = self.values.get(key)
         if value is None:
             return None
@@ -80,6 +85,7 @@ class OptionReader:
     def number(self, key: str, default: float, minimum: float) -> float:
         """A finite number of at least `minimum`, or `default` when absent."""
         self.defaults[key] = f"{default:g}"
+        self.allowed[key] = ("X",)
         value = self.values.get(key)
         if value is None:
             return default
@@ -91,3 +97,12 @@ class OptionReader:
             self._fail(key, value, f"a number of at least {minimum:g}")
         self.canonical[key] = f"{number:g}"
         return number
+
+
+def allowed_values(help_text: str) -> list[str]:
+    """The values a key's help lists as `a | b | c` (each may carry its own note: `protocol (default...) |
+    checkpoint (...)`), or [] where the help lists none."""
+    if " | " not in help_text:
+        return []
+    parts = help_text.split(" | ")
+    return [part.split()[0].rstrip(":;,") for part in parts if part.split()]

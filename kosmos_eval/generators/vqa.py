@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from PIL import Image, ImageEnhance, ImageFilter
 
+from kosmos_eval.data.locate import WITHHELD_ANSWERS
 from kosmos_eval.generators.captions import IMAGE_SIZE, distinct_scenes, write_json
 from kosmos_eval.generators.pictures import (
     COLOURS,
@@ -36,7 +37,6 @@ from kosmos_eval.generators.pictures import (
     save_jpeg,
     text_card,
 )
-from kosmos_eval.data.locate import WITHHELD_ANSWERS
 from kosmos_eval.generators.samples import sample_writer
 
 ANSWERS_PER_QUESTION = 10
@@ -290,9 +290,7 @@ class VizWizItem(NamedTuple):
     answer_type: str  # other | yes/no | number | unanswerable
 
 
-def write_vizwiz_files(
-    folder: Path, split: str, items: Iterable[VizWizItem], withheld_answers: bool = False
-) -> None:
+def write_vizwiz_files(folder: Path, split: str, items: Iterable[VizWizItem], withheld_answers: bool = False) -> None:
     """`<split>.json` and `<split>/VizWiz_<split>_<index>.jpg`, the test split without answers, as released
     (`withheld_answers`: with them, as only the bundled sample has them)."""
     entries: list[dict[str, Any]] = []

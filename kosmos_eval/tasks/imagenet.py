@@ -57,15 +57,15 @@ def bundled_synsets() -> Path:
 class ImageNetTask(HubData, TieBreaking, Task):
     template_keys = ("query", "decoding")
     family = "vision"
-    description = "Zero-shot ImageNet-1k: 'The photo of the' + class name (rank | constrained_beam | free)"
+    description = "Zero-shot ImageNet-1k: 'The photo of the' + class name (constrained_beam | free | rank)"
     data_needed = f"the ILSVRC2012 validation images ({DOCS})"
     metrics = ("accuracy", "top5_accuracy")
     mean_fields: ClassVar[dict[str, str]] = {"accuracy": "correct", "top5_accuracy": "correct_top5"}
     splits = ("validation",)
     default_split = "validation"
     options: ClassVar[dict[str, str]] = {
-        "decoding": "constrained_beam (default; the paper's \"with constraints\": beam 2 over the names) | free "
-        "(the paper's \"without constraints\": unconstrained beam 2, exact match) | rank (exact ranking of all "
+        "decoding": 'constrained_beam (default; the paper\'s "with constraints": beam 2 over the names) | free '
+        '(the paper\'s "without constraints": unconstrained beam 2, exact match) | rank (exact ranking of all '
         "names, gives top-5; not a paper setting)",
         "class_names": "a file of class names (1 per line in class order, or wnid -> name TSV/CSV/JSON)",
         "complete": "true (default: every image the ground truth lists must be present) | false (a subset is fine)",
