@@ -100,3 +100,20 @@ def test_caption_scoring_says_when_the_scorer_starts_and_when_the_run_waits(monk
     text = shown(caplog)
     assert "starting the caption scorer (COCOEvalCap with Java) in the background" in text
     assert "scoring 8 captions (COCOEvalCap, Java): waiting for the caption scorer" in text
+
+
+def test_the_report_says_what_it_builds_and_each_caption_run_it_scores_per_image(tmp_path, caplog, monkeypatch):
+    from kosmos_eval.reporting.report import write_report
+    from kosmos_eval.tasks.captioning import CaptionTask
+
+    # the per-caption scorer itself (Java, seconds) is another test's subject: here only the lines
+    monkeypatch.setattr(CaptionTask, "example_metrics", lambda self, records: {})
+    for task in ("raven", "coco_caption"):
+        evaluate(RunConfig(task=task, backend="chance", sample=True, limit=2, output_dir=str(tmp_path)), progress=False)
+    with caplog.at_level(NOTICE):
+        write_report([tmp_path], tmp_path / "report.html")
+    lines = shown(caplog).splitlines()
+    assert lines[0] == "report: 2 run(s) found; building tables, curves and the sample browser"
+    (caption,) = [line for line in lines if "per-caption" in line]
+    assert caption.startswith("report: per-caption scores of coco_caption_chance_0shot_")
+    assert caption.endswith(" (2 captions, COCOEvalCap with Java)")

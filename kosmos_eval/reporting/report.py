@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -31,6 +32,7 @@ import pandas as pd
 
 from kosmos_eval.core.files import write_text_atomic
 from kosmos_eval.core.identity import identity_hash
+from kosmos_eval.core.progress import notice
 from kosmos_eval.errors import UserError
 from kosmos_eval.reporting.paper import PAPER_MODEL, paper_split, reference
 from kosmos_eval.reporting.paper import paper_numbers as load_paper_numbers
@@ -39,6 +41,8 @@ from kosmos_eval.reporting.sample_browser import MIB, SAMPLE_BUDGET_MIB, run_anc
 from kosmos_eval.reporting.sample_view import SCALE, fmt, number
 from kosmos_eval.reporting.selection import latest_per_identity, model_labels
 from kosmos_eval.reporting.svg import Point, Series, bar_chart, line_chart
+
+log = logging.getLogger(__name__)
 
 BARS_PER_CHART = 40  # VQAv2 has 65 question types: the most frequent keep the chart readable
 __all__ = ["SCALE", "build_report", "fmt", "fmt_delta", "fmt_paper", "write_report"]
@@ -100,6 +104,7 @@ def write_report(
     runs = find_runs(paths)
     if not runs:
         raise UserError(f"no finished runs (folders with summary.json) under {', '.join(map(str, paths))}")
+    notice(log, "report: %d run(s) found; building tables, curves and the sample browser", len(runs))
     html = build_report(runs, title, max_samples, int(max_samples_mib * MIB), roots=list(paths))
     write_text_atomic(output, html)
     return output, len(runs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -19,8 +20,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from kosmos_eval.core.progress import notice
 from kosmos_eval.reporting.confine import confined
 from kosmos_eval.reporting.runs import Run
+
+log = logging.getLogger(__name__)
 
 SCALE = 100.0
 THUMBNAIL_PX = 96
@@ -58,10 +62,18 @@ def sample_scores(run: Run) -> dict[str, float | None]:
     """Each record's score on the headline metric: its per-example row where the metric is a mean of rows
     (VQA accuracy 0.3, F1, CIDEr per image), else the record's "correct" flag (ROC AUC has no per-example value)."""
     from kosmos_eval.core.registry import TASKS
+    from kosmos_eval.tasks.capabilities import EnvironmentChecked
 
     records = run.records
     try:
         task = TASKS.get(run.task)(seed=run.seed, options=run.task_options)
+        if isinstance(task, EnvironmentChecked):  # captioning: the official scorer, seconds per run
+            notice(
+                log,
+                "report: per-caption scores of %s (%d captions, COCOEvalCap with Java)",
+                run.path.name,
+                len(records),
+            )
         metric = task.example_metrics(records).get(str(run.summary.get("headline")))
     except Exception:  # a task the current harness no longer knows, or a scorer that is not installed
         metric = None
