@@ -56,7 +56,8 @@ def print_outcome(outcome: RunOutcome, model: str) -> None:
         for line in wrap_note(f"  note: {note}", indent="        "):
             typer.echo(line)
     for what, path in summary.get("exports", {}).items():
-        typer.echo(f"  {what}: {path}")
+        for line in wrap_note(f"  {what}: {path}", indent="    "):
+            typer.echo(line)
     typer.echo(f"run folder: {outcome.run_dir}" + (f" (resumed {outcome.resumed} done)" if outcome.resumed else ""))
     if outcome.is_slice:
         text = (

@@ -18,7 +18,12 @@ MORE_TESTS = {
     "idefics2": "image splitting on, sliding window in packs (test_idefics_splitting.py)",
     "idefics3": "image splitting on (test_idefics_splitting.py)",
     "smolvlm": "image splitting on (test_idefics_splitting.py)",
-    "llava": "chat template (test_chat_template.py), served by vLLM's dialect (test_openai_backend.py)",
+    "llava": "chat template (test_chat_template.py, test_tiny_chat_template.py), served by vLLM's dialect "
+    "(test_openai_backend.py)",
+    **dict.fromkeys(
+        ("llava_next", "llava_onevision", "aya_vision", "mistral3", "internvl", "gemma4"),
+        "a run through its tiny checkpoint's chat template (test_tiny_chat_template.py)",
+    ),
     "causal_lm": "every declared type's tiny model, language-task runs against a naive forward, image tasks "
     "refused (test_text_only_models.py)",
 }
