@@ -11,7 +11,8 @@ import pytest
 
 from kosmos_eval.config import RunConfig
 from kosmos_eval.generators.vqa import write_vqav2
-from kosmos_eval.reporting.report import CSP, SCRIPT, _sha256, build_report
+from kosmos_eval.reporting.page import CSP, SCRIPT, _sha256
+from kosmos_eval.reporting.report import build_report
 from kosmos_eval.reporting.runs import find_runs
 from kosmos_eval.reporting.sample_view import error_threshold, is_error
 from kosmos_eval.runner.run import evaluate

@@ -19,7 +19,8 @@ import pytest
 from PIL import Image
 
 from kosmos_eval.errors import DataError
-from kosmos_eval.reporting.report import SCRIPT, build_report, write_report
+from kosmos_eval.reporting.page import SCRIPT
+from kosmos_eval.reporting.report import build_report, write_report
 from kosmos_eval.reporting.runs import find_runs
 from kosmos_eval.reporting.sample_browser import MIB, SAMPLE_BUDGET_MIB
 from kosmos_eval.reporting.sample_view import Thumbnails
