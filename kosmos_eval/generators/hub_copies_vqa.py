@@ -27,17 +27,18 @@ def _vizwiz_features() -> Any:
 @copy_writer("vizwiz", _vizwiz_features)
 def vizwiz_copy(sample: Path, folder: Path) -> dict[str, list[dict[str, Any]]]:
     """lmms-lab/VizWiz-VQA: question_id is the image stem, answers plain strings, category the answer type;
-    the test split has empty answers and category."""
+    the test split has empty answers and category (the sample's own test answers stay out, as the real ones do)."""
     splits = {}
     for split in ("val", "test"):
         entries = json.loads((sample / f"{split}.json").read_text())
+        withheld = split == "test"
         splits[split] = [
             {
                 "question_id": Path(entry["image"]).stem,
                 "image": image_cell(sample / split / entry["image"]),
                 "question": entry["question"],
-                "answers": [answer["answer"] for answer in entry.get("answers", [])],
-                "category": entry.get("answer_type", ""),
+                "answers": [] if withheld else [answer["answer"] for answer in entry.get("answers", [])],
+                "category": "" if withheld else entry.get("answer_type", ""),
             }
             for entry in entries
         ]
@@ -71,7 +72,8 @@ def _vqav2_features() -> Any:
 @copy_writer("vqav2", _vqav2_features)
 def vqav2_copy(sample: Path, folder: Path) -> dict[str, list[dict[str, Any]]]:
     """lmms-lab/VQAv2: each question joined with its annotation and its COCO image; testdev rows (no public
-    annotation) have null answers and types. The sample has no test2015 questions, so the copy has no test."""
+    annotation) have null answers and types (the sample's own test-dev answers stay out, as the real ones do).
+    The sample has no test2015 questions, so the copy has no test."""
     from kosmos_eval.formats.vqa import VQAV2_SPLITS
 
     splits = {}
@@ -81,7 +83,7 @@ def vqav2_copy(sample: Path, folder: Path) -> dict[str, list[dict[str, Any]]]:
         annotations_file = sample / f"v2_mscoco_{file_subtype}_annotations.json"
         annotations = (
             {entry["question_id"]: entry for entry in json.loads(annotations_file.read_text())["annotations"]}
-            if annotations_file.is_file()
+            if annotations_file.is_file() and ours != "test-dev"
             else {}
         )
         rows = []

@@ -158,7 +158,9 @@ def imagenet_data(root: Path, n: int, demos: int) -> tuple[str, dict[str, str]]:
     (root / "LOC_synset_mapping.txt").write_text(mapping)
     for i in range(n):
         save_image(root / "val" / wnids[i * 389 % 1000] / f"ILSVRC2012_val_{i + 1:08d}.JPEG", i)
-    return "validation", {}
+    # the exact 1000-way ranking, the heaviest request a task sends (the benchmarks price it as such); the
+    # default decoding, the paper's constrained beam, is a generation over a prefix tree of the same names
+    return "validation", {"decoding": "rank"}
 
 
 @scaled_writer("raven")
