@@ -73,7 +73,8 @@ class _Server:
         self.url = f"{self.root}/v1"
 
     def __enter__(self) -> _Server:
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        # a short poll interval: shutdown() waits up to one interval, and the default (0.5 s) adds up over the suite
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:

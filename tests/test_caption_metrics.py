@@ -134,6 +134,7 @@ def ours(files):
         return score_captions(read_caption_results(results), references)
 
 
+@pytest.mark.slow
 @needs_java
 def test_equals_cocoevalcap_exactly(official, ours):
     assert set(ours.corpus) == set(METRICS) - {"SPICE"}
@@ -146,6 +147,7 @@ def test_equals_cocoevalcap_exactly(official, ours):
     assert ours.skipped == {"SPICE": "SPICE skipped: jars missing (test)"}
 
 
+@pytest.mark.slow
 @needs_java
 def test_hand_checked_values(ours):
     per = ours.per_image

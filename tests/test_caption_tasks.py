@@ -46,6 +46,7 @@ def test_demo_caption_continues_the_prompt() -> None:
     assert demo_caption("TV on a stand") == "TV on a stand"
 
 
+@pytest.mark.slow
 @needs_java
 def test_run_metrics_equal_pycocoevalcap_and_score_predictions(coco_dir, tmp_path) -> None:
     root, references = coco_dir
@@ -123,6 +124,7 @@ def test_missing_java_fails_in_one_line_before_the_model_loads(coco_dir, tmp_pat
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 @needs_java
 def test_tiny_kosmos2_runs_flickr30k_two_shot(tmp_path, tiny_kosmos2) -> None:
     from kosmos_eval.generators.pictures import make_image
@@ -150,6 +152,7 @@ def test_tiny_kosmos2_runs_flickr30k_two_shot(tmp_path, tiny_kosmos2) -> None:
     assert all(r["prompt"].count("An image of a dog number") == 2 for r in records)
 
 
+@pytest.mark.slow
 @needs_java
 def test_tiny_llava_runs_coco_caption_with_rices_demos(coco_dir, tmp_path, tiny_llava) -> None:
     root, _ = coco_dir

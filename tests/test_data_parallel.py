@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kosmos_eval.config import RunConfig
 from kosmos_eval.runner.distributed import World
 from kosmos_eval.runner.results import RunFolder
@@ -53,6 +55,7 @@ def test_shards_cover_every_example_once():
     assert shards == [[0, 3, 6, 9], [1, 4, 7, 10], [2, 5, 8]]
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one(tmp_path):
     reference = single(tmp_path / "one")
     result = torchrun(2, tmp_path / "two")
@@ -66,6 +69,7 @@ def test_two_processes_equal_one(tmp_path):
     assert result.stdout.count("run folder:") == 1  # only rank 0 reports
 
 
+@pytest.mark.slow
 def test_resume_with_another_number_of_processes(tmp_path):
     reference = single(tmp_path / "one")
     # started on two processes (20 problems), finished on one

@@ -52,6 +52,7 @@ def _rewrite(repo: Path, split: str, into: Path, change) -> None:
     write_card_repo(into, features, {split: rows})
 
 
+@pytest.mark.slow
 @needs_java
 @pytest.mark.parametrize("task", sorted(HUB_IDS))
 def test_a_hub_copy_runs_as_the_official_karpathy_files(task, copies, tmp_path) -> None:
@@ -95,6 +96,7 @@ def _coco_without(copies: dict[str, Path], into: Path, drop) -> Path:
     return into
 
 
+@pytest.mark.slow
 @needs_java
 def test_a_join_that_loses_rows_is_counted_and_not_the_paper_split(copies, tmp_path) -> None:
     official = CocoCaptionTask().load("test", _sample("coco_caption"))
@@ -199,6 +201,7 @@ def test_coco_few_shot_from_the_hub_is_refused_in_one_line(copies, tmp_path) -> 
     assert "--data-dir" in message and "\n" not in message
 
 
+@pytest.mark.slow
 @needs_java
 def test_flickr30k_few_shot_draws_demos_from_the_copys_train_split(copies, tmp_path) -> None:
     hub = _run(tmp_path / "hub", "flickr30k", shots=2, data_dir=str(copies["flickr30k"]), limit=3)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test here runs the CLI in subprocesses, killed and rerun
+
 COMMAND = ["run", "vqav2", "--sample", "--model", "chance", "--limit", "4"]
 WRITES = ["run.json", "run.json", "vqav2_test-dev_submission.json", "summary.json", "timing.json"]
 KILLER = """

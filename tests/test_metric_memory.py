@@ -196,6 +196,7 @@ def test_the_recording_generator_refuses_an_unbounded_draw(draw_sizes):
 
 
 # ------------------------------------------------------------------------- benchmarks/memory_scaling.py
+@pytest.mark.slow
 def test_memory_scaling_benchmark_quick(tmp_path, capsys):
     # every stage in its own process on 200 memes: the report's shape, and the same metrics on every path
     out = tmp_path / "memory_scaling.json"

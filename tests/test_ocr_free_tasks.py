@@ -109,6 +109,7 @@ def test_sst2_chain_of_thought_runs_two_stages_and_records_both(tmp_path) -> Non
     assert len(backend.generated) == 4 and all(r.max_new_tokens == 64 for r in backend.generated)
 
 
+@pytest.mark.slow
 def test_sst2_chain_of_thought_on_the_tiny_model_scores_the_recorded_second_stage(tmp_path, kosmos2_backend) -> None:
     config = RunConfig(task="rendered_sst2", backend="hf", data_dir=str(write_sst2(tmp_path / "data", 1)),
                        output_dir=str(tmp_path / "out"), task_options={"cot": "true"})  # fmt: skip

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.seeding import argmax_random_ties, seeded_rng
@@ -74,6 +76,7 @@ def test_prompt_snapshot_for_3_4_and_8_panel_examples():
     assert text == SNAPSHOT.read_text(), "prompt changed: review the diff, then update tests/snapshots"
 
 
+@pytest.mark.slow
 def test_iq50_chance_accuracy_ci_contains_one_sixth(tmp_path):
     """A single seed is one draw of 50 coin flips (its CI misses 1/6 about one time in twenty), so check the
     property over many seeds: the 95% CI covers 1/6 nearly always, and the mean accuracy is 1/6."""

@@ -50,7 +50,11 @@ def _fresh(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize(("module", "name", "at_least", "torch"), REGISTRIES, ids=[r[1] for r in REGISTRIES])
+# a lookup that may import torch takes over a second in its fresh interpreter: those are in the slow tier
+@pytest.mark.parametrize(
+    ("module", "name", "at_least", "torch"),
+    [pytest.param(*r, id=r[1], marks=[pytest.mark.slow] if r[3] else []) for r in REGISTRIES],
+)
 def test_a_registry_lists_every_entry_on_its_first_lookup(module, name, at_least, torch):
     done = _fresh(PROBE.format(module=module, name=name))
     assert done.returncode == 0, done.stderr

@@ -104,6 +104,7 @@ def _metrics_row(page, task: str, model: str, shots: int) -> dict[str, str]:
     raise AssertionError(f"no metrics row for {model} {task} {shots}-shot")
 
 
+@pytest.mark.slow
 def test_metrics_table_shows_each_run_beside_the_paper(page, runs):
     # paper: Raven zero-shot KOSMOS-1 22.0 (Table 6); VQAv2's 51.0 / 51.4 (Tables 4, 5) are test-dev numbers,
     # and these VQAv2 runs are on val: the cell names the paper's split instead of a number beside them
@@ -124,6 +125,7 @@ def test_metrics_table_shows_each_run_beside_the_paper(page, runs):
     assert raven["other"].startswith("accuracy_yes_vs_no ")  # the second metric, with its interval
 
 
+@pytest.mark.slow
 def test_kshot_curve_is_an_svg_with_legend(page, runs):
     charts = page.locator("svg.line-chart")
     assert charts.count() == 1  # only chance/vqav2 was run at two shot settings
@@ -155,6 +157,7 @@ def test_kshot_curve_on_the_papers_split_carries_the_papers_series(tmp_path):
     assert series[: series.index("</g>")].count("<circle") == 3
 
 
+@pytest.mark.slow
 def test_breakdowns_are_bar_charts_with_counts(page, runs):
     run = _run(runs, "vqav2", "chance", 0)
     answer_types = run.summary["breakdowns"]["answer_type"]
@@ -163,6 +166,7 @@ def test_breakdowns_are_bar_charts_with_counts(page, runs):
     assert sorted(labels) == ["number (n=1)", "other (n=1)", "yes/no (n=1)"]
 
 
+@pytest.mark.slow
 def test_thumbnails_are_loaded_images(page, runs):
     expected = sum(min(len(r["images"]), 9) for run in runs for r in run.records)
     thumbs = page.locator("img.thumb")
@@ -172,6 +176,7 @@ def test_thumbnails_are_loaded_images(page, runs):
     assert page.locator(".missing-image").count() == 0
 
 
+@pytest.mark.slow
 def test_errors_only_hides_exactly_the_correct_rows(page, runs):
     correct, errors = set(), set()
     for run in runs:
@@ -193,6 +198,7 @@ def test_errors_only_hides_exactly_the_correct_rows(page, runs):
     assert page.locator("tr.sample:visible").count() == len(correct) + len(errors)
 
 
+@pytest.mark.slow
 def test_task_filter_hides_other_tasks(page, runs):
     page.select_option("#task-filter", "raven")
     raven_rows = sum(len(run.records) for run in runs if run.task == "raven")
@@ -201,6 +207,7 @@ def test_task_filter_hides_other_tasks(page, runs):
     assert page.locator("tr.metrics-row:visible").count() == 2
 
 
+@pytest.mark.slow
 def test_header_names_harness_and_prompt_is_shown_as_text(page, runs):
     commit = runs[0].summary["harness"]["commit"]
     header = page.locator("header").inner_text()

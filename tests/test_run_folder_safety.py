@@ -212,6 +212,7 @@ def test_a_lock_file_removed_between_open_and_flock_does_not_count(tmp_path, mon
     assert sorted(p.name for p in run_dir.iterdir()) == ["run.json"]
 
 
+@pytest.mark.slow
 def test_many_processes_taking_and_dropping_the_lock_never_hold_it_together(tmp_path):
     """The lock file is removed on every exit, and the empty folder with it: mutual exclusion still holds."""
     script = textwrap.dedent(

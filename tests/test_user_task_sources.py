@@ -106,6 +106,7 @@ def test_a_bad_file_in_the_environment_is_said_at_every_lookup(tmp_path, monkeyp
     assert TASKS.get("raven").name == "raven"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("java") is None, reason="the caption scorers need Java")
 def test_a_caption_task_is_scored_by_the_coco_caption_scorers(tmp_path) -> None:
     from kosmos_eval.metrics.captioning import score_captions
