@@ -102,6 +102,7 @@ def test_caption_scoring_says_when_the_scorer_starts_and_when_the_run_waits(monk
     assert "scoring 8 captions (COCOEvalCap, Java): waiting for the caption scorer" in text
 
 
+@pytest.mark.slow  # a caption run needs the Java scorer
 def test_the_report_says_what_it_builds_and_each_caption_run_it_scores_per_image(tmp_path, caplog, monkeypatch):
     from kosmos_eval.reporting.report import write_report
     from kosmos_eval.tasks.captioning import CaptionTask
