@@ -31,7 +31,7 @@ def data() -> None:
 
 @data_app.command("verify", short_help="Read every record and image a run would read.")
 def verify_command(
-    task: Annotated[str, typer.Argument(help="The task whose data to check (see `kosmos-eval list`).")],
+    task: Annotated[str, typer.Argument(metavar="TASK", help="The task whose data to check (see `kosmos-eval list`).")],
     data_dir: Annotated[
         Path | None, typer.Option(help="The task's data folder, or a data root with one folder per task.")
     ] = None,
@@ -76,7 +76,9 @@ def verify_command(
 
 @data_app.command("fetch", short_help="Download a task's (or suite's) hub copy.")
 def fetch_command(
-    target: Annotated[str, typer.Argument(help="A task, or a suite (kosmos1, or a suite file) for all its tasks.")],
+    target: Annotated[
+        str, typer.Argument(metavar="TARGET", help="A task, or a suite (kosmos1, or a suite file) for all its tasks.")
+    ],
     split: Annotated[
         str | None, typer.Option(help="Split to fetch (default: the paper's, plus the few-shot pool when served).")
     ] = None,

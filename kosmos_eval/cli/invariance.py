@@ -19,7 +19,9 @@ SHOWN_CHANGES = 5  # examples named per line of the table; --json holds them all
 
 @app.command("check-invariance", short_help="Check scores do not depend on batching.")
 def check_invariance_command(
-    task: Annotated[str, typer.Argument(help="Task whose slice is re-scored (see `kosmos-eval list`).")],
+    task: Annotated[
+        str, typer.Argument(metavar="TASK", help="Task whose slice is re-scored (see `kosmos-eval list`).")
+    ],
     model: Annotated[
         str,
         typer.Option(

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def list_tasks(
     task_name: Annotated[
         str | None,
-        typer.Argument(metavar="[TASK]", help="One task to show in full: splits, data, every option and its default."),
+        typer.Argument(metavar="TASK", help="One task to show in full: splits, data, every option and its default."),
     ] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="A data root to look in (one folder per task), as for `run`.")
@@ -133,7 +133,7 @@ def _sample_status(task: Task) -> str:
 
 
 def _print_options() -> None:
-    """Each task's --task-option keys with their values and defaults (the first line of `list TASK`'s detail)."""
+    """Each task's --task-option keys with their values and defaults (`list TASK` adds what each one means)."""
     from kosmos_eval.core.registry import TASKS
     from kosmos_eval.tasks.option_info import option_infos
 

@@ -37,7 +37,7 @@ def report_command(
     run_dirs: Annotated[
         list[Path],
         typer.Argument(
-            metavar="PATH...",
+            metavar="PATH",
             help="Run folders, or results roots searched recursively for finished runs (folders with summary.json).",
             show_default=False,
         ),

@@ -21,7 +21,7 @@ def leaderboard(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            metavar="[PATH]...",
+            metavar="PATH",
             help="Run folders or results roots (searched recursively). Default: runs/.",
             show_default=False,
         ),
@@ -130,8 +130,13 @@ def _fitted_table(frame: object) -> str:
 
 @app.command(short_help="The CI gate: paired-bootstrap deltas against a baseline.")
 def compare(
-    baseline: Annotated[Path, typer.Argument(help="Baseline run folder, or a results root of several runs.")],
-    candidate: Annotated[Path, typer.Argument(help="Candidate run folder or results root, paired with the baseline.")],
+    baseline: Annotated[
+        Path, typer.Argument(metavar="BASELINE", help="Baseline run folder, or a results root of several runs.")
+    ],
+    candidate: Annotated[
+        Path,
+        typer.Argument(metavar="CANDIDATE", help="Candidate run folder or results root, paired with the baseline."),
+    ],
     max_drop: Annotated[
         list[str] | None,
         typer.Option(
@@ -201,7 +206,9 @@ def compare(
 
 @app.command(short_help="Re-score a finished run with the current metric code.")
 def score(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder (holds samples.jsonl and summary.json).")],
+    run_dir: Annotated[
+        Path, typer.Argument(metavar="RUN_DIR", help="A run folder (holds samples.jsonl and summary.json).")
+    ],
     task_option: Annotated[
         list[str] | None,
         typer.Option(

@@ -24,8 +24,9 @@ def run(
     task: Annotated[
         str | None,
         typer.Argument(
+            metavar="TASK",
             help="Task to evaluate (see `kosmos-eval list`), several as raven,vqav2 (run like a suite), or a "
-            "built-in suite: kosmos1 (the whole paper)."
+            "built-in suite: kosmos1 (the whole paper).",
         ),
     ] = None,
     tasks: Annotated[

@@ -85,7 +85,9 @@ def score_predictions(
 
 @app.command("score-predictions", short_help="Score a predictions file made elsewhere.")
 def score_predictions_command(
-    task: Annotated[str, typer.Argument(help="Generation task: coco_caption, flickr30k, vqav2, vizwiz, websrc.")],
+    task: Annotated[
+        str, typer.Argument(metavar="TASK", help="Generation task: coco_caption, flickr30k, vqav2, vizwiz, websrc.")
+    ],
     predictions: Annotated[
         Path,
         typer.Option(

@@ -15,10 +15,11 @@ def tiny_model(
     architecture: Annotated[
         str,
         typer.Argument(
-            help="A declared model family (kosmos2) or one of its model types (kosmos-2); an unknown name lists them."
+            metavar="FAMILY",
+            help="A declared model family (kosmos2) or one of its model types (kosmos-2); an unknown name lists them.",
         ),
     ],
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the model and processor to.")],
+    out_dir: Annotated[Path, typer.Argument(metavar="OUT_DIR", help="Folder to write the model and processor to.")],
     seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
