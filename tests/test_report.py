@@ -99,8 +99,8 @@ def _metrics_row(page, task: str, model: str, shots: int) -> dict[str, str]:
     for row in page.locator("tr.metrics-row").all():
         cells = [c.inner_text().strip() for c in row.locator("td").all()]
         if cells[0] == model and cells[1] == task and cells[3] == str(shots):
-            names = ["model", "task", "variant", "shots", "seed", "split", "n", "headline", "value", "ci", "paper"]
-            return dict(zip([*names, "delta", "other"], cells, strict=True))
+            names = ["model", "task", "variant", "shots", "headline", "value", "ci", "paper", "delta"]
+            return dict(zip([*names, "seed", "split", "n", "other"], cells, strict=True))
     raise AssertionError(f"no metrics row for {model} {task} {shots}-shot")
 
 

@@ -94,6 +94,9 @@ def test_page_fits_the_width_and_opens_on_the_metrics(browser, report_file, tmp_
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         box = page.locator("table.metrics").bounding_box()
         assert box is not None and box["y"] < 900  # its top is above the fold
+        # the first run's number is on screen without scrolling sideways: the values come right after the setting
+        value = page.locator("td.headline-value").first.bounding_box()
+        assert value is not None and value["x"] + value["width"] <= width and value["y"] < 900
         assert not page.locator("li.note").first.is_visible()  # notes folded
         # a table wider than the page scrolls inside its box
         wraps = page.locator(".table-wrap").evaluate_all(

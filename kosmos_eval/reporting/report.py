@@ -193,25 +193,27 @@ def _metrics_table(runs: Sequence[Run], labels: dict[str, str], paper: pd.DataFr
         task_link = f'<a href="#{run_anchor(index)}">{escape(run.task)}</a>'
         split = escape(run.split) + (' <span class="sample">(bundled sample)</span>' if run.sample else "")
         split += "" if run.paper_setting else ' <span class="setting">(not a paper setting)</span>'
-        cells = [escape(labels[run.model_key]), task_link, escape(run.variant), run.shots, run.seed, split]
-        cells.append(escape(str(run.summary.get("n", ""))))  # an integer (runs.py checks): escaped all the same
+        setting = [escape(labels[run.model_key]), task_link, escape(run.variant), run.shots]
+        n = escape(str(run.summary.get("n", "")))  # an integer (runs.py checks): escaped all the same
+        # the numbers right after what the run is, so a narrow window shows them without scrolling sideways
         rows.append(
             f'<tr class="metrics-row" data-task="{escape(run.task)}">'
-            + "".join(f"<td>{cell}</td>" for cell in cells)
+            + "".join(f"<td>{cell}</td>" for cell in setting)
             + f'<td class="headline-metric">{escape(headline)}</td>'
             f'<td class="headline-value num">{fmt(main.get("value"))}</td>'
             f'<td class="ci num">{_ci(main)}</td>'
             f'<td class="paper num">{escape(paper_cell)}</td>'
             f'<td class="delta num">{fmt_delta(main.get("value"), theirs)}</td>'
-            f'<td class="other-metrics">{"".join(others)}</td></tr>'
+            + "".join(f"<td>{cell}</td>" for cell in (run.seed, split, n))
+            + f'<td class="other-metrics">{"".join(others)}</td></tr>'
         )
     head = "".join(
         f"<th>{escape(name)}</th>"
-        for name in ("model", "task", "variant", "shots", "seed", "split", "n", "headline", "value", "95% CI")
+        for name in ("model", "task", "variant", "shots", "headline", "value", "95% CI", f"paper {paper_model}")
     )
     return (
         '<section id="metrics"><h2>Metrics</h2><div class="table-wrap"><table class="metrics"><thead><tr>'
-        f"{head}<th>paper {escape(paper_model)}</th><th>Δ vs paper</th><th>other metrics</th>"
+        f"{head}<th>Δ vs paper</th><th>seed</th><th>split</th><th>n</th><th>other metrics</th>"
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div></section>"
     )
 
