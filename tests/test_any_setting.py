@@ -212,3 +212,25 @@ def test_gen_kwargs_that_ask_for_the_protocol_anyway_are_no_ops():
     assert parse_gen_kwargs(None) == {}
     with pytest.raises(UserError, match="'num_beams' is given twice"):
         parse_gen_kwargs("num_beams=2,num_beams=3")
+
+
+def test_rescoring_keeps_what_the_runner_said_about_the_setting_and_the_data(tmp_path):
+    """`kosmos-eval score` changes the numbers, not what was run on what: the setting note of a run outside the
+    paper's settings, and a sample's notes (its own answers for a withheld split), survive re-scoring."""
+    from kosmos_eval.data.locate import SAMPLE_NOTE, WITHHELD_NOTE
+    from kosmos_eval.reporting.rescore import rescore
+
+    raven = evaluate(RunConfig(task="raven", backend="chance", sample=True, output_dir=str(tmp_path)), progress=False)
+    config = RunConfig(task="vqav2", backend="chance", sample=True, shots=3, output_dir=str(tmp_path))
+    vqa = evaluate(config, progress=False)
+    for outcome in (raven, vqa):
+        before = outcome.summary["notes"]
+        _, run = rescore(outcome.run_dir)
+        runner_notes = [note for note in before if note.startswith(("data: ", "answers: ", "setting: "))]
+        assert runner_notes and run.summary["notes"][: len(runner_notes)] == runner_notes
+    _, run = rescore(vqa.run_dir)
+    assert run.summary["notes"][:3] == [
+        SAMPLE_NOTE,
+        WITHHELD_NOTE.format(split="test-dev"),
+        "setting: not one the paper reports (--shots 3, where the paper reports 0, 2, 4, 8), so not compared with it",
+    ]

@@ -21,7 +21,7 @@ from kosmos_eval.data.locate import SAMPLE_NOTE, is_sample_summary, resolve_data
 from kosmos_eval.errors import UserError
 from kosmos_eval.reporting.runs import Run, load_run
 from kosmos_eval.runner.provenance import harness_commit, package_versions
-from kosmos_eval.runner.records import KEPT_FIELDS, restore_outputs, scores_summary
+from kosmos_eval.runner.records import KEPT_FIELDS, restore_outputs, run_notes, scores_summary
 from kosmos_eval.tasks.base import Task
 from kosmos_eval.tasks.capabilities import check_environment
 
@@ -100,8 +100,7 @@ def rescore_records(task: Task, run: Run, data_dir: Path | None) -> tuple[list[d
 
 
 def _data_notes(summary: dict[str, Any]) -> list[str]:
-    """The data notes a re-scored summary keeps: the sample's, and its note on answers of its own."""
-    if not is_sample_summary(summary):
-        return []
-    kept = [note for note in summary.get("notes") or [] if isinstance(note, str) and note.startswith("answers: ")]
-    return [SAMPLE_NOTE, *kept]
+    """The runner's notes a re-scored summary keeps (data, the sample's own answers, a setting outside the
+    paper's); the sample's note is added to an older sample summary that lacks it."""
+    kept = run_notes(summary)
+    return [SAMPLE_NOTE, *kept] if is_sample_summary(summary) and SAMPLE_NOTE not in kept else kept

@@ -80,6 +80,18 @@ def summary_header() -> dict[str, Any]:
     return {"format_version": SUMMARY_FORMAT}
 
 
+# the notes the runner writes about the run itself, before the task's scoring notes: its data (a sample, a hub copy
+# that is not the paper's split), answers of the sample's own, a setting the paper does not report. Re-scoring
+# keeps them: it changes the numbers, not what was run on what.
+RUN_NOTE_PREFIXES = ("data: ", "answers: ", "setting: ")
+
+
+def run_notes(summary: dict[str, Any]) -> list[str]:
+    """The runner's notes in `summary` (RUN_NOTE_PREFIXES), in their order."""
+    notes = summary.get("notes") or []
+    return [note for note in notes if isinstance(note, str) and note.startswith(RUN_NOTE_PREFIXES)]
+
+
 def scores_summary(task: Task, scores: Scores, records: Sequence[dict[str, Any]], notes: Sequence[str] = ()) -> dict:
     """The summary's fields that follow from the records and the task's scoring: what a run writes and what
     re-scoring rewrites (`notes` come first, e.g. that the data is the bundled sample)."""
