@@ -198,6 +198,8 @@ def test_a_task_list_gives_gen_kwargs_to_the_tasks_that_generate(tmp_path):
         ),
         (["raven,vqa2"], "in the task list 'raven,vqa2': Unknown task 'vqa2'. Did you mean 'vqav2'?"),
         (["raven,raven"], "the task list 'raven,raven' repeats a task"),
+        # the largest setting is checked against the pool before the 1-shot run is computed
+        (["storycloze", "--shots", "1,30"], "--shots 30: the demonstration pool of 'storycloze' (validation) holds 9"),
     ],
 )
 def test_bad_settings_are_one_line(tmp_path, args, message):

@@ -18,6 +18,7 @@ from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.files import write_json_atomic
 from kosmos_eval.errors import UserError
 from kosmos_eval.runner.distributed import current_world
+from kosmos_eval.runner.plan import RunPlan
 from kosmos_eval.runner.run import RunOutcome, evaluate, make_backend, model_slug
 
 
@@ -108,6 +109,10 @@ def evaluate_sweep(
     task = make_task(base)
     for k in shots:  # refuse a bad setting before the first run starts, not after the others finished
         task.check_shots(k)
+    if len(shots) > 1 and max(shots) > 0:
+        # the largest setting against the demo pool as loaded (`--shots 2,13` with 12 usable demos): its plan
+        # makes every check a run makes before its model loads, so no earlier setting is computed in vain
+        RunPlan.load(replace(base, shots=max(shots)), make_task(base))
     backend = backend or SharedBackend()
     outcomes: list[RunOutcome] = []
     summaries: list[SeedSummary] = []
