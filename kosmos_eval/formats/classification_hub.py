@@ -16,7 +16,6 @@ official files does and the chance baseline draws the same numbers.
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from typing import Any
 from kosmos_eval.data.hub_load import fetch_files
 from kosmos_eval.data.hub_source import HubCopy, HubTable
 from kosmos_eval.errors import DataError
-from kosmos_eval.formats.common import DATA_ROOTS_ENV
+from kosmos_eval.formats.common import trusting
 from kosmos_eval.formats.cub_builder import IMAGES_FOLDER, category_slug, read_pairs
 from kosmos_eval.formats.described_classes import Candidate, DescribedItem
 from kosmos_eval.formats.imagenet import DOCS, ImageNetClass, ImageNetItem
@@ -77,18 +76,10 @@ def _listed_images(index: Path) -> list[str]:
 @contextmanager
 def trusting_hub_cache(snapshot: Path) -> Iterator[None]:
     """The hub cache keeps each file once, in the repo's blobs/ folder, and a snapshot's files are symlinks to
-    it. The readers follow a symlink out of the data folder only into a trusted folder ($KOSMOS_EVAL_DATA_ROOTS),
-    so the repo's own cache folder is trusted while its snapshot is read, and only then."""
-    blobs = os.path.realpath(snapshot / ".." / ".." / "blobs")
-    before = os.environ.get(DATA_ROOTS_ENV)
-    os.environ[DATA_ROOTS_ENV] = os.pathsep.join(part for part in (before, blobs) if part)
-    try:
+    it. The readers follow a symlink out of the data folder only into a trusted folder, so the repo's own cache
+    folder is trusted while its snapshot is read, and only then (formats/common.trusting: no environment change)."""
+    with trusting(snapshot / ".." / ".." / "blobs"):
         yield
-    finally:
-        if before is None:
-            del os.environ[DATA_ROOTS_ENV]
-        else:
-            os.environ[DATA_ROOTS_ENV] = before
 
 
 def cached_release_file(copy: HubCopy, split: str) -> str | None:

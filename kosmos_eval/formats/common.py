@@ -15,6 +15,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
@@ -47,11 +50,27 @@ def load_json(path: Path) -> Any:
         raise DataError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from exc
 
 
+# folders the harness itself trusts for the duration of one read (the hub cache's blobs/ behind a snapshot's
+# symlinks), set by `trusting`: scoped to the reading thread and context, never written into the environment
+_TRUSTED_FOR_NOW: ContextVar[tuple[str, ...]] = ContextVar("kosmos_eval_trusted_for_now", default=())
+
+
 def trusted_roots() -> list[str]:
     """The real paths of the folders in $KOSMOS_EVAL_DATA_ROOTS (separated like PATH), read at each call so a
-    test or a long-lived process sees the current value."""
+    test or a long-lived process sees the current value, and any a `trusting` block adds."""
     value = os.environ.get(DATA_ROOTS_ENV, "")
-    return [os.path.realpath(os.path.expanduser(entry)) for entry in value.split(os.pathsep) if entry.strip()]
+    listed = [os.path.realpath(os.path.expanduser(entry)) for entry in value.split(os.pathsep) if entry.strip()]
+    return [*listed, *_TRUSTED_FOR_NOW.get()]
+
+
+@contextmanager
+def trusting(folder: Path | str) -> Iterator[None]:
+    """Symlinks into `folder` are followed, as into a $KOSMOS_EVAL_DATA_ROOTS folder, inside this block only."""
+    token = _TRUSTED_FOR_NOW.set((*_TRUSTED_FOR_NOW.get(), os.path.realpath(folder)))
+    try:
+        yield
+    finally:
+        _TRUSTED_FOR_NOW.reset(token)
 
 
 def _within(path: str, folder: str) -> bool:
