@@ -187,7 +187,13 @@ def test_a_column_the_card_no_longer_has_is_one_line(task, repo, split, change, 
     assert "\n" not in str(caught.value)
 
 
-def test_coco_few_shot_from_the_hub_is_refused_in_one_line(copies, tmp_path) -> None:
+def test_coco_few_shot_from_the_hub_is_refused_in_one_line_before_any_split_is_opened(
+    copies, tmp_path, monkeypatch
+) -> None:
+    from kosmos_eval.tasks.hub import HubData
+
+    opened = []
+    monkeypatch.setattr(HubData, "open_hub", lambda self, split, data_dir: opened.append(split))
     config = RunConfig(
         task="coco_caption", backend="chance", shots=2, data_dir=str(copies["coco_caption"]), output_dir=str(tmp_path)
     )
@@ -195,10 +201,11 @@ def test_coco_few_shot_from_the_hub_is_refused_in_one_line(copies, tmp_path) -> 
         evaluate(config, progress=False)
     message = str(caught.value)
     assert message.startswith(
-        "coco_caption: hub yerevann/coco-karpathy does not serve the 'train' split (it serves test, val); "
+        "coco_caption --shots 2: hub yerevann/coco-karpathy has no 'train' split for demos: "
         "Karpathy's train split (train + restval) is mostly train2014 images"
     )
     assert "--data-dir" in message and "\n" not in message
+    assert opened == []  # refused before the test split (minutes of download on the real hub) is opened
 
 
 @pytest.mark.slow

@@ -205,7 +205,8 @@ def test_a_card_that_changed_is_one_line(change, expected, vizwiz_copy, tmp_path
 
 def test_a_split_the_copy_does_not_serve_says_where_demos_come_from(vizwiz_copy, tmp_path) -> None:
     with pytest.raises(
-        DataError, match=r"does not serve the 'train' split \(it serves val, test\); the copy has no train split"
+        DataError,
+        match=r"vizwiz --shots 2: hub lmms-lab/VizWiz-VQA has no 'train' split for demos: the copy has no train",
     ):
         evaluate(
             RunConfig(

@@ -164,7 +164,7 @@ def test_few_shot_from_the_copy_says_where_demos_come_from(copy, tmp_path) -> No
         run(tmp_path, "val", copy, shots=2)
     message = str(error.value)
     assert "\n" not in message
-    assert f"hub {COPY.id} does not serve the 'train' split" in message
+    assert message.startswith(f"vqav2 --shots 2: hub {COPY.id} has no 'train' split for demos: ")
     assert COPY.demos is not None and message.endswith(COPY.demos)
     assert "HuggingFaceM4/the_cauldron" in COPY.demos
 

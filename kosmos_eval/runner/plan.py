@@ -117,6 +117,8 @@ class RunPlan:
         beside = getattr(task, "default_data_dir", lambda: None)() if data_dir is None else None
         if beside is not None:  # a user's task reads the data beside its YAML file
             data_dir, origin = beside, f"the task file's folder ({beside})"
+        if isinstance(task, HubData):
+            task.check_hub_demos(config.shots, data_dir)
         try:
             universe = task.load(split, data_dir)
         except UserError as exc:

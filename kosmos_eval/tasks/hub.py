@@ -17,6 +17,7 @@ from kosmos_eval.core.types import DataStatus
 from kosmos_eval.data.hub import hub_status
 from kosmos_eval.data.hub_load import chosen_copy, is_hub_snapshot, open_split
 from kosmos_eval.data.hub_source import HubCopy, HubTable
+from kosmos_eval.errors import DataError
 from kosmos_eval.tasks.capabilities import LocatesData
 
 HUB_OPTIONS = {
@@ -59,6 +60,17 @@ class HubData(LocatesData):
         table = open_split(self.name, split, self.task_options, local_copy=data_dir)
         self.hub_tables[split] = table
         return table
+
+    def check_hub_demos(self, shots: int, data_dir: Path | None) -> None:
+        """Refuse, before any split is opened (a download of minutes), a few-shot run whose demonstrations the
+        hub copy cannot give (COCO's: no copy holds Karpathy's train images)."""
+        if shots == 0 or (data_dir is not None and not is_hub_snapshot(data_dir)):
+            return
+        copy = chosen_copy(self.name, self.task_options)
+        demo_split = getattr(self, "demo_split", None)
+        if copy is not None and demo_split is not None and demo_split not in copy.splits:
+            why = f": {copy.demos}" if copy.demos else "; pass --data-dir with the official files"
+            raise DataError(f"{self.name} --shots {shots}: hub {copy.id} has no '{demo_split}' split for demos{why}")
 
     def data_status(self, data_dir: Path | None) -> DataStatus:
         copy = chosen_copy(self.name, self.task_options)
