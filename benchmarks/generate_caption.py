@@ -23,20 +23,8 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import (
-    Bench,
-    build_bench,
-    image_size,
-    int_list,
-    noise_images,
-    parser,
-    peak_memory_gib,
-    print_table,
-    reset_peak_memory,
-    run_script,
-    timed,
-    write_result,
-)
+from benchmarks.cli import int_list, parser, print_table, run_script, write_result
+from benchmarks.common import Bench, build_bench, image_size, noise_images, peak_memory_gib, reset_peak_memory, timed
 from kosmos_eval.core.types import Context, GenerateRequest, ImageInput
 from kosmos_eval.errors import UserError
 from kosmos_eval.runner.batcher import Batcher

@@ -22,20 +22,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.cli import int_list, parser, print_table, run_script, write_result
 from benchmarks.common import (
     build_bench,
     image_size,
-    int_list,
     noise_images,
-    parser,
     peak_memory_gib,
-    print_table,
     prompt_layout,
     random_phrases,
     reset_peak_memory,
-    run_script,
     timed,
-    write_result,
 )
 from kosmos_eval.core.types import Context, GenerateRequest
 from kosmos_eval.errors import UserError

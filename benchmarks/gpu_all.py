@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from benchmarks import generate_caption, generate_vqa, rank_imagenet, rank_raven, rank_real_families
-from benchmarks.common import RESULTS_DIR, TINY_NOTE, print_table, run_script
+from benchmarks.cli import RESULTS_DIR, TINY_NOTE, print_table, run_script
 from kosmos_eval.errors import UserError
 
 NAME = "gpu_all"

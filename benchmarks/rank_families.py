@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import RESULTS_DIR, noise_images, random_phrases, run_script
+from benchmarks.cli import RESULTS_DIR, run_script
+from benchmarks.common import noise_images, random_phrases
 from kosmos_eval.backends.hf.backend import HFBackend
 from kosmos_eval.backends.hf.families import families
 from kosmos_eval.core.types import Context, RankRequest

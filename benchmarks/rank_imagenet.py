@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.cli import parser, print_table, run_script, write_result
 from benchmarks.common import (
     build_bench,
     continuation_ids,
@@ -35,16 +36,12 @@ from benchmarks.common import (
     max_abs_diff,
     naive_logprob,
     noise_images,
-    parser,
     peak_memory_gib,
-    print_table,
     prompt_layout,
     random_phrases,
     require_finite,
     reset_peak_memory,
-    run_script,
     timed,
-    write_result,
 )
 from kosmos_eval.core.types import Context, RankRequest
 from kosmos_eval.runner.batcher import Batcher

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from benchmarks.cli import parser, print_table, run_script, write_result
 from benchmarks.common import (
     REPO_ROOT,
     build_bench,
@@ -31,14 +32,10 @@ from benchmarks.common import (
     max_abs_diff,
     naive_logprob,
     noise_images,
-    parser,
     peak_memory_gib,
-    print_table,
     require_finite,
     reset_peak_memory,
-    run_script,
     timed,
-    write_result,
 )
 from kosmos_eval.core.types import Context, RankRequest
 from kosmos_eval.runner.batcher import Batcher

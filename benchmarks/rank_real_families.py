@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import RESULTS_DIR, TINY_NOTE, noise_images, parser, print_table, random_phrases, run_script
+from benchmarks.cli import RESULTS_DIR, TINY_NOTE, parser, print_table, run_script
+from benchmarks.common import noise_images, random_phrases
 from benchmarks.real_families import SHAPES, build_backend
 from kosmos_eval.core.types import Context, RankRequest
 from kosmos_eval.errors import UserError
