@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import torch
 
-from kosmos_eval.backends.hf.adapters import ProcessorAdapter
 from kosmos_eval.backends.hf.families import GENERIC
+from kosmos_eval.backends.hf.processor_adapter import ProcessorAdapter
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.registry import TASKS
 from kosmos_eval.core.types import Context, Example, RankRequest, RankResult

@@ -6,6 +6,7 @@ choice with the options listed once or per example, classification by ranking cl
 task (`GenerationTask`) scored by a metric the harness already has (VQA accuracy, WebSRC's exact match / F1,
 the COCO caption metrics, accuracy). What it shares with the built-in tasks (batching, resume, records, CIs,
 `score`, `compare`) comes from those bases; this module only turns rows into `Example`s and picks the metric.
+The checked file it runs (`TaskSpec`) and the metrics a file may declare are declared_spec.py's.
 
 Rows come from a local .jsonl/.json/.csv/.parquet file, its image paths relative to it and kept inside the data
 folder (`DataFolder`), or from a hub dataset opened and checked by data/hub_load.py. A declared task is never
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,72 +30,18 @@ from kosmos_eval.formats.common import DataFolder, load_json
 from kosmos_eval.formats.language_sources import read_rows_file
 from kosmos_eval.metrics import MetricValue, group_means, mean_metrics, websrc
 from kosmos_eval.metrics.captioning import MEAN_OF_PER_IMAGE, bootstrap_corpus_cis, require_java, score_captions
-from kosmos_eval.metrics.matching import normalise_answer
-from kosmos_eval.metrics.vqa import normalize_vqa_answer, postprocess_generated_answer, vizwiz_accuracy, vqa_accuracy
+from kosmos_eval.metrics.vqa import normalize_vqa_answer, postprocess_generated_answer
 from kosmos_eval.prompting import PromptTemplate
 from kosmos_eval.tasks.base import Scores, Task
 from kosmos_eval.tasks.capabilities import DemoImages, EnvironmentChecked
 from kosmos_eval.tasks.captioning import METRIC_NAMES as CAPTION_METRICS
+from kosmos_eval.tasks.declared_spec import MEAN_METRICS, TaskSpec
 from kosmos_eval.tasks.generation import GenerationTask
 from kosmos_eval.tasks.hub import HUB_OPTIONS, HubData
 from kosmos_eval.tasks.ranking import RankingTask
 from kosmos_eval.tasks.vqa import demo_answer
 
 FAMILY = "user task"
-RANK_METRICS = ("accuracy", "accuracy_norm")
-# per-example scores of a generated answer against its references; the metric is their mean. Exact match and
-# F1 are WebSRC's (SQuAD's normalisation), taken at the best reference where an example has several.
-MEAN_METRICS: dict[str, Callable[[str, Sequence[str]], float]] = {
-    "vqa_accuracy": vqa_accuracy,
-    "vizwiz_accuracy": vizwiz_accuracy,
-    "exact_match": lambda answer, references: max(websrc.websrc_exact_match(answer, r) for r in references),
-    "f1": lambda answer, references: max(websrc.websrc_f1(answer, r) for r in references),
-    "accuracy": lambda answer, references: float(normalise_answer(answer) in map(normalise_answer, references)),
-}
-GENERATE_METRICS = (*MEAN_METRICS, *CAPTION_METRICS)
-# how generated text becomes the scored answer: cut at the stop strings (default), VQAv2's cut and official
-# normalisation, WebSRC's cut
-POSTPROCESS = ("stop", "vqa", "websrc")
-DERIVED_FIELDS = ("choices", "label", "answer", "references")  # what the task adds to every example's fields
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Where a declared task's rows come from and which columns become what."""
-
-    files: dict[str, str]  # our split -> data file in the data folder (empty for a hub dataset)
-    hub: HubCopy | None
-    demo_split: str | None
-    id_column: str | None  # None: the row number
-    images: dict[str, str]  # template image name -> column (a path relative to the data file, or image bytes)
-    fields: dict[str, str] | None  # template field -> column; None: every other column under its own name
-
-    @property
-    def splits(self) -> tuple[str, ...]:
-        return tuple(self.files) if self.hub is None else tuple(self.hub.splits)
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """One checked task file (user_tasks.parse_task_file); `path` is the file, whose folder holds the data
-    unless --data-dir names another."""
-
-    name: str
-    path: Path
-    kind: str  # "rank" | "generate"
-    description: str
-    data: DataSpec
-    shots: tuple[int, ...]
-    metrics: tuple[str, ...]
-    template: PromptTemplate
-    breakdowns: tuple[str, ...] = ()
-    choices: tuple[str, ...] | None = None  # rank: listed once ...
-    choices_column: str | None = None  # ... or per example
-    option: str = " {choice}"  # rank: how a choice continues the prompt
-    label_column: str | None = None  # rank: the gold choice, as its text or its index
-    end_of_sequence: bool = False  # rank: score each option up to the end of the sequence (class names)
-    references_column: str | None = None  # generate: the reference answer(s)
-    postprocess: str = "stop"
 
 
 def user_note(spec: TaskSpec) -> str:

@@ -28,14 +28,14 @@ from kosmos_eval.core.registry import TASKS
 from kosmos_eval.data.hub_source import HubCopy, HubSplit
 from kosmos_eval.errors import UserError
 from kosmos_eval.prompting import PART_KINDS, PromptTemplate
-from kosmos_eval.tasks.declarative import (
+from kosmos_eval.tasks.declarative import task_class
+from kosmos_eval.tasks.declared_spec import (
     DERIVED_FIELDS,
     GENERATE_METRICS,
     POSTPROCESS,
     RANK_METRICS,
     DataSpec,
     TaskSpec,
-    task_class,
 )
 
 TASKS_ENV = "KOSMOS_EVAL_TASKS"

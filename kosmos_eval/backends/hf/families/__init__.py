@@ -43,7 +43,7 @@ class Family:
     label: str  # as people call it in tables
     model_types: tuple[str, ...]  # config.model_type values this entry covers
     model_class: str = "AutoModelForImageTextToText"  # the transformers class that loads it
-    adapter: str = "kosmos_eval.backends.hf.adapters:ProcessorAdapter"  # "module:Class"
+    adapter: str = "kosmos_eval.backends.hf.processor_adapter:ProcessorAdapter"  # "module:Class"
     # one image in the prompt text; {image} is the processor's image token (expanded by the processor)
     image_text: str = "{image}"
     extend: Mapping[str, ExtendRule] = field(default_factory=dict)  # per-token outputs and their extension

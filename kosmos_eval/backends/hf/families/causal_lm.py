@@ -21,9 +21,10 @@ from typing import Any
 
 import torch
 
-from kosmos_eval.backends.hf.adapters import Encoded, ProcessorAdapter
+from kosmos_eval.backends.hf.adapters import Encoded
 from kosmos_eval.backends.hf.families import Family, register_family
 from kosmos_eval.backends.hf.families.llava_like import sliding_window
+from kosmos_eval.backends.hf.processor_adapter import ProcessorAdapter
 from kosmos_eval.backends.hf.text_only import MODEL_TYPES
 from kosmos_eval.core.types import Context, ImageInput
 from kosmos_eval.errors import UserError

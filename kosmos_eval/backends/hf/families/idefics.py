@@ -29,9 +29,10 @@ from typing import Any
 
 import torch
 
-from kosmos_eval.backends.hf.adapters import Encoded, ProcessorAdapter
+from kosmos_eval.backends.hf.adapters import Encoded
 from kosmos_eval.backends.hf.families import Family, register_family, register_processor_standin
 from kosmos_eval.backends.hf.packing import PackedBatch
+from kosmos_eval.backends.hf.processor_adapter import ProcessorAdapter
 from kosmos_eval.core.types import ImageInput
 
 ADAPTER = "kosmos_eval.backends.hf.families.idefics:IdeficsAdapter"

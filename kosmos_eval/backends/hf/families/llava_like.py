@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from kosmos_eval.backends.hf.adapters import ProcessorAdapter
 from kosmos_eval.backends.hf.families import Family, register_family, register_processor_standin
+from kosmos_eval.backends.hf.processor_adapter import ProcessorAdapter
 from kosmos_eval.core.types import ImageInput
 
 ADAPTER = "kosmos_eval.backends.hf.families.llava_like:LlavaLikeAdapter"

@@ -21,8 +21,9 @@ from typing import Any
 
 import torch
 
-from kosmos_eval.backends.hf.adapters import Adapter, Encoded, ProcessorAdapter, _pad_tokens, beam_rules, text_runs
+from kosmos_eval.backends.hf.adapters import Adapter, Encoded, beam_rules, text_runs
 from kosmos_eval.backends.hf.families import Family, register_family
+from kosmos_eval.backends.hf.processor_adapter import ProcessorAdapter, _pad_tokens
 from kosmos_eval.core.types import Context, ImageInput
 from kosmos_eval.errors import UserError
 

@@ -18,9 +18,10 @@ from typing import Any
 
 import torch
 
-from kosmos_eval.backends.hf.adapters import Encoded, ProcessorAdapter, _pad_tokens
+from kosmos_eval.backends.hf.adapters import Encoded
 from kosmos_eval.backends.hf.families import Family, register_family
 from kosmos_eval.backends.hf.packing import Pack, PackedBatch
+from kosmos_eval.backends.hf.processor_adapter import ProcessorAdapter, _pad_tokens
 from kosmos_eval.core.types import ImageInput
 
 ADAPTER = "kosmos_eval.backends.hf.families.qwen:QwenVLAdapter"
