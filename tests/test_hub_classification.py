@@ -25,6 +25,7 @@ from kosmos_eval.errors import DataError
 from kosmos_eval.formats.common import DATA_ROOTS_ENV
 from kosmos_eval.formats.cub_builder import build_described_set, default_pairs_file
 from kosmos_eval.generators.hub_copies import write_card_repo, write_hub_copy
+from kosmos_eval.generators.pictures import make_image
 from kosmos_eval.runner.run import evaluate
 from kosmos_eval.tasks.hub import HubData
 
@@ -351,3 +352,35 @@ def test_a_retyped_column_is_one_line(copies, tmp_path) -> None:
         "is string, expected int; the copy's card may have changed: pass --task-option hub_revision=<a revision of "
         "the expected schema>"
     )
+
+
+def test_a_folder_trusted_for_one_read_is_trusted_there_only_and_never_via_the_environment(tmp_path, monkeypatch):
+    """The hub cache's blobs/ (behind a snapshot's symlinks) is trusted while its snapshot is read: inside the
+    block a link into it is followed, after it refused, and $KOSMOS_EVAL_DATA_ROOTS is never touched."""
+    import threading
+
+    from kosmos_eval.formats.common import DataFolder, DataPathError, trusting
+
+    monkeypatch.delenv(DATA_ROOTS_ENV, raising=False)
+    blobs, data = tmp_path / "blobs", tmp_path / "snapshot"
+    blobs.mkdir()
+    data.mkdir()
+    make_image(1).save(blobs / "abc123", format="PNG")  # the cache names a blob by its hash
+    (data / "img.png").symlink_to(blobs / "abc123")
+    seen_elsewhere = []
+    with trusting(blobs):
+        assert DataFolder(data).resolve("img.png", "row 0", "img") == data / "img.png"
+        assert DATA_ROOTS_ENV not in os.environ
+        other = threading.Thread(target=lambda: seen_elsewhere.append(_refused(DataFolder(data), DataPathError)))
+        other.start()
+        other.join()
+    assert seen_elsewhere == [True]  # another thread's read was not widened
+    assert _refused(DataFolder(data), DataPathError)
+
+
+def _refused(folder, error) -> bool:
+    try:
+        folder.resolve("img.png", "row 0", "img")
+    except error:
+        return True
+    return False
