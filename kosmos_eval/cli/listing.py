@@ -31,7 +31,7 @@ def list_tasks(
     include_path: IncludePath = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """List every registered task with its metrics, shot settings, options and whether its data is found.
+    """List every registered task with its headline metric, shot settings, options and whether its data is found.
 
     "found" means a run will find it: a local folder, or for the hub-backed tasks a copy in the `datasets`
     cache or a reachable hub. Every task also ships a small synthetic sample (`--sample`). With TASK, that
@@ -42,17 +42,21 @@ def list_tasks(
         return
     try:
         from kosmos_eval.core.registry import TASKS
+        from kosmos_eval.tasks.user_tasks import is_user_task
 
         rows = []
         for name in TASKS.names():
             task = TASKS.get(name)()
             data = _sample_status(task) if sample else _data_status(task, data_dir)
             shots = ",".join(str(s) for s in task.shots)
-            rows.append((name, task.family, ", ".join(task.metrics), shots, _paper_settings(name), data))
+            # the headline metric and how many more (`list TASK` names them all): a metric name stays whole
+            metrics = task.metrics[0] + (f" (+{len(task.metrics) - 1})" if len(task.metrics) > 1 else "")
+            settings = "none: a user task" if is_user_task(name) else _paper_settings(name)
+            rows.append((name, metrics, shots, settings, data))  # family and the rest: `list TASK`
     except Exception as exc:
         fail(exc)
         return
-    header = ("task", "family", "metrics", "paper shots", "paper settings", "data")
+    header = ("task", "headline metric", "paper shots", "paper settings", "data")
     rows, notes = _short_data_cells(rows)
     for line in wrapped_table([header, *rows], fixed=(0, len(header) - 1)):
         typer.echo(line)
