@@ -18,6 +18,11 @@ def test_list_lines_fit_100_columns_and_keep_every_explanation():
     assert result.exit_code == 0, result.output
     assert max(len(line) for line in result.output.splitlines()) <= 100
     assert "storycloze" in result.output and "no downloadable hub copy" in result.output
+    from kosmos_eval.core.registry import TASKS
+
+    rows = {line.split()[0]: line for line in result.output.splitlines() if line and not line.startswith(" ")}
+    for name in TASKS.names():  # each headline metric whole on its task's line, never cut in the middle
+        assert f" {TASKS.get(name).metrics[0]} " in rows[name] + " ", name
 
 
 def test_leaderboard_table_truncates_long_cells_with_an_ellipsis():
