@@ -92,3 +92,19 @@ def test_the_hf_backend_refuses_a_bad_argument_before_loading_the_model(monkeypa
     with pytest.raises(UserError) as raised:
         backend.HFBackend(**{key: value})
     assert str(raised.value) == f"--model-args {key}={value!r}: expected {expected}"
+
+
+def test_a_true_false_model_arg_names_one_run_folder_however_it_is_spelt() -> None:
+    """`chat_template=True`, `=yes`, `=1` and `=true` are one setting: one identity, one folder, one row."""
+    from kosmos_eval.config import RunConfig
+
+    def folder(**args: str) -> str:
+        config = RunConfig(task="raven", backend="hf", model_args={"pretrained": "m", **args})
+        return RunConfig.identity_hash(config.identity("pppppppp", "test"))
+
+    assert folder(chat_template="True") == folder(chat_template="yes") == folder(chat_template="true")
+    assert folder(chat_template="0") == folder(chat_template="false") != folder(chat_template="true")
+    assert folder(trust_remote_code="YES") == folder(trust_remote_code="true")
+    assert folder(revision="1") != folder(revision="true")  # not a true/false arg: kept as given
+    openai = RunConfig(task="raven", backend="openai", model_args={"model": "m", "server_stop": "No"})
+    assert openai.identity("pppppppp", "test")["model_args"] == {"model": "m", "server_stop": "false"}

@@ -384,6 +384,7 @@ OPENAI = register_backend(
         description="any OpenAI-compatible server (vLLM ranks through prompt log-probabilities)",
         model_args=MODEL_ARGS,
         speed_only_args=frozenset({"max_concurrency", "timeout", "max_retries", "max_wait", "api_key_env"}),
+        flag_args=frozenset({"server_stop", "constrained_by_ranking"}),
         model_arg="model",
         check_args=check_model_args,
     )

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from kosmos_eval.core.options import FALSE_WORDS, TRUE_WORDS
 from kosmos_eval.core.registry import import_object
 from kosmos_eval.core.types import Context, GenerateRequest, ImageInput, RankRequest, RankResult, Request
 from kosmos_eval.errors import UserError
@@ -126,6 +127,9 @@ class BackendInfo:
     description: str
     model_args: Mapping[str, str] = field(default_factory=dict)  # key -> help, shown by --help and errors
     speed_only_args: frozenset[str] = frozenset()  # model args that change speed, never results
+    # true/false model args: any accepted spelling (True, yes, 1) stands in the run identity as true / false, so
+    # `chat_template=True` and `chat_template=true` are one run folder and one leaderboard row
+    flag_args: frozenset[str] = frozenset()
     seeded: bool = False  # outputs depend on the run seed: a sweep builds one backend per seed
     model_arg: str | None = None  # the model arg naming the model ("pretrained", "model")
     default_model: str | None = None  # the model when `model_arg` is not given (else the backend's name)
@@ -178,7 +182,13 @@ class BackendInfo:
     def identity_args(self, model_args: Mapping[str, str]) -> dict[str, str]:
         """The model args that decide what a run computes (the speed-only ones left out)."""
         skip = self.speed_only_args | UNIVERSAL_SPEED_ONLY
-        return {key: value for key, value in sorted(model_args.items()) if key not in skip}
+        return {key: self._spelling(key, value) for key, value in sorted(model_args.items()) if key not in skip}
+
+    def _spelling(self, key: str, value: str) -> str:
+        """`value` in one spelling where `key` is a true/false arg (anything else as given)."""
+        if key in self.flag_args and value.lower() in TRUE_WORDS + FALSE_WORDS:
+            return "true" if value.lower() in TRUE_WORDS else "false"
+        return value
 
     def model_id(self, model_args: Mapping[str, str]) -> str:
         """The model as given (hub id, folder, server model name), for run folder names."""

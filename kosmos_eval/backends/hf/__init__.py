@@ -98,6 +98,7 @@ HF = register_backend(
                 "image_workers",
             }
         ),
+        flag_args=frozenset({"trust_remote_code", "chat_template"}),
         model_arg="pretrained",
         default_model=DEFAULT_MODEL_ID,
         model_may_be_folder=True,
