@@ -118,3 +118,22 @@ def test_the_report_says_what_it_builds_and_each_caption_run_it_scores_per_image
     (caption,) = [line for line in lines if "per-caption" in line]
     assert caption.startswith("report: per-caption scores of coco_caption_chance_0shot_")
     assert caption.endswith(" (2 captions, COCOEvalCap with Java)")
+
+
+def test_a_bad_data_folder_is_refused_before_the_caption_scorer_starts(tmp_path, monkeypatch):
+    """Java is checked first; the scoring process starts only once the data has passed its checks (it was
+    started, and left loading, before a mistyped --data-dir was refused)."""
+    from kosmos_eval.errors import DataError
+
+    started = []
+    monkeypatch.setattr(caption_service, "shared_process", lambda: started.append(True))
+    config = RunConfig(task="coco_caption", backend="chance", data_dir=str(tmp_path / "nope"), output_dir=str(tmp_path))
+    with pytest.raises(DataError, match="folder does not exist"):
+        evaluate(config, progress=False)
+    assert started == []
+    sample = RunConfig(task="coco_caption", backend="chance", sample=True, limit=1, output_dir=str(tmp_path))
+    from kosmos_eval.runner.plan import RunPlan
+    from kosmos_eval.runner.run import make_task
+
+    RunPlan.load(sample, make_task(sample))  # the plan of a run that will go ahead starts it
+    assert started == [True]

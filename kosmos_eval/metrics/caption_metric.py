@@ -38,10 +38,14 @@ class CaptionCorpus(StreamingMetric):
         self.stream: caption_service.CaptionStream | None = None
 
     @staticmethod
-    def prepare() -> None:
-        """Check Java and start the scoring process (and its METEOR) now: called before the model loads, so
-        both start while it loads, and a missing Java is said before hours of generation."""
+    def check() -> None:
+        """A missing or too old Java, said in one line before hours of generation."""
         require_java()
+
+    @staticmethod
+    def start() -> None:
+        """Start the scoring process (and its METEOR) now: called once the data passed its checks and before
+        the model loads, so both start while it loads."""
         caption_service.shared_process()
 
     def begin(self, examples: Sequence[Example]) -> None:

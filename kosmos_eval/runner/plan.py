@@ -140,6 +140,7 @@ class RunPlan:
         )
         config.backend_info().check_task_inputs(args, task.name, any(e.images for _, group in groups for e in group))
         check_image_files(task.name, groups)
+        capabilities.start_services(task)
         hub = task.hub_provenance(split) if isinstance(task, HubData) else None
         if hub is not None:  # the rows came from a hub copy: its name, and the folder only where it was a copy of it
             origin = f"hub {hub['id']}" + (f" (local copy {hub['local_copy']})" if hub["local_copy"] else "")

@@ -98,10 +98,20 @@ class EnvironmentChecked(ABC):
     def check_environment(self) -> None:
         """Fail with one line when what scoring needs is missing."""
 
+    @abstractmethod
+    def start_services(self) -> None:
+        """Start what scoring needs in the background (captioning's scoring process), once the run's data has
+        passed its checks: it then loads while the model loads, and no bad --data-dir starts it in vain."""
+
 
 def check_environment(task: object) -> None:
     if isinstance(task, EnvironmentChecked):
         task.check_environment()
+
+
+def start_services(task: object) -> None:
+    if isinstance(task, EnvironmentChecked):
+        task.start_services()
 
 
 class PromptBudgeted(ABC):

@@ -85,7 +85,10 @@ class CaptionTask(StreamingScored, EnvironmentChecked, Exports, AnnotationFiles,
         return (self.captions,)
 
     def check_environment(self) -> None:
-        self.captions.prepare()  # Java checked, and the scoring process loads while the model loads
+        self.captions.check()  # Java, before anything else is read
+
+    def start_services(self) -> None:
+        self.captions.start()  # the scoring process loads while the model loads
 
     def locate_data(self, data_dir: Path) -> str:
         where = locate(data_dir, self.dataset)

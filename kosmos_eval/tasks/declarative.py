@@ -269,6 +269,9 @@ class DeclarativeGenerationTask(EnvironmentChecked, DeclarativeTask, GenerationT
         if any(metric in CAPTION_METRICS for metric in self.metrics):
             require_java()  # the caption scorers run on Java: said before the model loads
 
+    def start_services(self) -> None:
+        """Nothing to start ahead: a user task's caption metrics are scored in one call at the end."""
+
     def derive(self, cell: Callable[[str, str], Any], where: str) -> dict[str, Any]:
         value = cell(self.spec.references_column, "references")  # type: ignore[arg-type]
         if value is None:
