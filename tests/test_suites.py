@@ -186,3 +186,16 @@ def test_the_suite_table_shows_the_statistic_the_paper_reports(tmp_path):
     (row,) = result.output[result.output.index("model: chance") :].splitlines()[2:3]
     # RelativeSize's 94.2 is the one-order statistic (Table 16), not our both-orders headline
     assert row.split()[:2] == ["relative_size", "0"] and "accuracy_paper_order" in row and "94.2" in row
+
+
+def test_a_model_folder_that_does_not_exist_stops_a_suite_once_not_per_entry(tmp_path):
+    """Every entry of a suite shares the model: a mistyped folder is one error line, not one failure per entry,
+    and no run folder is left behind."""
+    args = ["run", "raven,winograd,vqav2", "--sample", "--model", "hf", "--no-progress", "--output", str(tmp_path)]
+    result = CliRunner().invoke(app, [*args, "--model-args", f"pretrained={tmp_path / 'ckpt'}"])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith(("error:", "failed:"))]
+    assert errors == [
+        f"error: Cannot load model '{tmp_path / 'ckpt'}': the folder '{tmp_path / 'ckpt'}' does not exist"
+    ]
+    assert not any(path.is_dir() for path in tmp_path.iterdir())

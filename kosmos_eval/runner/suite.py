@@ -36,7 +36,7 @@ import yaml
 
 from kosmos_eval.config import RunConfig
 from kosmos_eval.core.progress import notice
-from kosmos_eval.errors import DataError, UserError
+from kosmos_eval.errors import DataError, ModelUnavailableError, UserError
 from kosmos_eval.runner.run import RunOutcome
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,8 @@ class SuiteFailure:
 def run_suite(planned: list[PlannedRun], progress: bool = True) -> tuple[list[RunOutcome], list[SuiteFailure]]:
     """Every planned run in order, one model load for the whole suite. A run that fails on its data (a hub copy
     not cached, an id not in the split) is reported and the suite goes on: hours of other runs are not lost to
-    one missing file. An interrupt or an unexpected error stops the suite (finished runs stay resumable).
+    one missing file. A model that cannot load, an interrupt or an unexpected error stops the suite (finished
+    runs stay resumable).
     Before each run one line says which it is, "run i of N", and the time left from the mean run so far."""
     from kosmos_eval.runner.distributed import current_world
     from kosmos_eval.runner.sweep import SharedBackend, evaluate_sweep
@@ -255,6 +256,8 @@ def run_suite(planned: list[PlannedRun], progress: bool = True) -> tuple[list[Ru
             started = time.monotonic()
             try:
                 found, _ = evaluate_sweep(item.config, [k], [seed], progress, backend)
+            except ModelUnavailableError:  # every entry shares the model: none of them could run
+                raise
             except UserError as exc:  # DataError included: the entry's other settings are skipped too
                 failures.append(SuiteFailure(item.config.task, item.shots, str(exc)))
                 number += len(settings) - done - 1

@@ -58,6 +58,11 @@ class HFArgs:
 
 def read_model_args(model_args: Mapping[str, str]) -> HFArgs:
     """Every typed hf model arg, checked; one UserError line naming the key and value otherwise."""
+    from kosmos_eval.backends.hf.loading import missing_folder
+
+    missing = missing_folder(model_args.get("pretrained", ""))
+    if missing is not None:  # a mistyped folder, said before any run starts (a suite's first, a scorer's start)
+        raise missing
     args = OptionReader(model_args, "--model-args")
     dtype = model_args.get("dtype", "auto")
     if dtype not in DTYPES:
