@@ -228,7 +228,7 @@ def _run_suite(
         planned = [replace(item, seeds=tuple(seed_list)) for item in planned]
     missing = missing_data(planned)
     if missing and not skip_missing:
-        shown = "\n  ".join(missing)
+        shown = "\n  ".join("\n".join(wrap_note(line, indent="      ")) for line in missing)
         raise UserError(
             f"suite {suite.name}: data not found for {len(missing)} task(s) (pass --data-dir with one folder per "
             f"task, or --skip-missing):\n  {shown}"
