@@ -104,9 +104,8 @@ def print_suite_table(outcomes: list[RunOutcome], model: str, output_dir: str) -
         )
         value = outcome.metrics.get(metric)
         n = f"{summary['n']} (slice of {outcome.folder_records})" if outcome.is_slice else str(summary["n"])
-        cells = (task, variant, str(shots), str(summary["seed"]), metric)
-        rows.append((*cells, percent(value.value) if value else "n/a", interval(value), _paper_cell(summary, metric)))
-        rows[-1] = (*rows[-1], n, outcome.run_dir.name)
+        shown = (percent(value.value) if value else "n/a", interval(value), _paper_cell(summary, metric))
+        rows.append((task, variant, str(shots), str(summary["seed"]), metric, *shown, n, outcome.run_dir.name))
     names = list(dict.fromkeys(model_label(outcome.summary, model) for outcome in outcomes))
     seeds = {row[3] for row in rows}
     typer.echo(f"model: {', '.join(names) or model}" + (f" | seed {next(iter(seeds))}" if len(seeds) == 1 else ""))
