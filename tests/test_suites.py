@@ -199,3 +199,16 @@ def test_a_model_folder_that_does_not_exist_stops_a_suite_once_not_per_entry(tmp
         f"error: Cannot load model '{tmp_path / 'ckpt'}': the folder '{tmp_path / 'ckpt'}' does not exist"
     ]
     assert not any(path.is_dir() for path in tmp_path.iterdir())
+
+
+def test_a_sample_run_among_real_runs_says_so_in_the_suite_table(tmp_path):
+    """On a data root without raven/, a suite runs Raven on its bundled sample (documented): its row must not
+    pass for a real result beside the others."""
+    data = tmp_path / "data"
+    write_vqav2(data / "vqav2", "val", VQA_QUESTIONS)
+    suite = write_suite(tmp_path, "name: ci\nruns:\n  - {task: raven, limit: 4}\n  - {task: vqav2, split: val}\n")
+    args = ["run", "--suite", str(suite), "--model", "chance", "--data-dir", str(data), "--no-progress"]
+    result = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines() if line.startswith(("raven ", "vqav2 "))}
+    assert "(bundled sample)" in rows["raven"] and "(test-dev only)" in rows["vqav2"]

@@ -68,15 +68,16 @@ def print_outcome(outcome: RunOutcome, model: str) -> None:
             typer.echo(line)
 
 
-def _paper_cell(summary: dict, metric: str) -> str:
-    """The paper's number for the run's setting, or why there is none to set beside it."""
+def _paper_cell(summary: dict, metric: str, mixed: bool) -> str:
+    """The paper's number for the run's setting, or why there is none to set beside it. `mixed`: the table
+    also holds runs on real data, beside which a run on a bundled sample must say what it is."""
     from kosmos_eval.reporting.paper import paper_split, reference
 
     task, shots, variant = summary["task"], summary["shots"], summary.get("variant", "")
     if summary.get("paper_setting") is False:  # shots or decoding the paper does not report: not comparable
         return "(other setting)"
     if is_sample_summary(summary):  # a sample run is a smoke test: never beside the paper's numbers
-        return ""
+        return "(bundled sample)" if mixed else ""
     paper = reference(task, metric, shots, variant, split=summary["split"])
     if paper is not None:
         return f"{paper:.1f}"
@@ -94,6 +95,8 @@ def print_suite_table(outcomes: list[RunOutcome], model: str, output_dir: str) -
 
     header = ("task", "variant", "shot", "seed", "metric", "value", "95% CI", "paper", "n", "run folder")
     rows = []
+    # a suite on a data root runs Raven on its sample where the root has no raven/ folder: such a row says so
+    mixed = len({is_sample_summary(outcome.summary) for outcome in outcomes}) > 1
     for outcome in outcomes:
         summary = outcome.summary
         task, shots, variant = summary["task"], summary["shots"], summary.get("variant", "")
@@ -104,7 +107,7 @@ def print_suite_table(outcomes: list[RunOutcome], model: str, output_dir: str) -
         )
         value = outcome.metrics.get(metric)
         n = f"{summary['n']} (slice of {outcome.folder_records})" if outcome.is_slice else str(summary["n"])
-        shown = (percent(value.value) if value else "n/a", interval(value), _paper_cell(summary, metric))
+        shown = (percent(value.value) if value else "n/a", interval(value), _paper_cell(summary, metric, mixed))
         rows.append((task, variant, str(shots), str(summary["seed"]), metric, *shown, n, outcome.run_dir.name))
     names = list(dict.fromkeys(model_label(outcome.summary, model) for outcome in outcomes))
     seeds = {row[3] for row in rows}
