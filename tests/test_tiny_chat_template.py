@@ -80,10 +80,17 @@ def test_a_chat_template_run_renders_each_image_as_the_family_marker(family, tmp
 @pytest.mark.parametrize(
     ("family", "refusal"), [("llama4", "Llama4ForConditionalGeneration.forward fails"), ("lfm2_vl", "torchvision")]
 )
-def test_refused_families_ship_no_template_and_stop_at_their_refusal(family, refusal, tmp_path):
-    """Llama 4 and LFM2-VL checkpoints ship chat templates, but the harness refuses both families at load, so
-    their tiny checkpoints (model and tokenizer only) have none to smoke-test; the run stops at the refusal."""
+def test_refused_families_ship_a_template_and_stop_at_their_refusal(family, refusal, tmp_path):
+    """Llama 4 and LFM2-VL checkpoints ship chat templates, and so do their tiny ones (model and tokenizer
+    only), writing each family's image marker; the harness refuses both families at load, so a run stops at the
+    refusal, and the template is checked through the tokenizer."""
+    from transformers import AutoTokenizer
+
     code, output, _ = _chat_run(tmp_path, family)
     assert code != 0
     assert refusal in " ".join(output.split())
-    assert not (tmp_path / family / "chat_template.jinja").exists()
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / family)
+    message = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Is it correct?"}]}]
+    rendered = tokenizer.apply_chat_template(message, tokenize=False, add_generation_prompt=True)
+    marker = {"llama4": "<|image|>", "lfm2_vl": "<image>"}[family]
+    assert rendered == f"{tokenizer.bos_token or ''}USER: {marker}Is it correct? ASSISTANT:"

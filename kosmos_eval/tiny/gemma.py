@@ -205,8 +205,8 @@ def build_mllama(out_dir: Path, seed: int = 0) -> Path:
 @tiny_builder("llama4")
 def build_llama4(out_dir: Path, seed: int = 0) -> Path:
     """Model and tokenizer only: Llama 4's image processor exists only for torchvision, so no processor can be
-    made here; the family refuses at load (its own forward fails in this transformers), before any is read. No
-    chat template either (real checkpoints have one): no run could get as far as reading it."""
+    made here; the family refuses at load (its own forward fails in this transformers), before any is read. The
+    tokenizer carries a chat template writing the family's `<|image|>`, as real checkpoints carry one."""
     import torch
     from transformers import Llama4Config, Llama4ForConditionalGeneration, Llama4TextConfig, Llama4VisionConfig
 
@@ -248,10 +248,7 @@ def build_llama4(out_dir: Path, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = Llama4ForConditionalGeneration(config).eval()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    return out_dir
+    return save(out_dir, model, tokenizer, image_marker="<|image|>")
 
 
 @tiny_builder("gemma4")

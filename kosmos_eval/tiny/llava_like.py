@@ -264,7 +264,8 @@ def build_internvl(out_dir: Path, seed: int = 0) -> Path:
 @tiny_builder("lfm2_vl")
 def build_lfm2_vl(out_dir: Path, seed: int = 0) -> Path:
     """Model and tokenizer only: LFM2-VL's image processor (Lfm2VlImageProcessor) needs torchvision, and the
-    family refuses at load before any processor is built."""
+    family refuses at load before any processor is built. The tokenizer carries a chat template writing the
+    family's `<image>`, as real checkpoints carry one."""
     from transformers import Lfm2Config, Lfm2VlConfig, Lfm2VlForConditionalGeneration, Siglip2VisionConfig
 
     tokenizer = llama_style_tokenizer(["<image>", "<|image_start|>", "<|image_end|>"])
@@ -295,7 +296,4 @@ def build_lfm2_vl(out_dir: Path, seed: int = 0) -> Path:
         downsample_factor=2,
     )
     model = _model(Lfm2VlForConditionalGeneration, config, seed)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    return out_dir
+    return save(out_dir, model, tokenizer, image_marker="<image>")
