@@ -127,6 +127,9 @@ class RunConfig:
     sampler: str = "random"  # few-shot demo sampler (kosmos_eval.fewshot.SAMPLERS)
     example_ids: tuple[str, ...] | None = None  # a fixed slice (suite files): only these examples, in this order
     sample: bool = False  # --sample: the task's bundled synthetic sample instead of real data
+    # a task that reads its bundled sample when no data is configured (Raven) may do so; false in a suite given
+    # a data root, where such a task without its folder reads its hub copy like every other task
+    sample_fallback: bool = True
     gen_kwargs: dict[str, int | float] = field(default_factory=dict)  # --gen-kwargs: laid over the template's decoding
 
     def identity(self, prompt_hash: str, split: str, on_sample: bool = False) -> dict[str, Any]:

@@ -159,6 +159,7 @@ def test_suite_summaries_record_the_slice(tmp_path):
 
 def test_a_failing_entry_is_reported_and_the_suite_goes_on(tmp_path):
     write_vqav2(tmp_path / "vqav2", "val", VQA_QUESTIONS)
+    write_problem_set(tmp_path / "raven", n=2)
     suite = write_suite(
         tmp_path,
         "runs:\n  - {task: vqav2, split: val, ids: ['20', '999']}\n  - {task: raven, limit: 2}\n",
@@ -201,12 +202,30 @@ def test_a_model_folder_that_does_not_exist_stops_a_suite_once_not_per_entry(tmp
     assert not any(path.is_dir() for path in tmp_path.iterdir())
 
 
-def test_a_sample_run_among_real_runs_says_so_in_the_suite_table(tmp_path):
-    """On a data root without raven/, a suite runs Raven on its bundled sample (documented): its row must not
-    pass for a real result beside the others."""
+def test_a_suite_on_a_data_root_never_runs_raven_on_its_sample(tmp_path):
+    """Raven reads its bundled sample only when no data is configured at all (the README's first run). Given a
+    data root without raven/, a suite looks for Raven's hub copy as for every other task: offline and not cached,
+    it is missing, not silently the synthetic sample."""
     data = tmp_path / "data"
     write_vqav2(data / "vqav2", "val", VQA_QUESTIONS)
     suite = write_suite(tmp_path, "name: ci\nruns:\n  - {task: raven, limit: 4}\n  - {task: vqav2, split: val}\n")
+    args = ["run", "--suite", str(suite), "--model", "chance", "--data-dir", str(data), "--no-progress"]
+    result = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "runs")])
+    assert result.exit_code == 2, result.output
+    assert "data not found for 1 task(s)" in result.output and "raven: missing: hub lmms-lab/IQ50" in result.output
+    listed = CliRunner().invoke(app, ["list", "--data-dir", str(data)])
+    assert next(line for line in listed.output.splitlines() if line.startswith("raven ")).split()[-3] == "missing,"
+
+
+def test_a_sample_run_among_real_runs_says_so_in_the_suite_table(tmp_path):
+    """An entry may read a bundled sample (its data_dir a copy of one) beside runs on real data: its row must
+    not pass for a real result beside the others."""
+    from kosmos_eval.data.locate import bundled_sample
+
+    data = tmp_path / "data"
+    write_vqav2(data / "vqav2", "val", VQA_QUESTIONS)
+    body = f"name: ci\nruns:\n  - {{task: raven, limit: 4, data_dir: '{bundled_sample('raven')}'}}\n"
+    suite = write_suite(tmp_path, body + "  - {task: vqav2, split: val}\n")
     args = ["run", "--suite", str(suite), "--model", "chance", "--data-dir", str(data), "--no-progress"]
     result = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output

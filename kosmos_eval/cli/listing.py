@@ -117,7 +117,9 @@ def _data_status(task: Task, data_dir: Path | None) -> str:
     from kosmos_eval.tasks.capabilities import data_status, falls_back_to_sample
 
     root = data_dir if data_dir and (data_dir / task.name).is_dir() else None
-    folder, _ = resolve_data_dir(task.name, root, fallback_to_sample=falls_back_to_sample(task))
+    # given a data root, a task without its folder there is looked for as a suite on that root would (its hub copy)
+    fallback = falls_back_to_sample(task) and data_dir is None
+    folder, _ = resolve_data_dir(task.name, root, fallback_to_sample=fallback)
     status = data_status(task, folder)
     return ("found: " if status.found else "") + status.where
 

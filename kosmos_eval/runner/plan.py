@@ -111,9 +111,8 @@ class RunPlan:
         capabilities.check_environment(task)
         args, device = backend_args(config)
         config.backend_info().check(args, device)
-        data_dir, origin = resolve_data_dir(
-            task.name, config.data_dir, config.sample, capabilities.falls_back_to_sample(task)
-        )
+        fallback = capabilities.falls_back_to_sample(task) and config.sample_fallback
+        data_dir, origin = resolve_data_dir(task.name, config.data_dir, config.sample, fallback)
         beside = getattr(task, "default_data_dir", lambda: None)() if data_dir is None else None
         if beside is not None:  # a user's task reads the data beside its YAML file
             data_dir, origin = beside, f"the task file's folder ({beside})"

@@ -158,8 +158,9 @@ def task_list(text: str, shots: Sequence[int], seeds: Sequence[int]) -> Suite:
 def entry_config(base: RunConfig, entry: SuiteEntry) -> RunConfig:
     """The run configuration of one suite entry: the command's model, output and batch settings with the
     entry's task, split, slice, options and sampler. In a suite, --data-dir is a data root: a task without its
-    own folder there reads $KOSMOS_EVAL_DATA (or, for Raven, its bundled sample), unless the entry names a
-    data_dir. With --sample every entry reads its task's bundled sample."""
+    own folder there reads $KOSMOS_EVAL_DATA or its hub copy (Raven too: never its bundled sample, which a run
+    given no data at all reads), unless the entry names a data_dir. With --sample every entry reads its task's
+    bundled sample."""
     data_dir = entry.data_dir
     if data_dir is None and base.data_dir and (Path(base.data_dir) / entry.task).is_dir():
         data_dir = str(Path(base.data_dir) / entry.task)
@@ -167,6 +168,7 @@ def entry_config(base: RunConfig, entry: SuiteEntry) -> RunConfig:
         data_dir = None
     return replace(
         base,
+        sample_fallback=base.sample_fallback and not base.data_dir,
         task=entry.task,
         data_dir=data_dir,
         split=entry.split,
@@ -215,7 +217,8 @@ def missing_data(planned: list[PlannedRun]) -> list[str]:
         config = item.config
         task = TASKS.get(config.task)(seed=config.seed, options=config.task_options)
         try:
-            folder, _ = resolve_data_dir(task.name, config.data_dir, config.sample, falls_back_to_sample(task))
+            fallback = falls_back_to_sample(task) and config.sample_fallback
+            folder, _ = resolve_data_dir(task.name, config.data_dir, config.sample, fallback)
             status = data_status(task, folder)
         except UserError as exc:
             lines.append(f"{task.name}: {exc}")
