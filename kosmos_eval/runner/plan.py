@@ -111,11 +111,7 @@ class RunPlan:
         capabilities.check_environment(task)
         args, device = backend_args(config)
         config.backend_info().check(args, device)
-        fallback = capabilities.falls_back_to_sample(task) and config.sample_fallback
-        data_dir, origin = resolve_data_dir(task.name, config.data_dir, config.sample, fallback)
-        beside = getattr(task, "default_data_dir", lambda: None)() if data_dir is None else None
-        if beside is not None:  # a user's task reads the data beside its YAML file
-            data_dir, origin = beside, f"the task file's folder ({beside})"
+        data_dir, origin = data_folder(config, task)
         if isinstance(task, HubData):
             task.check_hub_demos(config.shots, data_dir)
         try:
@@ -216,6 +212,25 @@ class RunPlan:
         return make_sampler(
             config.sampler, pool, config.seed, label_of=label_of, rices=rices, exclude_query=exclude_query
         )
+
+
+def data_folder(config: RunConfig, task: Task) -> tuple[Path | None, str]:
+    """(folder, origin) a run of `config` reads: resolve_data_dir's answer, or a user task's own folder."""
+    fallback = capabilities.falls_back_to_sample(task) and config.sample_fallback
+    data_dir, origin = resolve_data_dir(task.name, config.data_dir, config.sample, fallback)
+    beside = getattr(task, "default_data_dir", lambda: None)() if data_dir is None else None
+    if beside is not None:  # a user's task reads the data beside its YAML file
+        return beside, f"the task file's folder ({beside})"
+    return data_dir, origin
+
+
+def check_demo_pool(config: RunConfig, task: Task) -> None:
+    """The demonstration pool against `config.shots`, as a run checks it, without loading the evaluated split
+    or looking at its images: a sweep asks it of its largest setting before its first run."""
+    data_dir, _ = data_folder(config, task)
+    if isinstance(task, HubData):
+        task.check_hub_demos(config.shots, data_dir)
+    _demo_pool(config, task, config.split or task.default_split, data_dir)
 
 
 def _demo_pool(config: RunConfig, task: Task, split: str, data_dir: Path | None) -> list[Example] | None:

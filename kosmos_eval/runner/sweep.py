@@ -18,7 +18,7 @@ from kosmos_eval.core.backend import Backend
 from kosmos_eval.core.files import write_json_atomic
 from kosmos_eval.errors import UserError
 from kosmos_eval.runner.distributed import current_world
-from kosmos_eval.runner.plan import RunPlan
+from kosmos_eval.runner.plan import check_demo_pool
 from kosmos_eval.runner.run import RunOutcome, evaluate, make_backend, model_slug
 
 
@@ -110,9 +110,9 @@ def evaluate_sweep(
     for k in shots:  # refuse a bad setting before the first run starts, not after the others finished
         task.check_shots(k)
     if len(shots) > 1 and max(shots) > 0:
-        # the largest setting against the demo pool as loaded (`--shots 2,13` with 12 usable demos): its plan
-        # makes every check a run makes before its model loads, so no earlier setting is computed in vain
-        RunPlan.load(replace(base, shots=max(shots)), make_task(base))
+        # the largest setting against the demo pool as loaded (`--shots 2,13` with 12 usable demos), so no
+        # earlier setting is computed in vain
+        check_demo_pool(replace(base, shots=max(shots)), task)
     backend = backend or SharedBackend()
     outcomes: list[RunOutcome] = []
     summaries: list[SeedSummary] = []
